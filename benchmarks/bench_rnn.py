@@ -1,0 +1,584 @@
+"""Recurrent ops (rnn, lstm, gru): rnnkit (NumPy) against PyTorch CPU, in the same process.
+
+Sections (each printed as one aligned table, optionally written as JSON with ``--json``):
+
+1. forward (inference): ``rnnkit.ops.<cell>.forward`` vs ``torch.nn.RNN/LSTM/GRU`` under ``torch.no_grad()``.
+2. forward + backward: rnnkit ``forward`` + ``backward(cache, d_out=R, d_state=R2)`` vs torch
+   ``loss = (out * R).sum() + (h_n * R2).sum(); loss.backward()`` with ``x.requires_grad`` (both sides
+   produce dx and all weight gradients).
+3. streaming latency: batch 1, microseconds per step for rnnkit ``step`` vs ``nn.RNNCell/LSTMCell/GRUCell``
+   under ``torch.no_grad()``, step by step.
+
+Every case uses identical data and identical weights on both sides (torch's default initialisation,
+copied into rnnkit's layout; the GRU is compared as ``reset_after=True`` through
+``gru.from_torch_layout``). Times are the median of ``--repeats`` runs after one warm-up, with the
+rnnkit and torch runs interleaved so that drift on a noisy machine hits both alike. ratio =
+rnnkit / torch: below 1 means rnnkit is faster.
+
+Correctness is checked on the warm-up run of every case (outputs, final state, dx and every weight
+gradient allclose to torch at the dtype's tolerance; streaming: the state after all steps). A failed
+check is marked FAIL in the tables and makes the script exit with status 1.
+
+Threads: for each ``--threads`` count n, ``torch.set_num_threads(n)`` and NumPy's BLAS pool is limited
+to n with ``threadpoolctl.threadpool_limits``. Without threadpoolctl the script re-runs itself once per
+thread count in a subprocess with OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS = n (a BLAS
+reads those only when it loads) and merges the children's results.
+
+    python benchmarks/bench_rnn.py                      # all cells, threads 1 and 2, default configs
+    python benchmarks/bench_rnn.py --quick              # smoke test (seconds)
+    python benchmarks/bench_rnn.py --cell lstm --threads 1 --configs 32x100x64x128 --json out.json
+
+Only the standard library is imported before the command line is read, so that
+``--unset-openblas-coretype`` can re-exec the interpreter before OpenBLAS loads.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(HERE, "..", "src")
+
+CELLS = ("rnn", "lstm", "gru")
+DEFAULT_CONFIGS = "1x100x32x64,32x100x64x128,64x200x128x256"
+STREAM_HIDDEN = (64, 256)
+STREAM_INPUT = 32
+CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+CHILD_VAR = "RNNKIT_BENCH_CHILD"          # set in the per-thread-count subprocesses (fallback mode)
+REEXEC_VAR = "RNNKIT_BENCH_REEXEC"        # set after --unset-openblas-coretype re-exec'd once
+
+# Heavy modules, loaded by _load() after the command line (and any re-exec) is handled.
+np = torch = None
+OPS = {}
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+def _int_list(s):
+    return [int(v) for v in s.split(",") if v.strip()]
+
+
+def _configs(s):
+    out = []
+    for item in s.replace(";", ",").split(","):
+        item = item.strip().lower()
+        if not item:
+            continue
+        parts = item.split("x")
+        if len(parts) != 4:
+            raise argparse.ArgumentTypeError(f"config {item!r}: expected BATCHxTIMExINPUTxHIDDEN, e.g. 32x100x64x128")
+        out.append(tuple(int(p) for p in parts))
+    return out
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cell", default=",".join(CELLS),
+                    help="comma-separated cells among rnn,lstm,gru (default: all that import)")
+    ap.add_argument("--threads", type=_int_list, default=[1, 2], help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--repeats", type=int, default=7, help="timed runs per case after one warm-up (default 7)")
+    ap.add_argument("--configs", type=_configs, default=_configs(DEFAULT_CONFIGS),
+                    help=f"comma-separated BATCHxTIMExINPUTxHIDDEN (default {DEFAULT_CONFIGS})")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--stream-steps", type=int, default=1000, help="steps per streaming run (default 1000)")
+    ap.add_argument("--stream-runs", type=int, default=7, help="streaming runs per case (default 7)")
+    ap.add_argument("--no-stream", action="store_true", help="skip the streaming-latency section")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: 3 repeats, 200 streaming steps x 3 runs (numbers not for reporting)")
+    ap.add_argument("--json", metavar="PATH", help="also write all results and the environment as JSON")
+    ap.add_argument("--unset-openblas-coretype", action="store_true",
+                    help="re-exec without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarking only: "
+                         "tests and CI must keep the environment as it is)")
+    ap.add_argument("--no-threadpoolctl", action="store_true",
+                    help="use the subprocess-per-thread-count fallback even if threadpoolctl imports")
+    args = ap.parse_args(argv)
+    cells = [c.strip().lower() for c in args.cell.split(",") if c.strip()]
+    bad = [c for c in cells if c not in CELLS]
+    if bad:
+        ap.error(f"--cell: unknown {bad}; choose among {','.join(CELLS)}")
+    args.cell = cells
+    if args.quick:
+        args.repeats = min(args.repeats, 3)
+        args.stream_steps = min(args.stream_steps, 200)
+        args.stream_runs = min(args.stream_runs, 3)
+    if args.repeats < 1 or any(n < 1 for n in args.threads):
+        ap.error("--repeats and --threads must be >= 1")
+    return args
+
+
+def _maybe_reexec_without_coretype(args, argv):
+    """Re-exec this script with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed (before numpy loads)."""
+    if not args.unset_openblas_coretype or os.environ.get(REEXEC_VAR):
+        return
+    env = dict(os.environ)
+    removed = {k: env.pop(k) for k in CORETYPE_VARS if k in env}
+    env[REEXEC_VAR] = json.dumps(removed)
+    if not removed:
+        os.environ[REEXEC_VAR] = "{}"
+        return
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + list(argv), env)
+
+
+def _load():
+    global np, torch
+    import numpy as _np
+    import torch as _torch
+    np, torch = _np, _torch
+    if SRC not in sys.path:
+        sys.path.insert(0, SRC)
+    for name in CELLS:
+        try:
+            mod = __import__(f"rnnkit.ops.{name}", fromlist=["forward"])
+            missing = [f for f in ("forward", "backward", "step") if not hasattr(mod, f)]
+            if name == "gru" and not hasattr(mod, "from_torch_layout"):
+                missing.append("from_torch_layout")
+            OPS[name] = mod if not missing else f"missing {', '.join(missing)}"
+        except Exception as e:  # noqa: BLE001 - a half-written op must not stop the others
+            OPS[name] = f"import failed: {type(e).__name__}: {e}"
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+        return threadpoolctl
+    except ImportError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Environment report
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(tpc):
+    env = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "env": {k: os.environ.get(k) for k in CORETYPE_VARS + THREAD_VARS},
+        "removed_by_unset_openblas_coretype": json.loads(os.environ.get(REEXEC_VAR) or "null"),
+        "threadpoolctl": None if tpc is None else tpc.__version__,
+    }
+    if tpc is not None:
+        env["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                                "threading_layer", "prefix")}
+                       for d in tpc.threadpool_info()]
+    else:
+        try:
+            cfg = np.show_config(mode="dicts")
+            b = cfg["Build Dependencies"]["blas"]
+            env["blas"] = [{"name": b.get("name"), "version": b.get("version"),
+                            "openblas configuration": b.get("openblas configuration")}]
+        except Exception as e:  # noqa: BLE001
+            env["blas"] = [{"error": repr(e)}]
+    env["torch_blas"] = {"mkl": torch.backends.mkl.is_available(), "mkldnn": torch.backends.mkldnn.is_available(),
+                         "num_threads_default": torch.get_num_threads()}
+    return env
+
+
+def print_environment(env, args, mode):
+    print("rnnkit recurrent-op benchmark (rnnkit NumPy vs torch CPU, same process, same data and weights)")
+    print(f"  python {env['python']}   numpy {env['numpy']}   torch {env['torch']}   dtype {args.dtype}")
+    print(f"  CPU: {env['cpu']} ({env['cpus']} logical CPUs)")
+    for k in CORETYPE_VARS:
+        print(f"  {k}={env['env'][k]!r}" + ("   <- set: a current OpenBLAS may pick a slower kernel; "
+                                               "see --unset-openblas-coretype" if env["env"][k] else ""))
+    if env["removed_by_unset_openblas_coretype"]:
+        print(f"  --unset-openblas-coretype: re-exec'd without {env['removed_by_unset_openblas_coretype']}")
+    for d in env["blas"]:
+        print("  numpy BLAS: " + ", ".join(f"{k}={v}" for k, v in d.items() if v is not None))
+    print(f"  torch: mkl={env['torch_blas']['mkl']} mkldnn={env['torch_blas']['mkldnn']} "
+          f"default threads={env['torch_blas']['num_threads_default']}")
+    print(f"  threads: {mode}")
+    print(f"  timing: median of {args.repeats} after 1 warm-up, rnnkit/torch interleaved"
+          + ("   [--quick: smoke test, do not report these numbers]" if args.quick else ""))
+    skipped = {c: OPS[c] for c in args.cell if not hasattr(OPS.get(c), "forward")}
+    for c, why in skipped.items():
+        print(f"  skipped cell {c}: {why}")
+    print()
+
+
+# ----------------------------------------------------------------------------------------------
+# Cells: one adapter per cell so the benchmark code is the same for all three.
+
+class Cell:
+    def __init__(self, name, mod):
+        self.name, self.mod = name, mod
+        self.gates = {"rnn": 1, "lstm": 4, "gru": 3}[name]
+        self.seq_cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name]
+        self.cell_cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[name]
+
+    # weights ----------------------------------------------------------------------------------
+    def params_from_torch(self, module):
+        t = {k: v.detach().cpu().numpy().copy() for k, v in module.named_parameters()}
+        t = {k[:-3] if k.endswith("_l0") else k: v for k, v in t.items()}
+        if self.name == "gru":
+            return self.mod.from_torch_layout(t)
+        return {"W_x": t["weight_ih"], "W_h": t["weight_hh"], "b": t["bias_ih"], "b_h": t["bias_hh"]}
+
+    def grads_to_torch(self, grads):
+        if self.name == "gru":
+            return self.mod.to_torch_layout(grads)   # negates the z rows, as for the weights
+        return {"weight_ih": grads["W_x"], "weight_hh": grads["W_h"], "bias_ih": grads["b"],
+                "bias_hh": grads["b_h"]}
+
+    # whole sequence ----------------------------------------------------------------------------
+    def forward(self, params, x):
+        """-> (out, [final states], cache)."""
+        if self.name == "lstm":
+            out, (h, c), cache = self.mod.forward(params, x)
+            return out, [h, c], cache
+        if self.name == "gru":
+            out, h, cache = self.mod.forward(params, x, None, None, reset_after=True)
+        else:
+            out, h, cache = self.mod.forward(params, x)
+        return out, [h], cache
+
+    def backward(self, cache, d_out, d_h):
+        if self.name == "lstm":
+            dx, _, grads = self.mod.backward(cache, d_out, (d_h, None))
+        else:
+            dx, _, grads = self.mod.backward(cache, d_out, d_h)
+        return dx, grads
+
+    @staticmethod
+    def torch_states(state):
+        """torch's h_n (1, B, H) or (h_n, c_n) -> list of (B, H)."""
+        if isinstance(state, tuple):
+            return [s[0] for s in state]
+        return [state[0]]
+
+    # streaming --------------------------------------------------------------------------------
+    def step(self, params, x_t, state):
+        if self.name == "gru":
+            return self.mod.step(params, x_t, state, reset_after=True)
+        return self.mod.step(params, x_t, state)
+
+    def zero_state(self, B, H, dtype):
+        if self.name == "lstm":
+            return (np.zeros((B, H), dtype), np.zeros((B, H), dtype))
+        return np.zeros((B, H), dtype)
+
+    def torch_zero_state(self, B, H, tdtype):
+        if self.name == "lstm":
+            return (torch.zeros(B, H, dtype=tdtype), torch.zeros(B, H, dtype=tdtype))
+        return torch.zeros(B, H, dtype=tdtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing and checks
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def interleaved(fn_a, fn_b, repeats):
+    """Median seconds of fn_a and fn_b over ``repeats`` alternating runs (callers warm up first)."""
+    ta, tb = [], []
+    gc_was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            ta.append(timed(fn_a))
+            tb.append(timed(fn_b))
+    finally:
+        if gc_was:
+            gc.enable()
+    return statistics.median(ta), statistics.median(tb)
+
+
+def tolerances(dtype):
+    return (1e-3, 1e-4) if dtype == np.float32 else (1e-7, 1e-9)
+
+
+def compare(pairs, dtype):
+    """pairs: name -> (ours, torch's). Returns (ok, worst name, worst scaled error)."""
+    rtol, atol = tolerances(dtype)
+    worst, worst_name, ok = 0.0, "", True
+    for name, (a, b) in pairs.items():
+        a = np.asarray(a, dtype=np.float64)
+        b = b.detach().cpu().numpy().astype(np.float64) if hasattr(b, "detach") else np.asarray(b, np.float64)
+        if a.shape != b.shape:
+            return False, f"{name} shape {a.shape} vs {b.shape}", float("inf")
+        scale = max(1.0, float(np.abs(b).max(initial=0.0)))     # sums over T*B grow with size
+        err = np.abs(a - b) / (atol * scale + rtol * np.abs(b))
+        e = float(err.max(initial=0.0))
+        if not np.isfinite(a).all():
+            e = float("inf")
+        if e > worst:
+            worst, worst_name = e, name
+        ok &= e <= 1.0
+    return ok, worst_name, worst
+
+
+def seq_case(cell, cfg, args, rng, seed):
+    """Forward and forward+backward timings plus the correctness check for one cell and config."""
+    B, T, D, H = cfg
+    dtype = np.dtype(args.dtype)
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    torch.manual_seed(seed)
+    module = cell.seq_cls(D, H, batch_first=True).to(tdtype)
+    params = cell.params_from_torch(module)
+    x = rng.standard_normal((B, T, D)).astype(dtype)
+    R = rng.standard_normal((B, T, H)).astype(dtype)
+    R2 = rng.standard_normal((B, H)).astype(dtype)
+    xt, Rt, R2t = (torch.from_numpy(a.copy()) for a in (x, R, R2))
+    xg = xt.clone().requires_grad_(True)
+
+    def rk_fwd():
+        return cell.forward(params, x)
+
+    def rk_fb():
+        out, states, cache = cell.forward(params, x)
+        dx, grads = cell.backward(cache, R, R2)
+        return out, states, dx, grads
+
+    def th_fwd():
+        with torch.no_grad():
+            return module(xt)
+
+    def th_fb():
+        module.zero_grad(set_to_none=True)
+        xg.grad = None
+        out, state = module(xg)
+        h_n = cell.torch_states(state)[0]
+        loss = (out * Rt).sum() + (h_n * R2t).sum()
+        loss.backward()
+        return out, state
+
+    # warm-up runs double as the correctness check
+    out, states, dx, grads = rk_fb()
+    t_out, t_state = th_fb()
+    rk_fwd(); th_fwd()
+    pairs = {"out": (out, t_out)}
+    for name, a, b in zip(("h_T", "c_T"), states, cell.torch_states(t_state)):
+        pairs[name] = (a, b)
+    pairs["dx"] = (dx, xg.grad)
+    tg = {k[:-3]: v.grad for k, v in module.named_parameters()}
+    for k, g in cell.grads_to_torch(grads).items():
+        pairs["d" + k] = (g, tg[k])
+    ok, worst_name, worst = compare(pairs, dtype)
+
+    f_rk, f_th = interleaved(rk_fwd, th_fwd, args.repeats)
+    b_rk, b_th = interleaved(rk_fb, th_fb, args.repeats)
+    return {"ok": ok, "worst": worst, "worst_name": worst_name,
+            "fwd": (f_rk * 1e3, f_th * 1e3), "fwd_bwd": (b_rk * 1e3, b_th * 1e3)}
+
+
+def stream_case(cell, H, args, rng, seed):
+    """Microseconds per step, batch 1, rnnkit ``step`` vs torch's cell, plus a final-state check."""
+    D, steps = STREAM_INPUT, args.stream_steps
+    dtype = np.dtype(args.dtype)
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    torch.manual_seed(seed)
+    tcell = cell.cell_cls(D, H).to(tdtype)
+    params = cell.params_from_torch(tcell)
+    xs = rng.standard_normal((steps, 1, D)).astype(dtype)
+    xs_np = list(xs)                                   # pre-split: no indexing cost inside the loops
+    xs_t = list(torch.from_numpy(xs.copy()).unbind(0))
+    s0 = cell.zero_state(1, H, dtype)
+    ts0 = cell.torch_zero_state(1, H, tdtype)
+    step = cell.step
+
+    def rk():
+        s = s0
+        for x_t in xs_np:
+            s = step(params, x_t, s)
+        return s
+
+    def th():
+        with torch.no_grad():
+            s = ts0
+            for x_t in xs_t:
+                s = tcell(x_t, s)
+        return s
+
+    s, ts = rk(), th()
+    s = list(s) if isinstance(s, tuple) else [s]
+    ts = list(ts) if isinstance(ts, tuple) else [ts]
+    ok, worst_name, worst = compare({n: (a, b) for n, a, b in zip(("h", "c"), s, ts)}, dtype)
+    t_rk, t_th = interleaved(rk, th, args.stream_runs)
+    return {"ok": ok, "worst": worst, "worst_name": worst_name,
+            "us_per_step": (t_rk / steps * 1e6, t_th / steps * 1e6)}
+
+
+def run_threads(args, n, tpc, progress=sys.stderr):
+    """All cases at one thread count; returns a list of result rows."""
+    torch.set_num_threads(n)
+    limiter = tpc.threadpool_limits(limits=n, user_api="blas") if tpc is not None else None
+    rows = []
+    try:
+        cells = [Cell(c, OPS[c]) for c in args.cell if hasattr(OPS.get(c), "forward")]
+        for ci, cell in enumerate(cells):
+            for k, cfg in enumerate(args.configs):
+                t0 = time.perf_counter()
+                r = seq_case(cell, cfg, args, np.random.default_rng(1000 + k), seed=100 * ci + k)
+                B, T, D, H = cfg
+                rows.append({"section": "sequence", "cell": cell.name, "threads": n, "batch": B, "time": T,
+                             "input": D, "hidden": H, "repeats": args.repeats,
+                             "fwd_rnnkit_ms": r["fwd"][0], "fwd_torch_ms": r["fwd"][1],
+                             "fwd_bwd_rnnkit_ms": r["fwd_bwd"][0], "fwd_bwd_torch_ms": r["fwd_bwd"][1],
+                             "check_ok": r["ok"], "check_worst": r["worst"], "check_worst_name": r["worst_name"]})
+                print(f"  [threads {n}] {cell.name} {B}x{T}x{D}x{H}: {time.perf_counter() - t0:.1f} s",
+                      file=progress, flush=True)
+            if args.no_stream:
+                continue
+            for k, H in enumerate(STREAM_HIDDEN):
+                r = stream_case(cell, H, args, np.random.default_rng(2000 + k), seed=500 + 10 * ci + k)
+                rows.append({"section": "streaming", "cell": cell.name, "threads": n, "batch": 1,
+                             "input": STREAM_INPUT, "hidden": H, "steps": args.stream_steps,
+                             "runs": args.stream_runs,
+                             "rnnkit_us": r["us_per_step"][0], "torch_us": r["us_per_step"][1],
+                             "check_ok": r["ok"], "check_worst": r["worst"], "check_worst_name": r["worst_name"]})
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+
+def table(title, header, rows, align=None):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(header)]
+    align = align or ["<" if i == 0 else ">" for i in range(len(header))]
+    fmt = "  ".join(f"{{:{a}{w}}}" for a, w in zip(align, widths))
+    lines = [title, fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*r) for r in rows]
+    return "\n".join(lines)
+
+
+def check_cell(r):
+    return "ok" if r["check_ok"] else f"FAIL {r['check_worst_name']}"
+
+
+def print_tables(rows):
+    seq = [r for r in rows if r["section"] == "sequence"]
+    stream = [r for r in rows if r["section"] == "streaming"]
+    key = lambda r: (CELLS.index(r["cell"]), r.get("batch", 1) * 10**9 + r.get("time", 0) * 10**6  # noqa: E731
+                     + r["hidden"], r["threads"])
+    header = ["cell", "batch", "time", "in", "hidden", "threads", "rnnkit ms", "torch ms", "ratio", "check"]
+    for title, a, b in (("Forward (inference; torch under no_grad)", "fwd_rnnkit_ms", "fwd_torch_ms"),
+                        ("Forward + backward (d_out, d_h_T; torch: loss.backward() with x.requires_grad)",
+                         "fwd_bwd_rnnkit_ms", "fwd_bwd_torch_ms")):
+        if not seq:
+            continue
+        body = [[r["cell"], r["batch"], r["time"], r["input"], r["hidden"], r["threads"],
+                 f"{r[a]:.2f}", f"{r[b]:.2f}", f"{r[a] / r[b]:.2f}", check_cell(r)]
+                for r in sorted(seq, key=key)]
+        print(table(title, header, body))
+        print()
+    if stream:
+        header = ["cell", "batch", "in", "hidden", "threads", "rnnkit us/step", "torch us/step", "ratio", "check"]
+        body = [[r["cell"], 1, r["input"], r["hidden"], r["threads"], f"{r['rnnkit_us']:.1f}",
+                 f"{r['torch_us']:.1f}", f"{r['rnnkit_us'] / r['torch_us']:.2f}", check_cell(r)]
+                for r in sorted(stream, key=key)]
+        print(table(f"Streaming latency (batch 1, {stream[0]['steps']} steps x {stream[0]['runs']} runs, median; "
+                    "rnnkit step vs torch nn.*Cell under no_grad)", header, body))
+        print()
+
+
+# ----------------------------------------------------------------------------------------------
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    _maybe_reexec_without_coretype(args, argv)
+    _load()
+    tpc = None if args.no_threadpoolctl else _threadpoolctl()
+
+    if os.environ.get(CHILD_VAR):                        # fallback child: one thread count, JSON out
+        n = args.threads[0]
+        rows = run_threads(args, n, None)
+        info = {"blas_env": {k: os.environ.get(k) for k in THREAD_VARS}}
+        tpc_any = _threadpoolctl()
+        if tpc_any is not None:
+            info["blas"] = tpc_any.threadpool_info()
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "child": info}, f)
+        return 0
+
+    env = environment(tpc)
+    if tpc is not None:
+        mode = (f"torch.set_num_threads(n) + threadpoolctl.threadpool_limits(n, user_api='blas') in this process, "
+                f"n in {args.threads}")
+    else:
+        mode = (f"torch.set_num_threads(n) + one subprocess per n with {'/'.join(THREAD_VARS)}=n "
+                f"(threadpoolctl {'disabled' if args.no_threadpoolctl else 'not installed'}), n in {args.threads}")
+    print_environment(env, args, mode)
+    t_start = time.perf_counter()
+
+    rows, children = [], []
+    for n in args.threads:
+        if tpc is not None:
+            rows += run_threads(args, n, tpc)
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "rows.json")
+            child_argv = [a for a in argv]
+            child_argv = _replace_opt(child_argv, "--threads", str(n))
+            child_argv = _replace_opt(child_argv, "--json", out)
+            cenv = dict(os.environ, **{CHILD_VAR: "1"}, **{k: str(n) for k in THREAD_VARS})
+            subprocess.run([sys.executable, os.path.abspath(__file__)] + child_argv, env=cenv, check=True)
+            with open(out) as f:
+                res = json.load(f)
+        rows += res["rows"]
+        children.append({"threads": n, **res["child"]})
+
+    print_tables(rows)
+    failed = [r for r in rows if not r["check_ok"]]
+    print(f"total {time.perf_counter() - t_start:.0f} s; correctness: "
+          + ("all cases match torch" if not failed else f"{len(failed)} case(s) FAILED (see 'check' column)"))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": {k: v for k, v in vars(args).items()}, "env": env, "thread_mode": mode,
+                       "children": children, "rows": rows}, f, indent=1, default=str)
+        print(f"wrote {args.json}")
+    return 1 if failed else 0
+
+
+def _replace_opt(argv, opt, value):
+    """argv with ``opt value`` (or ``opt=value``) replaced by / set to ``opt value``."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == opt:
+            skip = True
+            continue
+        if a.startswith(opt + "="):
+            continue
+        out.append(a)
+    return out + [opt, value]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data utilities and dataset loaders."""

@@ -1,0 +1,68 @@
+"""The layer protocol: a thin object holding parameters and their gradients around pure ops.
+
+A layer is built lazily from its input feature size, so models can be declared without shapes.
+``forward`` keeps what ``backward`` needs on the layer (one pending backward at a time), and
+``backward`` fills ``grads`` (same keys as ``params``) and returns the gradient for the input.
+
+Sequence convention: x is (B, T, F) with ``lengths`` (B,) or None, or (B, F) with no time axis.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class Layer:
+    params: dict
+    grads: dict
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+        self.built = False
+        self.input_size = None
+        self._cache = None
+
+    # -- building --------------------------------------------------------------------------
+    def build(self, input_size: int, rng: np.random.Generator, dtype=np.float32) -> None:
+        self.input_size = input_size
+        self.built = True
+
+    def output_size(self, input_size: int) -> int:
+        return input_size
+
+    def returns_sequence(self, input_is_sequence: bool) -> bool:
+        """Whether the output keeps a time axis, given whether the input has one."""
+        return input_is_sequence
+
+    # -- computing -------------------------------------------------------------------------
+    def forward(self, x, lengths=None, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def zero_grads(self):
+        for k, v in self.params.items():
+            self.grads[k] = np.zeros_like(v)
+
+    # -- saving ----------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Constructor arguments: with ``type(self)(**config)`` and the weights, the layer is rebuilt."""
+        return {}
+
+    def num_params(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def glorot_uniform(rng, fan_out, fan_in, dtype):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, (fan_out, fan_in)).astype(dtype)
+
+
+def orthogonal(rng, n, dtype):
+    """A random orthogonal (n, n) matrix (QR of a Gaussian, signs fixed so it is uniform)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return (q * np.sign(np.diag(r))).astype(dtype)

@@ -1,0 +1,158 @@
+"""Dense, Embedding, Dropout, Activation: the non-recurrent layers."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import activations as A
+from .base import Layer, glorot_uniform
+
+
+class Dense(Layer):
+    """y = f(W_y h + c) on the last axis (seed §2.3.2; the hidden layer of §2.1 is the same map).
+
+    Applied to the last axis, it works on (B, F) and per time step on (B, T, F). ``activation`` is
+    an elementwise name from ``ops.activations`` or None (linear: the usual output layer, whose
+    sigmoid/softmax is folded into the loss for stability).
+    """
+
+    def __init__(self, units: int, activation: str | None = None):
+        super().__init__()
+        if int(units) < 1:
+            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activation
+        self._f, self._fgrad = A.get(activation or "linear")
+
+    def build(self, input_size, rng, dtype=np.float32):
+        super().build(input_size, rng, dtype)
+        self.params = {"W_y": glorot_uniform(rng, self.units, input_size, dtype),
+                       "c": np.zeros(self.units, dtype=dtype)}
+        self.zero_grads()
+
+    def output_size(self, input_size):
+        return self.units
+
+    def forward(self, x, lengths=None, training=False):
+        W, c = self.params["W_y"], self.params["c"]
+        if x.shape[-1] != W.shape[1]:
+            raise ValueError(f"x: expected {W.shape[1]} features on the last axis, got shape {x.shape}")
+        y = x @ W.T
+        y += c
+        y = self._f(y)
+        self._cache = (x, y)
+        return y
+
+    def backward(self, dy):
+        x, y = self._cache
+        if self.activation:
+            dy = dy * self._fgrad(y)
+        W = self.params["W_y"]
+        dy2 = dy.reshape(-1, W.shape[0])
+        self.grads["W_y"] = dy2.T @ x.reshape(-1, W.shape[1])
+        self.grads["c"] = dy2.sum(axis=0)
+        return dy @ W
+
+    def get_config(self):
+        return {"units": self.units, "activation": self.activation}
+
+
+class Embedding(Layer):
+    """Token ids (B, T) -> vectors (B, T, dim). Row ``padding_idx`` (default 0) stays zero."""
+
+    def __init__(self, vocab_size: int, dim: int, padding_idx: int | None = 0):
+        super().__init__()
+        self.vocab_size, self.dim, self.padding_idx = int(vocab_size), int(dim), padding_idx
+
+    def build(self, input_size, rng, dtype=np.float32):
+        super().build(input_size, rng, dtype)
+        E = (rng.standard_normal((self.vocab_size, self.dim)) * 0.1).astype(dtype)
+        if self.padding_idx is not None:
+            E[self.padding_idx] = 0
+        self.params = {"E": E}
+        self.zero_grads()
+
+    def output_size(self, input_size):
+        return self.dim
+
+    def forward(self, x, lengths=None, training=False):
+        ids = np.asarray(x)
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"x: Embedding expects integer token ids, got dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"x: token ids must be in [0, {self.vocab_size - 1}], "
+                             f"got range [{ids.min()}, {ids.max()}]")
+        self._cache = ids
+        return self.params["E"][ids]
+
+    def backward(self, dy):
+        ids = self._cache
+        g = np.zeros_like(self.params["E"])
+        np.add.at(g, ids.reshape(-1), dy.reshape(-1, self.dim))
+        if self.padding_idx is not None:
+            g[self.padding_idx] = 0
+        self.grads["E"] = g
+        return None  # nothing flows into integer ids
+
+    def get_config(self):
+        return {"vocab_size": self.vocab_size, "dim": self.dim, "padding_idx": self.padding_idx}
+
+
+class Dropout(Layer):
+    """Inverted dropout: at training time zero a fraction ``rate`` and scale the rest by 1/(1-rate)."""
+
+    def __init__(self, rate: float):
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"rate: expected 0 <= rate < 1, got {rate!r}")
+        self.rate = float(rate)
+        self.rng = None
+
+    def build(self, input_size, rng, dtype=np.float32):
+        super().build(input_size, rng, dtype)
+        self.rng = rng
+
+    def forward(self, x, lengths=None, training=False):
+        if not training or self.rate == 0:
+            self._cache = None
+            return x
+        keep = (self.rng.random(x.shape) >= self.rate) / x.dtype.type(1 - self.rate)
+        self._cache = keep.astype(x.dtype)
+        return x * self._cache
+
+    def backward(self, dy):
+        return dy if self._cache is None else dy * self._cache
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+
+class Flatten(Layer):
+    """(B, steps, F) -> (B, steps*F): feeds a fixed-length window to the feed-forward baseline (seed §2.1)."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        if int(steps) < 1:
+            raise ValueError(f"steps: expected a positive integer, got {steps!r}")
+        self.steps = int(steps)
+
+    def output_size(self, input_size):
+        return self.steps * input_size
+
+    def returns_sequence(self, input_is_sequence):
+        return False
+
+    def get_config(self):
+        return {"steps": self.steps}
+
+    def forward(self, x, lengths=None, training=False):
+        if x.ndim != 3 or x.shape[1] != self.steps:
+            raise ValueError(f"x: Flatten expects windows of {self.steps} steps (batch, {self.steps}, features), "
+                             f"got shape {x.shape}")
+        if lengths is not None and np.any(np.asarray(lengths) != x.shape[1]):
+            raise ValueError("lengths: Flatten needs sequences of one fixed length (the feed-forward "
+                             "baseline has no hidden state to carry a variable-length sequence)")
+        self._cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self._cache)

@@ -1,0 +1,341 @@
+"""Recurrent layers: RNN, LSTM, GRU with ``num_layers`` (deep, seed §4.4) and ``bidirectional`` (§4.3).
+
+One class, ``Recurrent``, drives any of the three cells in ``ops`` through a small adapter; ``RNN``,
+``LSTM`` and ``GRU`` only choose the cell.
+
+Deep RNNs. The seed writes h_t^(l) = RNN_l(h_t^(l-1), x_t), leaving out the layer's own previous
+state h_{t-1}^(l). We use the standard stacked recurrence (PyTorch, Keras): layer l reads the
+outputs of layer l-1 as its input sequence and keeps its own recurrence, h_t^(l) = f(W_x^(l) h_t^(l-1)
++ W_h^(l) h_{t-1}^(l) + b^(l)); the network input x_t enters layer 0 only.
+
+Bidirectional. The reverse direction runs over each sequence's *valid* steps only, from its last
+step to its first, so padding never leaks into it. Outputs are merged per step by ``merge``:
+"concat" (default; [h_fwd, h_bwd] as the seed's §4.3), "sum" or "mean".
+
+Parameters are named like PyTorch's: ``W_x_l0``, ``W_h_l0``, ``b_l0``, ``b_h_l0`` and, for the reverse
+direction, the same with ``_reverse``. Initial and final states use PyTorch's layout too:
+(num_layers * num_directions, B, H), a tuple (h, c) for the LSTM.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import _checks, gru, lstm, rnn
+from .base import Layer, glorot_uniform, orthogonal
+
+
+# -- cell adapters: every cell seen as  forward(p, x, state_tuple, lengths) / backward / step ----------
+
+class _Cell:
+    gates = 1
+    n_states = 1  # h (and c for the LSTM)
+
+    def __init__(self, **options):
+        self.options = options
+
+    def forward(self, p, x, state, lengths):
+        out, h, cache = rnn.forward(p, x, None if state is None else state[0], lengths, **self.options)
+        return out, (h,), cache
+
+    def backward(self, cache, d_out, d_state):
+        dx, dh0, grads = rnn.backward(cache, d_out, None if d_state is None else d_state[0])
+        return dx, (dh0,), grads
+
+    def step(self, p, x_t, state):
+        return (rnn.step(p, x_t, state[0], **self.options),)
+
+
+class _LSTMCell(_Cell):
+    gates, n_states = 4, 2
+
+    def forward(self, p, x, state, lengths):
+        return lstm.forward(p, x, state, lengths)
+
+    def backward(self, cache, d_out, d_state):
+        return lstm.backward(cache, d_out, d_state)
+
+    def step(self, p, x_t, state):
+        return lstm.step(p, x_t, state)
+
+
+class _GRUCell(_Cell):
+    gates = 3
+
+    def forward(self, p, x, state, lengths):
+        out, h, cache = gru.forward(p, x, None if state is None else state[0], lengths, **self.options)
+        return out, (h,), cache
+
+    def backward(self, cache, d_out, d_state):
+        dx, dh0, grads = gru.backward(cache, d_out, None if d_state is None else d_state[0])
+        return dx, (dh0,), grads
+
+    def step(self, p, x_t, state):
+        return (gru.step(p, x_t, state[0], **self.options),)
+
+
+def reverse_padded(x, lengths):
+    """Reverse each sequence of a batch-first array within its own length (an involution)."""
+    B, T = x.shape[:2]
+    if lengths is None:
+        return x[:, ::-1]
+    t = np.arange(T)
+    idx = np.where(t[None, :] < lengths[:, None], lengths[:, None] - 1 - t[None, :], t[None, :])
+    return np.take_along_axis(x, idx.reshape(B, T, *([1] * (x.ndim - 2))), axis=1)
+
+
+MERGES = ("concat", "sum", "mean")
+STATE_NAMES = {1: ("h",), 2: ("h", "c")}
+
+
+class Recurrent(Layer):
+    cell_name = "rnn"
+
+    def __init__(self, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
+                 return_sequences: bool = False, merge: str = "concat", dropout: float = 0.0,
+                 **cell_options):
+        super().__init__()
+        if int(hidden_size) < 1:
+            raise ValueError(f"hidden_size: expected a positive integer, got {hidden_size!r}")
+        if int(num_layers) < 1:
+            raise ValueError(f"num_layers: expected a positive integer, got {num_layers!r}")
+        if merge not in MERGES:
+            raise ValueError(f"merge: expected one of {MERGES}, got {merge!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout: expected 0 <= dropout < 1, got {dropout!r}")
+        self.hidden_size, self.num_layers = int(hidden_size), int(num_layers)
+        self.bidirectional, self.return_sequences = bool(bidirectional), bool(return_sequences)
+        self.merge, self.dropout = merge, float(dropout)
+        self.cell_options = cell_options
+        self.cell = self._make_cell(**cell_options)
+        self.rng = None
+
+    def _make_cell(self, **options):
+        return _Cell(**options)
+
+    # -- structure ---------------------------------------------------------------------------
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _suffixes(self):
+        """(layer, direction, key suffix) for every sub-RNN, in PyTorch's order."""
+        return [(l, d, f"_l{l}" + ("_reverse" if d else ""))
+                for l in range(self.num_layers) for d in range(self.num_directions)]
+
+    def _merged_size(self):
+        return self.hidden_size * (2 if self.bidirectional and self.merge == "concat" else 1)
+
+    def output_size(self, input_size):
+        return self._merged_size()
+
+    def returns_sequence(self, input_is_sequence):
+        if not input_is_sequence:
+            raise ValueError(f"{type(self).__name__}: expects input with a time axis (batch, time, features)")
+        return self.return_sequences
+
+    def build(self, input_size, rng, dtype=np.float32):
+        super().build(input_size, rng, dtype)
+        self.rng = rng
+        H, G = self.hidden_size, self.cell.gates
+        self.params = {}
+        for l, d, s in self._suffixes():
+            D = input_size if l == 0 else self._merged_size()
+            W_h = np.concatenate([orthogonal(rng, H, dtype) for _ in range(G)])  # orthogonal per gate
+            b = np.zeros(G * H, dtype=dtype)
+            if G == 4:
+                b[H:2 * H] = 1.0  # LSTM forget-gate bias 1: remember by default (Jozefowicz et al., 2015)
+            self.params.update({f"W_x{s}": glorot_uniform(rng, G * H, D, dtype), f"W_h{s}": W_h,
+                                f"b{s}": b, f"b_h{s}": np.zeros(G * H, dtype=dtype)})
+        self.zero_grads()
+
+    def sub_params(self, suffix):
+        return {k: self.params[k + suffix] for k in ("W_x", "W_h", "b", "b_h")}
+
+    # -- states in PyTorch's layout ----------------------------------------------------------
+    def _split_state(self, state, B, dtype):
+        """(L*dirs, B, H) array, or tuple of them for the LSTM -> per sub-RNN tuples (or None)."""
+        if state is None:
+            return [None] * (self.num_layers * self.num_directions)
+        parts = state if self.cell.n_states > 1 else (state,)
+        if not isinstance(parts, (tuple, list)) or len(parts) != self.cell.n_states:
+            raise ValueError(f"initial_state: expected a tuple (h0, c0) for the LSTM, got {type(state).__name__}")
+        shape = (self.num_layers * self.num_directions, B, self.hidden_size)
+        arrs = []
+        for name, s in zip(STATE_NAMES[self.cell.n_states], parts):
+            s = _checks.as_float_array(s, f"initial_state {name}", ndim=3, dtype=dtype)
+            if s.shape != shape:
+                raise ValueError(f"initial_state {name}: expected shape {shape} "
+                                 f"(num_layers*num_directions, batch, hidden), got {s.shape}")
+            arrs.append(s)
+        return [tuple(a[k] for a in arrs) for k in range(shape[0])]
+
+    def _join_state(self, states):
+        stacked = tuple(np.stack([s[j] for s in states]) for j in range(self.cell.n_states))
+        return stacked if self.cell.n_states > 1 else stacked[0]
+
+    # -- forward / backward ------------------------------------------------------------------
+    def forward(self, x, lengths=None, training=False, initial_state=None, return_state=False):
+        """x (B, T, F) -> outputs (B, T, H*) if return_sequences else the final state (B, H*).
+
+        With ``return_state=True`` also returns the final states in PyTorch's layout.
+        """
+        dtype = self.params[f"W_x_l0"].dtype
+        x = _checks.check_sequence_batch(x, "x", features=self.input_size, dtype=dtype)
+        B, T, _ = x.shape
+        lengths = _checks.check_lengths(lengths, B, T)
+        init = self._split_state(initial_state, B, dtype)
+        caches, finals, masks = [], [], []
+        inp = x
+        for l in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = l * self.num_directions + d
+                s = f"_l{l}" + ("_reverse" if d else "")
+                xi = reverse_padded(inp, lengths) if d else inp
+                out, state, cache = self.cell.forward(self.sub_params(s), xi, init[k], lengths)
+                outs.append(reverse_padded(out, lengths) if d else out)
+                caches.append(cache)
+                finals.append(state)
+            inp = self._merge(outs)
+            mask = None
+            if training and self.dropout > 0 and l < self.num_layers - 1:
+                mask = (self.rng.random(inp.shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
+                inp = inp * mask
+            masks.append(mask)
+        self._cache = (caches, masks, lengths, B, T)
+        if self.return_sequences:
+            y = inp
+        else:
+            last = finals[-self.num_directions:]
+            y = self._merge([s[0] for s in last])
+        return (y, self._join_state(finals)) if return_state else y
+
+    def _merge(self, parts):
+        if len(parts) == 1:
+            return parts[0]
+        if self.merge == "concat":
+            return np.concatenate(parts, axis=-1)
+        y = parts[0] + parts[1]
+        return y * y.dtype.type(0.5) if self.merge == "mean" else y
+
+    def _unmerge(self, dy):
+        if self.num_directions == 1:
+            return [dy]
+        if self.merge == "concat":
+            H = self.hidden_size
+            return [dy[..., :H], dy[..., H:]]
+        g = dy * dy.dtype.type(0.5) if self.merge == "mean" else dy
+        return [g, g]
+
+    def backward(self, dy, d_state=None):
+        """dy: gradient of the layer output. ``d_state`` (PyTorch layout) adds gradient on the final states.
+
+        Returns dx; the gradient for the initial state is kept in ``self.d_initial_state``.
+        """
+        caches, masks, lengths, B, T = self._cache
+        dtype = dy.dtype
+        n_sub = self.num_layers * self.num_directions
+        d_fin = self._split_state(d_state, B, dtype) if d_state is not None else [None] * n_sub
+        d_seq = None
+        if self.return_sequences:
+            d_seq = dy
+        else:
+            for d, g in enumerate(self._unmerge(dy)):
+                k = n_sub - self.num_directions + d
+                prev = d_fin[k]
+                h = g if prev is None else prev[0] + g
+                d_fin[k] = (h,) + ((None,) * (self.cell.n_states - 1) if prev is None else tuple(prev[1:]))
+        d_init = [None] * n_sub
+        for l in range(self.num_layers - 1, -1, -1):
+            if d_seq is not None and masks[l] is not None:
+                d_seq = d_seq * masks[l]
+            parts = self._unmerge(d_seq) if d_seq is not None else [None] * self.num_directions
+            d_in = None
+            for d in range(self.num_directions):
+                k = l * self.num_directions + d
+                s = f"_l{l}" + ("_reverse" if d else "")
+                g = parts[d]
+                if g is not None and d:
+                    g = reverse_padded(g, lengths)
+                dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k])
+                if d:
+                    dx = reverse_padded(dx, lengths)
+                d_in = dx if d_in is None else d_in + dx
+                d_init[k] = d0
+                for name, v in grads.items():
+                    self.grads[name + s] = v
+            d_seq = d_in
+        self.d_initial_state = self._join_state(
+            [tuple(np.zeros((B, self.hidden_size), dtype) if a is None else a for a in s) for s in d_init])
+        return d_seq
+
+    # -- streaming ---------------------------------------------------------------------------
+    def initial_state(self, batch_size=1):
+        """Zero state in PyTorch's layout, for ``step``."""
+        dtype = self.params["W_x_l0"].dtype
+        z = lambda: np.zeros((self.num_layers, batch_size, self.hidden_size), dtype)
+        return (z(), z()) if self.cell.n_states > 1 else z()
+
+    def step(self, x_t, state=None):
+        """One time step of a unidirectional layer: x_t (B, F) -> (y_t (B, H), new state).
+
+        Equal to the whole-sequence forward, one step at a time (seed §6.2, §7.1: real-time use).
+        The input state is not modified.
+        """
+        if self.bidirectional:
+            raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse "
+                             "direction starts at the end); use forward()")
+        if state is None:
+            state = self.initial_state(x_t.shape[0])
+        parts = state if self.cell.n_states > 1 else (state,)
+        new = [[] for _ in parts]
+        inp = x_t
+        for l in range(self.num_layers):
+            s = self.cell.step(self.sub_params(f"_l{l}"), inp, tuple(p[l] for p in parts))
+            for j, v in enumerate(s):
+                new[j].append(v)
+            inp = s[0]
+        out = tuple(np.stack(v) for v in new)
+        return inp, (out if self.cell.n_states > 1 else out[0])
+
+    def get_config(self):
+        return {"hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                "bidirectional": self.bidirectional, "return_sequences": self.return_sequences,
+                "merge": self.merge, "dropout": self.dropout, **self.cell_options}
+
+
+class RNN(Recurrent):
+    """Vanilla RNN layer (seed §2.2-2.4); ``nonlinearity`` "tanh" (default) or "relu"."""
+    cell_name = "rnn"
+
+    def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
+                 merge="concat", dropout=0.0, nonlinearity="tanh"):
+        if nonlinearity not in rnn.NONLINEARITIES:
+            raise ValueError(f"nonlinearity: expected one of {rnn.NONLINEARITIES}, got {nonlinearity!r}")
+        super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
+                         nonlinearity=nonlinearity)
+
+
+class LSTM(Recurrent):
+    """LSTM layer (seed §4.1); gate rows [i, f, g, o]."""
+    cell_name = "lstm"
+
+    def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
+                 merge="concat", dropout=0.0):
+        super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout)
+
+    def _make_cell(self, **options):
+        return _LSTMCell()
+
+
+class GRU(Recurrent):
+    """GRU layer (seed §4.2); gate rows [r, z, n]. ``reset_after=True`` is the PyTorch/cuDNN variant."""
+    cell_name = "gru"
+
+    def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
+                 merge="concat", dropout=0.0, reset_after=False):
+        super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
+                         reset_after=bool(reset_after))
+
+    def _make_cell(self, **options):
+        return _GRUCell(**options)

@@ -1,0 +1,469 @@
+r"""Connectionist Temporal Classification (CTC): loss, gradient and decoding (seed §2.6).
+
+The seed (§2.6) defines the CTC loss as
+
+    CTC Loss = -log P(y | x),
+
+where P(y | x) sums the probabilities of *all* frame-level alignments of the network outputs x
+(``T`` frames of class scores) that collapse to the label sequence ``y = (y_1, ..., y_L)``
+(Graves et al., 2006). An alignment picks one class per frame, including a special *blank*
+class; it collapses to a labelling by first merging runs of repeated classes and then dropping
+the blanks (``a a - a b b -`` -> ``a a b``). Repeated labels therefore need a blank between them.
+
+Extended label sequence
+-----------------------
+The sum over alignments is computed by dynamic programming over the *extended* sequence
+
+    l' = (blank, y_1, blank, y_2, ..., blank, y_L, blank),     S' = |l'| = 2 L + 1,
+
+so even positions ``s`` are blanks and odd positions are labels. A valid alignment is a
+monotone path through the grid (t, s): it starts at ``s = 0`` or ``s = 1`` at ``t = 0``, ends at
+``s = S'-1`` or ``s = S'-2`` at ``t = T-1``, and at each frame moves from ``s`` to ``s``,
+``s + 1``, or ``s + 2`` -- the skip ``s -> s + 2`` only over a blank between two *different*
+labels (``l'_{s+2} != blank`` and ``l'_{s+2} != l'_s``). A sequence with ``r`` adjacent repeats
+needs at least ``L + r`` frames; with fewer, no alignment exists, the loss is ``+inf``.
+
+Recursions (all in log space)
+-----------------------------
+With per-frame log-probabilities ``lp[t, k] = log_softmax(logits[t])_k`` (the op applies the
+log-softmax itself, stably) and ``e[t, s] = lp[t, l'_s]``, the forward variables are
+
+    alpha[0, 0] = e[0, 0],   alpha[0, 1] = e[0, 1],   alpha[0, s > 1] = -inf
+    alpha[t, s] = e[t, s] + logsumexp(alpha[t-1, s], alpha[t-1, s-1], [alpha[t-1, s-2] if skip(s)])
+
+and the backward variables (here *including* the emission at ``t``) mirror them:
+
+    beta[T-1, S'-1] = e[T-1, S'-1],   beta[T-1, S'-2] = e[T-1, S'-2]
+    beta[t, s] = e[t, s] + logsumexp(beta[t+1, s], beta[t+1, s+1], [beta[t+1, s+2] if skip(s+2)])
+
+    log P(y | x) = logsumexp(alpha[T-1, S'-1], alpha[T-1, S'-2]).
+
+The backward recursion is the forward one run on the time-reversed frames and the reversed
+extended sequence (whose skip rule is the same), so this module runs both at once as one
+forward recursion over a batch of ``2 * batch`` rows: one Python loop over time, NumPy over
+(batch, s). Each three-term log-sum-exp subtracts its own element-wise maximum, as in PyTorch.
+
+Gradient
+--------
+``gamma[t, s] = exp(alpha[t, s] + beta[t, s] - e[t, s] - log P)`` is the posterior probability
+that the alignment is at position ``s`` at frame ``t``; for each valid frame it sums to 1 over s.
+Through the log-softmax, the gradient of ``-log P(y | x)`` with respect to the raw scores is
+
+    d loss / d logits[t, k] = softmax(logits[t])_k - sum_{s : l'_s = k} gamma[t, s]
+
+for ``t < input_length`` and 0 for padded frames, then scaled by the reduction. Samples with no
+valid alignment have ``loss = +inf`` and a NaN gradient (as in PyTorch), or loss 0 and gradient 0
+with ``zero_infinity=True``.
+
+Reductions follow ``torch.nn.functional.ctc_loss``: ``'none'`` gives the per-sample losses,
+``'sum'`` their sum, ``'mean'`` the batch mean of ``loss_b / max(target_length_b, 1)``.
+
+Decoding: :func:`greedy_decode` (best path) and :func:`beam_search_decode` (CTC prefix beam
+search, which merges the alignments of each prefix and is exact with an unbounded beam).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["forward", "backward", "greedy_decode", "beam_search_decode", "log_softmax"]
+
+_REDUCTIONS = ("none", "sum", "mean")
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# ----------------------------------------------------------------------------------------------
+# validation helpers
+# ----------------------------------------------------------------------------------------------
+def _check_logits(logits, name: str = "logits") -> np.ndarray:
+    x = np.asarray(logits)
+    if x.dtype not in _FLOATS:
+        if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+            raise TypeError(f"{name}: expected a float32/float64 array, got dtype {x.dtype}")
+        x = x.astype(np.float32)  # integers / float16: computed in the library default, float32
+    if x.ndim != 3:
+        raise ValueError(f"{name}: expected a 3-D array (batch, time, classes), got shape {x.shape}")
+    if x.shape[2] == 0:
+        raise ValueError(f"{name}: expected at least one class on the last axis, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name}: expected finite values, got NaN or inf (shape {x.shape})")
+    return x
+
+
+def _check_int_vector(v, name: str, batch: int) -> np.ndarray:
+    arr = np.asarray(v)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array of shape ({batch},), got shape {arr.shape}")
+    if arr.shape[0] != batch:
+        raise ValueError(f"{name}: expected shape ({batch},) (one per batch element), got {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{name}: expected integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name}: expected non-negative lengths, got min {int(arr.min())}")
+    return arr
+
+
+def _check_blank(blank, classes: int) -> int:
+    if isinstance(blank, (bool, np.bool_)) or not isinstance(blank, (int, np.integer)):
+        raise TypeError(f"blank: expected an int class index, got {type(blank).__name__}")
+    if not 0 <= blank < classes:
+        raise ValueError(f"blank: expected an index in [0, {classes}) (number of classes), got {blank}")
+    return int(blank)
+
+
+def _check_input_lengths(input_lengths, batch: int, time: int) -> np.ndarray:
+    if input_lengths is None:
+        return np.full(batch, time, dtype=np.int64)
+    arr = _check_int_vector(input_lengths, "input_lengths", batch)
+    if arr.size and arr.max() > time:
+        raise ValueError(f"input_lengths: expected lengths <= the padded time axis of logits ({time}), "
+                         f"got max {int(arr.max())}")
+    return arr
+
+
+def _check_targets(targets, target_lengths, batch: int, classes: int, blank: int):
+    """Return (padded int64 targets (batch, Lmax) with only valid entries meaningful, lengths)."""
+    if isinstance(targets, (list, tuple)):
+        if len(targets) != batch:
+            raise ValueError(f"targets: expected {batch} sequences (batch size of logits), got {len(targets)}")
+        seqs = []
+        for i, t in enumerate(targets):
+            a = np.asarray(t)
+            if a.ndim != 1:
+                raise ValueError(f"targets[{i}]: expected a 1-D label sequence, got shape {a.shape}")
+            if a.size and not np.issubdtype(a.dtype, np.integer):
+                raise TypeError(f"targets[{i}]: expected integer labels, got dtype {a.dtype}")
+            seqs.append(a.astype(np.int64, copy=False))
+        own = np.array([len(s) for s in seqs], dtype=np.int64)
+        if target_lengths is None:
+            lengths = own
+        else:
+            lengths = _check_int_vector(target_lengths, "target_lengths", batch)
+            if not np.array_equal(lengths, own):
+                bad = int(np.flatnonzero(lengths != own)[0])
+                raise ValueError(f"target_lengths: expected the lengths of the target sequences "
+                                 f"({own.tolist()}), got {lengths.tolist()} (first mismatch at index {bad})")
+        width = int(own.max()) if batch else 0
+        padded = np.full((batch, width), blank, dtype=np.int64)
+        for i, s in enumerate(seqs):
+            padded[i, :len(s)] = s
+    else:
+        padded = np.asarray(targets)
+        if padded.ndim != 2:
+            raise ValueError(f"targets: expected a padded 2-D int array (batch, max_target_length) or a "
+                             f"list of 1-D arrays, got shape {padded.shape}")
+        if padded.shape[0] != batch:
+            raise ValueError(f"targets: expected {batch} rows (batch size of logits), got shape {padded.shape}")
+        if padded.size and not np.issubdtype(padded.dtype, np.integer):
+            raise TypeError(f"targets: expected integer labels, got dtype {padded.dtype}")
+        padded = padded.astype(np.int64, copy=False)
+        if target_lengths is None:
+            raise ValueError("target_lengths: required when targets is a padded 2-D array, got None")
+        lengths = _check_int_vector(target_lengths, "target_lengths", batch)
+        if lengths.size and lengths.max() > padded.shape[1]:
+            raise ValueError(f"target_lengths: expected lengths <= the padded target width "
+                             f"({padded.shape[1]}), got max {int(lengths.max())}")
+    width = padded.shape[1]
+    valid = np.arange(width)[None, :] < lengths[:, None]
+    if valid.any():
+        labels = padded[valid]
+        if labels.min() < 0 or labels.max() >= classes:
+            bad = labels[(labels < 0) | (labels >= classes)][0]
+            raise ValueError(f"targets: expected labels in [0, {classes}) (number of classes), got {int(bad)}")
+        if np.any(labels == blank):
+            raise ValueError(f"targets: labels must not equal the blank index ({blank})")
+    return padded, lengths
+
+
+# ----------------------------------------------------------------------------------------------
+# loss
+# ----------------------------------------------------------------------------------------------
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Stable log-softmax over the last axis, in ``x``'s dtype."""
+    z = x - x.max(axis=-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return z
+
+
+def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
+            zero_infinity: bool = False):
+    """CTC loss ``-log P(y | x)`` (seed §2.6) and a cache for :func:`backward`.
+
+    logits:          ``(batch, T, classes)`` raw scores (float32 or float64); log-softmax is applied here.
+    targets:         padded int array ``(batch, S)`` (entries past ``target_lengths`` ignored), or a
+                     list of 1-D int arrays (then ``target_lengths`` may be ``None``). Labels lie in
+                     ``[0, classes)`` and are never ``blank``.
+    input_lengths:   ``(batch,)`` valid frames per sample, ``<= T`` (``None``: all ``T``).
+    target_lengths:  ``(batch,)`` label counts.
+    reduction:       ``'none'`` -> ``(batch,)``; ``'sum'``; ``'mean'`` (loss / max(target_length, 1),
+                     averaged over the batch) -- as ``torch.nn.functional.ctc_loss``.
+    zero_infinity:   impossible samples (infinite loss) contribute loss 0 and gradient 0.
+
+    Returns ``(loss, cache)``; ``loss`` has the dtype of ``logits``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+    x = _check_logits(logits)
+    B, T, C = x.shape
+    dtype = x.dtype
+    blank = _check_blank(blank, C)
+    Tl = _check_input_lengths(input_lengths, B, T)
+    padded, L = _check_targets(targets, target_lengths, B, C, blank)
+
+    lp = log_softmax(x)                                       # (B, T, C)
+    Lmax = int(L.max()) if B else 0
+    S = 2 * Lmax + 1
+    Sb = 2 * L + 1                                            # extended length per sample
+    s_idx = np.arange(S)
+
+    # extended labels, forward and reversed (padding positions hold blank: finite, never used)
+    ext = np.full((B, S), blank, dtype=np.int64)
+    if Lmax:
+        lab = padded[:, :Lmax]
+        lab_ok = np.arange(Lmax)[None, :] < L[:, None]
+        ext[:, 1::2] = np.where(lab_ok, lab, blank)
+    rows = np.arange(B)[:, None]
+    rev_s = Sb[:, None] - 1 - s_idx[None, :]
+    ext_rev = np.where(rev_s >= 0, ext[rows, np.maximum(rev_s, 0)], blank)
+    ext2 = np.concatenate([ext, ext_rev])                      # (2B, S)
+
+    # frame index per (row, t): forward rows read t, reversed rows read Tl-1-t (clipped)
+    t_idx = np.arange(T)
+    tsrc = np.concatenate([np.broadcast_to(t_idx, (B, T)),
+                           np.clip(Tl[:, None] - 1 - t_idx[None, :], 0, None)])      # (2B, T)
+    bsrc = np.concatenate([np.arange(B), np.arange(B)])
+    frame_rows = bsrc[None, :] * T + tsrc.T                    # (T, 2B) rows of lp.reshape(B*T, C)
+    # e[t, r, s] = lp[b_r, t_r(t), ext2[r, s]]: one flat gather, time-major for the loop
+    e = lp.reshape(-1).take((frame_rows * C)[:, :, None] + ext2[None, :, :])     # (T, 2B, S)
+
+    # "can skip" mask: s -> s+2 allowed into a label that differs from the one two places back
+    skip = np.zeros((2 * B, S), dtype=bool)
+    if S > 2:
+        skip[:, 2:] = (ext2[:, 2:] != blank) & (ext2[:, 2:] != ext2[:, :-2])
+    skip_add = np.where(skip, 0.0, -np.inf).astype(dtype)
+
+    # one forward recursion over 2B rows; two leading -inf columns stand for s-1, s-2 < 0
+    A = np.empty((T, 2 * B, S + 2), dtype=dtype)
+    A[:, :, :2] = -np.inf
+    if T:
+        A[0] = -np.inf
+        A[0, :, 2] = e[0, :, 0]
+        if S > 1:
+            A[0, :, 3] = e[0, :, 1]
+    floor = dtype.type(-np.finfo(dtype).max)                   # stands in for a -inf maximum
+    m = np.empty((2 * B, S), dtype=dtype)
+    acc = np.empty_like(m)
+    tmp = np.empty_like(m)
+    with np.errstate(divide="ignore"):                         # log(0) = -inf for unreachable (t, s)
+        for t in range(1, T):
+            prev = A[t - 1]
+            a, b, c = prev[:, 2:], prev[:, 1:-1], prev[:, :-2]
+            np.add(c, skip_add, out=tmp)
+            np.maximum(a, b, out=m)
+            np.maximum(m, tmp, out=m)
+            np.maximum(m, floor, out=m)
+            np.subtract(tmp, m, out=tmp)
+            np.exp(tmp, out=tmp)
+            np.subtract(a, m, out=acc)
+            np.exp(acc, out=acc)
+            acc += tmp
+            np.subtract(b, m, out=tmp)
+            np.exp(tmp, out=tmp)
+            acc += tmp
+            np.log(acc, out=acc)
+            out = A[t, :, 2:]
+            np.add(acc, m, out=out)
+            out += e[t]
+
+    # log P(y|x) from the forward rows at each sample's last frame
+    logp = np.zeros(B, dtype=dtype)
+    has_frames = Tl > 0
+    if has_frames.any():
+        bb = np.flatnonzero(has_frames)
+        tl = Tl[bb] - 1
+        end1 = A[tl, bb, 2 + Sb[bb] - 1]
+        end2 = np.where(L[bb] > 0, A[tl, bb, 2 + np.maximum(Sb[bb] - 2, 0)], -np.inf).astype(dtype)
+        logp[bb] = np.logaddexp(end1, end2)
+    logp[~has_frames & (L > 0)] = -np.inf                      # labels but no frames: impossible
+    nll = -logp
+    impossible = np.isinf(nll)
+    if zero_infinity:
+        nll = np.where(impossible, dtype.type(0), nll)
+
+    if reduction == "none":
+        loss = nll.astype(dtype, copy=False)
+    elif reduction == "sum":
+        loss = dtype.type(nll.sum(dtype=dtype))
+    else:
+        per = nll / np.maximum(L, 1).astype(dtype)
+        loss = dtype.type(per.mean(dtype=dtype)) if B else dtype.type(np.nan)
+
+    cache = {"lp": lp, "e": e, "A": A, "ext": ext, "Tl": Tl, "L": L, "Sb": Sb, "logp": logp,
+             "impossible": impossible, "zero_infinity": bool(zero_infinity), "reduction": reduction,
+             "dtype": dtype}
+    return loss, cache
+
+
+def backward(cache: dict, d_loss=1.0) -> np.ndarray:
+    """Gradient of the CTC loss with respect to ``logits``, ``(batch, T, classes)``.
+
+    ``d_loss`` is the upstream gradient: a scalar for ``'mean'``/``'sum'``, shape ``(batch,)`` for
+    ``'none'``. Frames past ``input_lengths`` get 0. Impossible samples get NaN (like PyTorch)
+    unless the forward pass used ``zero_infinity=True``, which gives them 0.
+    """
+    lp, e, A, ext = cache["lp"], cache["e"], cache["A"], cache["ext"]
+    Tl, L, Sb, logp = cache["Tl"], cache["L"], cache["Sb"], cache["logp"]
+    dtype, reduction = cache["dtype"], cache["reduction"]
+    B, T, C = lp.shape
+    S = ext.shape[1]
+
+    g = np.asarray(d_loss)
+    if g.dtype not in _FLOATS and not (np.issubdtype(g.dtype, np.integer) or np.issubdtype(g.dtype, np.floating)):
+        raise TypeError(f"d_loss: expected a float scalar or array, got dtype {g.dtype}")
+    if reduction == "none":
+        if g.shape != (B,):
+            raise ValueError(f"d_loss: expected shape ({B},) for reduction='none', got {g.shape}")
+        scale = g.astype(dtype)
+    else:
+        if g.ndim != 0:
+            raise ValueError(f"d_loss: expected a scalar for reduction={reduction!r}, got shape {g.shape}")
+        scale = np.full(B, g, dtype=dtype)
+        if reduction == "mean":
+            scale = scale / (np.maximum(L, 1) * B).astype(dtype)
+    if not np.isfinite(g).all():
+        raise ValueError("d_loss: expected finite values, got NaN or inf")
+
+    impossible = cache["impossible"]
+    t_idx = np.arange(T)
+    tvalid = t_idx[None, :] < Tl[:, None]                       # (B, T)
+    grad = np.exp(lp)                                          # softmax
+    if B and T and S:
+        # beta (inclusive) for sample b at (t, s) sits in reversed row B+b at (Tl-1-t, Sb-1-s)
+        R, W = 2 * B, S + 2
+        tt = np.clip(Tl[None, :] - 1 - t_idx[:, None], 0, T - 1)                    # (T, B)
+        ss = np.maximum(Sb[:, None] - 1 - np.arange(S)[None, :], 0) + 2                # (B, S)
+        row = (tt * R + (B + np.arange(B))[None, :]) * W                              # (T, B)
+        beta = A.reshape(-1).take(row[:, :, None] + ss[None, :, :])                   # (T, B, S)
+        valid = tvalid.T[:, :, None] & (np.arange(S)[None, None, :] < Sb[None, :, None])
+        logocc = A[:, :B, 2:] + beta
+        logocc -= e[:, :B]                                      # log(P * gamma), -inf off the grid
+        logocc = np.where(valid, logocc, dtype.type(-np.inf))
+        # gamma sums to one over s on each valid frame: normalise per frame rather than by the
+        # global log P, which cancels the rounding that alpha and beta accumulate along time
+        # (same result in float64, markedly more accurate in float32 for large losses)
+        top = logocc.max(axis=2, keepdims=True)
+        np.maximum(top, np.finfo(dtype).min, out=top)           # frames with no path: all -inf
+        logocc -= top
+        np.exp(logocc, out=logocc)
+        z = logocc.sum(axis=2, keepdims=True)
+        z[z == 0] = 1
+        logocc /= z                                             # gamma (T, B, S)
+        onehot = (ext[:, :, None] == np.arange(C)[None, None, :]).astype(dtype)       # (B, S, C)
+        grad -= np.matmul(logocc.transpose(1, 0, 2), onehot)
+    grad *= tvalid[:, :, None]
+    grad *= scale[:, None, None]
+    if impossible.any():
+        bad = impossible[:, None] & tvalid                      # (B, T)
+        grad[bad] = 0.0 if cache["zero_infinity"] else np.nan
+    return grad
+
+
+# ----------------------------------------------------------------------------------------------
+# decoding
+# ----------------------------------------------------------------------------------------------
+def _check_decode_args(logits, input_lengths, blank):
+    x = _check_logits(logits, "logits")
+    B, T, C = x.shape
+    blank = _check_blank(blank, C)
+    Tl = _check_input_lengths(input_lengths, B, T)
+    return x, Tl, blank
+
+
+def greedy_decode(logits, input_lengths=None, blank: int = 0) -> list:
+    """Best-path decoding: argmax class per frame, merge repeats, drop blanks.
+
+    ``logits`` may be raw scores or log-probabilities ``(batch, T, classes)`` (the argmax is the
+    same). Returns one 1-D int64 array per sample, using only its first ``input_lengths`` frames.
+    """
+    x, Tl, blank = _check_decode_args(logits, input_lengths, blank)
+    best = x.argmax(axis=-1)                                   # (B, T)
+    out = []
+    for b in range(x.shape[0]):
+        p = best[b, :Tl[b]]
+        keep = np.ones(p.shape, dtype=bool)
+        keep[1:] = p[1:] != p[:-1]
+        keep &= p != blank
+        out.append(p[keep].astype(np.int64))
+    return out
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    if a < b:
+        a, b = b, a
+    return a + math.log1p(math.exp(b - a))
+
+
+def beam_search_decode(logits, input_lengths=None, beam_width: int = 10, blank: int = 0,
+                       return_scores: bool = False):
+    """CTC prefix beam search in log space.
+
+    Each prefix keeps two log-probabilities: ending in blank (``p_b``) and ending in its last label
+    (``p_nb``). Per frame, a prefix (i) stays the same by emitting blank, (ii) stays the same by
+    repeating its last label (from ``p_nb`` only), (iii) extends by a label ``c``: from ``p_b`` only
+    when ``c`` repeats the last label (a blank must separate repeats), else from ``p_b + p_nb``.
+    The ``beam_width`` most probable prefixes survive each frame. ``logits`` may be raw scores
+    or log-probabilities (log-softmax is applied; it leaves log-probabilities unchanged).
+
+    Returns a list of 1-D int64 arrays; with ``return_scores=True`` also a float64 array of the
+    log-probabilities ``log P(prefix | x)`` of the returned labellings (summed over the alignments
+    the beam kept).
+    """
+    x, Tl, blank = _check_decode_args(logits, input_lengths, blank)
+    if isinstance(beam_width, (bool, np.bool_)) or not isinstance(beam_width, (int, np.integer)) or beam_width < 1:
+        raise ValueError(f"beam_width: expected a positive int, got {beam_width!r}")
+    lp_all = log_softmax(x.astype(np.float64))
+    B, T, C = x.shape
+    ninf = -math.inf
+    labels = [c for c in range(C) if c != blank]
+    results, scores = [], np.zeros(B, dtype=np.float64)
+    for bi in range(B):
+        beams = {(): (0.0, ninf)}                               # prefix -> (log p_b, log p_nb)
+        for t in range(Tl[bi]):
+            lp = lp_all[bi, t].tolist()
+            lp_blank = lp[blank]
+            nxt: dict = {}
+            for prefix, (pb, pnb) in beams.items():
+                ptot = _logaddexp(pb, pnb)
+                # (i) + (ii): prefix unchanged
+                nb, nnb = nxt.get(prefix, (ninf, ninf))
+                nb = _logaddexp(nb, ptot + lp_blank)
+                last = prefix[-1] if prefix else None
+                if last is not None:
+                    nnb = _logaddexp(nnb, pnb + lp[last])
+                nxt[prefix] = (nb, nnb)
+                # (iii): extend by a label
+                for c in labels:
+                    src = pb if c == last else ptot
+                    if src == ninf:
+                        continue
+                    new = prefix + (c,)
+                    eb, enb = nxt.get(new, (ninf, ninf))
+                    nxt[new] = (eb, _logaddexp(enb, src + lp[c]))
+            if len(nxt) > beam_width:
+                ranked = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)
+                beams = dict(ranked[:beam_width])
+            else:
+                beams = nxt
+        best, (pb, pnb) = max(beams.items(), key=lambda kv: _logaddexp(*kv[1]))
+        results.append(np.asarray(best, dtype=np.int64))
+        scores[bi] = _logaddexp(pb, pnb)
+    return (results, scores) if return_scores else results

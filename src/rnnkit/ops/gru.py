@@ -1,0 +1,316 @@
+"""The GRU over a batch of sequences, forward and BPTT (seed §4.2), in two variants.
+
+Weights: the three gates are fused row-wise in the order [r, z, n] (n = the candidate h~):
+    W_x (3H, D),  W_h (3H, H),  b (3H,),  b_h (3H,)
+with rows k*H:(k+1)*H belonging to gate k of [r, z, n]. As for the LSTM, the seed's per-gate
+``W_z · [h_{t-1}, x_t]`` is the column split ``W_hz h + W_xz x`` of one matrix, stacked by rows here.
+
+``reset_after=False`` (the default) is the seed exactly (§4.2): the reset gate scales h_{t-1} *before*
+the product, and ``b`` and ``b_h`` simply add (only their sum matters):
+    r_t = σ(W_xr x_t + W_hr h_{t-1} + b_r + b_hr)
+    z_t = σ(W_xz x_t + W_hz h_{t-1} + b_z + b_hz)
+    n_t = tanh(W_xn x_t + W_hn (r_t * h_{t-1}) + b_n + b_hn)
+    h_t = (1 - z_t) * h_{t-1} + z_t * n_t
+
+``reset_after=True`` is the PyTorch / cuDNN / Keras (``reset_after=True``) form: the reset gate scales
+the recurrent product *after* it, bias included,
+    n_t = tanh(W_xn x_t + b_n + r_t * (W_hn h_{t-1} + b_hn)),
+which lets all three gates share one product ``h_{t-1} @ W_h.T`` per step.
+
+The sense of z is ours (the seed's) in both variants: z_t is the share of the *new* candidate. PyTorch
+writes ``h_t = (1 - z) n + z h_{t-1}``, so its z is our 1 - z. Since 1 - σ(a) = σ(-a), our
+``reset_after=True`` weights are PyTorch's ``weight_ih, weight_hh, bias_ih, bias_hh`` (rows [r, z, n])
+with the z rows (H:2H) of all four negated; ``to_torch_layout`` / ``from_torch_layout`` make that
+exact mapping (negation is exact in floating point). The seed form (``reset_after=False``) has no exact
+PyTorch counterpart.
+
+Shapes are batch-first: x (B, T, D), h0 (B, H), out (B, T, H). With ``lengths`` a sequence stops at its
+own length: later steps leave its state unchanged, output zeros and get no gradient.
+
+Backward, with delta_t = dL/dh_t (from the output at t and from step t+1):
+    dL/da_n = delta_t * z_t * (1 - n_t^2)
+    dL/da_z = delta_t * (n_t - h_{t-1}) * z_t (1 - z_t)
+  seed form (u_t = r_t * h_{t-1} feeds W_hn):
+    du_t    = W_hn^T dL/da_n                    (a second, smaller product per step: unavoidable,
+    dL/da_r = du_t * h_{t-1} * r_t (1 - r_t)       since dL/da_r needs it)
+    delta_{t-1} = delta_t (1 - z_t) + du_t * r_t + W_hr^T dL/da_r + W_hz^T dL/da_z
+    dL/dW_hn = sum_t dL/da_n u_t^T;  dL/dW_h[r,z] = sum_t dL/da_[r,z] h_{t-1}^T;  dL/db = dL/db_h
+  reset_after (v_t = W_hn h_{t-1} + b_hn, the recurrent part scaled by r):
+    dL/da_r = dL/da_n * v_t * r_t (1 - r_t),    dL/dv_t = dL/da_n * r_t
+    delta_{t-1} = delta_t (1 - z_t) + W_h^T [dL/da_r; dL/da_z; dL/dv_t]     (one product)
+    dL/dW_h = sum_t [dL/da_r; dL/da_z; dL/dv_t] h_{t-1}^T = dL/d(W_h, b_h) path;  x path uses dL/da_n
+  and in both, dL/dW_x = sum_t dL/da_t x_t^T (a = [a_r; a_z; a_n]).
+The local factors are formed for all steps at once before the loop; the weight gradients are one
+product over all steps after it. Speed otherwise follows ``rnn.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+from .activations import sigmoid
+from .rnn import Schedule, batch_first, last_valid, time_major
+from .rnn import param_shapes as _rnn_param_shapes
+
+GATES = 3
+
+
+def param_shapes(input_size: int, hidden_size: int) -> dict:
+    """Shapes of W_x (3H, D), W_h (3H, H), b (3H,), b_h (3H,); rows [r, z, n]."""
+    return _rnn_param_shapes(input_size, hidden_size, gates=GATES)
+
+
+# ----------------------------------------------------------------------------------------------
+# Exact mapping to and from PyTorch (reset_after=True only).
+
+_TORCH_NAMES = (("W_x", "weight_ih"), ("W_h", "weight_hh"), ("b", "bias_ih"), ("b_h", "bias_hh"))
+
+
+def _torch_get(tparams, name):
+    """``tparams[name]`` or ``tparams[name + '_l0']`` as a NumPy array (copies tensors off autograd)."""
+    for key in (name, name + "_l0"):
+        if key in tparams:
+            v = tparams[key]
+            if hasattr(v, "detach"):                              # a torch tensor, without importing torch
+                v = v.detach().cpu().numpy()
+            return np.array(v, copy=True)
+    raise KeyError(f"tparams: missing {name!r} (or {name + '_l0'!r}); got keys {sorted(tparams)}")
+
+
+def _negate_z(w):
+    H = w.shape[0] // GATES
+    w[H:2 * H] *= -1
+    return w
+
+
+def to_torch_layout(params) -> dict:
+    """Our ``reset_after=True`` weights as ``torch.nn.GRU``'s (single layer, one direction).
+
+    Returns new arrays keyed ``weight_ih, weight_hh, bias_ih, bias_hh``: same rows [r, z, n], with the
+    z rows negated (PyTorch's z is our 1 - z, and 1 - σ(a) = σ(-a)). Exact.
+    """
+    return {tname: _negate_z(np.array(params[ours], copy=True)) for ours, tname in _TORCH_NAMES}
+
+
+def from_torch_layout(tparams) -> dict:
+    """Inverse of ``to_torch_layout``: PyTorch GRU weights (names with or without ``_l0``; arrays or
+    tensors, e.g. ``dict(gru.named_parameters())``) -> our ``reset_after=True`` params. Exact."""
+    return {ours: _negate_z(_torch_get(tparams, tname)) for ours, tname in _TORCH_NAMES}
+
+
+# ----------------------------------------------------------------------------------------------
+
+def forward(params, x, h0=None, lengths=None, reset_after=False):
+    """Run the GRU over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``."""
+    if not isinstance(reset_after, (bool, np.bool_)):
+        raise TypeError(f"reset_after: expected a bool, got {reset_after!r}")
+    W_x, W_h = params["W_x"], params["W_h"]
+    H = W_h.shape[-1]
+    D = W_x.shape[-1]
+    dtype = _checks.check_params(params, param_shapes(D, H))
+    x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
+    B, T, _ = x.shape
+    lengths = _checks.check_lengths(lengths, B, T)
+    sched = Schedule(lengths, B, T)
+
+    xt = time_major(x, sched)                                     # (T, B, D)
+    hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
+    if h0 is not None:
+        hs[0] = sched.sort(_checks.check_state(h0, "h0", B, H, dtype))
+    gates = xt.reshape(T * B, D) @ W_x.T                          # all input projections at once
+    b, b_h = params["b"], params["b_h"]
+    if reset_after:
+        bias = b.copy()
+        bias[:2 * H] += b_h[:2 * H]                               # b_hn stays inside r * (...)
+    else:
+        bias = b + b_h
+    gates += bias
+    gates = gates.reshape(T, B, 3 * H)                            # pre-activations, then (in place) gates
+    # aux[t] = r_t * h_{t-1} (seed form) or W_hn h_{t-1} + b_hn (reset_after): what backward needs
+    aux = np.zeros((T, B, H), dtype=dtype)
+    (_loop_reset_after if reset_after else _loop_seed)(params, gates, hs, aux, sched)
+
+    out = batch_first(hs[1:], sched)
+    h_T = sched.unsort(last_valid(hs, sched))
+    cache = (params, xt, hs, gates, aux, sched, bool(reset_after))
+    return out, h_T, cache
+
+
+def _update(a, h, h_new, H):
+    """h_t = (1 - z) h_{t-1} + z n, written as h + z (n - h), into h_new."""
+    np.subtract(a[:, 2 * H:], h, out=h_new)
+    h_new *= a[:, H:2 * H]
+    h_new += h
+
+
+def _loop_seed(params, gates, hs, rh, sched):
+    T, B, G = gates.shape
+    H = G // 3
+    H2 = 2 * H
+    W_h = params["W_h"]
+    W_rzT, W_nT = W_h[:H2].T, W_h[H2:].T
+    rec = np.empty((B, H2), dtype=gates.dtype)
+    recn = np.empty((B, H), dtype=gates.dtype)
+    for t in range(T):
+        n = sched.active[t]
+        a = gates[t, :n]
+        h = hs[t, :n]
+        np.matmul(h, W_rzT, out=rec[:n])                          # r and z in one product
+        rz = a[:, :H2]
+        rz += rec[:n]
+        sigmoid(rz, out=rz)
+        u = rh[t, :n]
+        np.multiply(a[:, :H], h, out=u)                           # r * h_{t-1}
+        np.matmul(u, W_nT, out=recn[:n])                          # W_hn (r * h_{t-1})
+        an = a[:, H2:]
+        an += recn[:n]
+        np.tanh(an, out=an)
+        _update(a, h, hs[t + 1, :n], H)
+        if n < B:
+            gates[t, n:] = 0
+
+
+def _loop_reset_after(params, gates, hs, v, sched):
+    T, B, G = gates.shape
+    H = G // 3
+    H2 = 2 * H
+    W_hT = params["W_h"].T
+    b_hn = params["b_h"][H2:]
+    rec = np.empty((B, G), dtype=gates.dtype)
+    tmp = np.empty((B, H), dtype=gates.dtype)
+    for t in range(T):
+        n = sched.active[t]
+        a = gates[t, :n]
+        h = hs[t, :n]
+        np.matmul(h, W_hT, out=rec[:n])                           # one product for the three gates
+        rz = a[:, :H2]
+        rz += rec[:n, :H2]
+        sigmoid(rz, out=rz)
+        vt = v[t, :n]
+        np.add(rec[:n, H2:], b_hn, out=vt)                        # W_hn h_{t-1} + b_hn
+        np.multiply(a[:, :H], vt, out=tmp[:n])
+        an = a[:, H2:]
+        an += tmp[:n]                                             # + r * (...)
+        np.tanh(an, out=an)
+        _update(a, h, hs[t + 1, :n], H)
+        if n < B:
+            gates[t, n:] = 0
+
+
+def backward(cache, d_out=None, d_h=None):
+    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_h`` (B, H) is dL/d h_T; either may be None.
+
+    Returns ``(dx (B, T, D), dh0 (B, H), grads)`` with ``grads`` keyed like ``params``.
+    """
+    params, xt, hs, gates, aux, sched, reset_after = cache
+    W_x, W_h = params["W_x"], params["W_h"]
+    T, B, D = xt.shape
+    H = W_h.shape[1]
+    H2 = 2 * H
+    dtype = W_x.dtype
+
+    dh = np.zeros((B, H), dtype=dtype) if d_h is None else sched.sort(np.asarray(d_h, dtype=dtype)).copy()
+    d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
+
+    # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
+    R, Z, N = gates[..., :H], gates[..., H:H2], gates[..., H2:]
+    h_prev = hs[:-1]
+    Pn = np.multiply(N, N)
+    np.subtract(1, Pn, out=Pn); Pn *= Z                          # dh/da_n = z (1 - n^2)
+    Z1 = np.subtract(1, Z)                                        # dh/dh_{t-1} directly = 1 - z
+    da = np.empty_like(gates)                 # starts as local factors, becomes the gradient in the loop
+    Pr, Pz = da[..., :H], da[..., H:H2]
+    np.subtract(N, h_prev, out=Pz); Pz *= Z; Pz *= Z1            # dh/da_z = (n - h_{t-1}) z (1 - z)
+    np.subtract(1, R, out=Pr); Pr *= R                            # r (1 - r)
+    da4 = da.reshape(T, B, 3, H)
+    tmp = np.empty((B, H), dtype=dtype)
+
+    if not reset_after:
+        Pr *= h_prev                                              # da_r = du * h_{t-1} r (1 - r)
+        da[..., H2:] = Pn
+        W_rz, W_n = W_h[:H2], W_h[H2:]
+        for t in range(T - 1, -1, -1):
+            n = sched.active[t]
+            g = dh[:n]
+            if d_out_tm is not None:
+                g += d_out_tm[t, :n]
+            dat = da[t, :n]
+            da4[t, :n, 1:] *= g[:, None, :]                       # dL/da_z, dL/da_n
+            du = tmp[:n]
+            np.matmul(dat[:, H2:], W_n, out=du)                   # du = W_hn^T dL/da_n
+            dat[:, :H] *= du                                      # dL/da_r
+            du *= R[t, :n]
+            g *= Z1[t, :n]
+            g += du
+            np.matmul(dat[:, :H2], W_rz, out=du)
+            g += du                                               # delta_{t-1}
+        da2 = da.reshape(T * B, 3 * H)
+        grads = {
+            "W_x": da2.T @ xt.reshape(T * B, D),
+            "W_h": np.concatenate([da2[:, :H2].T @ h_prev.reshape(T * B, H),
+                                   da2[:, H2:].T @ aux.reshape(T * B, H)]),
+            "b": da2.sum(axis=0),
+        }
+        grads["b_h"] = grads["b"].copy()
+        dx = batch_first((da2 @ W_x).reshape(T, B, D), sched)
+        return dx, sched.unsort(dh), grads
+
+    # reset_after: da holds the gradient of the recurrent products [a_r; a_z; v] (one matrix product
+    # per step); the input path differs only in the n block (dL/da_n instead of dL/dv = dL/da_n r).
+    Pr *= aux; Pr *= Pn                                           # dL/da_r / delta = z (1-n^2) v r (1-r)
+    np.multiply(Pn, R, out=da[..., H2:])                          # dL/dv / delta = z (1-n^2) r
+    dan = np.zeros((T, B, H), dtype=dtype)                        # dL/da_n
+    for t in range(T - 1, -1, -1):
+        n = sched.active[t]
+        g = dh[:n]
+        if d_out_tm is not None:
+            g += d_out_tm[t, :n]
+        da4[t, :n] *= g[:, None, :]                               # dL/da_r, dL/da_z, dL/dv
+        np.multiply(g, Pn[t, :n], out=dan[t, :n])
+        g *= Z1[t, :n]
+        np.matmul(da[t, :n], W_h, out=tmp[:n])
+        g += tmp[:n]                                              # delta_{t-1}
+    da2 = da.reshape(T * B, 3 * H)
+    dax = np.empty_like(da2)                                      # gradient of the input projection
+    dax[:, :H2] = da2[:, :H2]
+    dax[:, H2:] = dan.reshape(T * B, H)
+    grads = {
+        "W_x": dax.T @ xt.reshape(T * B, D),
+        "W_h": da2.T @ h_prev.reshape(T * B, H),
+        "b": dax.sum(axis=0),
+        "b_h": da2.sum(axis=0),
+    }
+    dx = batch_first((dax @ W_x).reshape(T, B, D), sched)
+    return dx, sched.unsort(dh), grads
+
+
+def step(params, x_t, h, reset_after=False):
+    """One time step for streaming inference; x_t (B, D), h (B, H). Returns h_t.
+
+    No validation and no cache: this is the latency path. Use ``forward`` for training.
+    """
+    H = h.shape[-1]
+    H2 = 2 * H
+    W_h, b, b_h = params["W_h"], params["b"], params["b_h"]
+    a = x_t @ params["W_x"].T
+    if reset_after:
+        bias = b.copy()
+        bias[:H2] += b_h[:H2]
+        a += bias
+        rec = h @ W_h.T
+        a[..., :H2] += rec[..., :H2]
+        sigmoid(a[..., :H2], out=a[..., :H2])
+        v = rec[..., H2:]
+        v += b_h[H2:]
+        v *= a[..., :H]
+        a[..., H2:] += v
+    else:
+        a += b + b_h
+        a[..., :H2] += h @ W_h[:H2].T
+        sigmoid(a[..., :H2], out=a[..., :H2])
+        a[..., H2:] += (a[..., :H] * h) @ W_h[H2:].T
+    np.tanh(a[..., H2:], out=a[..., H2:])
+    h_new = a[..., H2:] - h
+    h_new *= a[..., H:H2]
+    h_new += h
+    return h_new

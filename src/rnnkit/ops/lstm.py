@@ -1,0 +1,210 @@
+"""The LSTM over a batch of sequences, forward and BPTT (seed §4.1).
+
+    i_t = σ(a_i),  f_t = σ(a_f),  g_t = c~_t = tanh(a_g),  o_t = σ(a_o)
+    a_t = [a_i; a_f; a_g; a_o] = W_x x_t + W_h h_{t-1} + b + b_h
+    c_t = f_t * c_{t-1} + i_t * g_t                                           (seed §4.1)
+    h_t = o_t * tanh(c_t)
+
+Weights (one layout, PyTorch's): the four gates are fused row-wise in the order [i, f, g, o]:
+    W_x (4H, D) = weight_ih,  W_h (4H, H) = weight_hh,  b (4H,) = bias_ih,  b_h (4H,) = bias_hh,
+with rows k*H:(k+1)*H belonging to gate k of [i, f, g, o]. The seed writes each gate as
+``W_f · [h_{t-1}, x_t] + b_f`` with one matrix per gate acting on the concatenation; splitting that
+matrix by columns, ``W_f · [h, x] = W_hf h + W_xf x``, and stacking the four gates by rows gives our
+fused ``W_h`` and ``W_x`` exactly (W_f = [W_h[H:2H] | W_x[H:2H]], and so on). The seed has one bias
+per gate; PyTorch keeps two whose sum is what matters, and so do we (``b_h`` starts at zero).
+
+Shapes are batch-first: x (B, T, D), h0 and c0 (B, H), out (B, T, H). The state is the pair (h, c).
+With ``lengths`` a sequence stops at its own length: later steps leave its state unchanged, output
+zeros and get no gradient; the final state returned is the state at each sequence's last step.
+
+Backward. With delta_t = dL/dh_t (from the output at t and from step t+1) and gamma_t = dL/dc_t
+arriving from step t+1:
+    dL/da_o     = delta_t * tanh(c_t) * o_t (1 - o_t)
+    dc_t        = gamma_t + delta_t * o_t * (1 - tanh^2(c_t))
+    dL/da_i     = dc_t * g_t * i_t (1 - i_t)
+    dL/da_f     = dc_t * c_{t-1} * f_t (1 - f_t)
+    dL/da_g     = dc_t * i_t * (1 - g_t^2)
+    gamma_{t-1} = dc_t * f_t
+    delta_{t-1} = W_h^T dL/da_t            (+ the output gradient at t-1)
+    dL/dW_x = sum_t dL/da_t x_t^T,  dL/dW_h = sum_t dL/da_t h_{t-1}^T,  dL/db = dL/db_h = sum_t dL/da_t
+The local factors (everything above except delta and dc) are formed for all steps at once before the
+loop, so that each step is one matrix product plus a handful of elementwise operations.
+
+Speed follows ``rnn.py``: one input-projection product before the loop, one fused ``h @ W_h.T`` per
+step for all four gates, gate math in place on preallocated time-major buffers, and weight
+gradients as one product over all steps after the loop.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+from .activations import sigmoid
+from .gru import _torch_get
+from .rnn import Schedule, batch_first, last_valid, time_major
+from .rnn import param_shapes as _rnn_param_shapes
+
+GATES = 4
+
+
+def param_shapes(input_size: int, hidden_size: int) -> dict:
+    """Shapes of W_x (4H, D), W_h (4H, H), b (4H,), b_h (4H,); rows [i, f, g, o]."""
+    return _rnn_param_shapes(input_size, hidden_size, gates=GATES)
+
+
+def to_torch_layout(params) -> dict:
+    """Our weights as ``torch.nn.LSTM``'s (single layer): the layouts are the same, only the names differ."""
+    return {"weight_ih": params["W_x"].copy(), "weight_hh": params["W_h"].copy(),
+            "bias_ih": params["b"].copy(), "bias_hh": params["b_h"].copy()}
+
+
+def from_torch_layout(tparams) -> dict:
+    """Inverse of ``to_torch_layout``; accepts names with or without the ``_l0`` suffix and tensors."""
+    return {"W_x": _torch_get(tparams, "weight_ih"), "W_h": _torch_get(tparams, "weight_hh"),
+            "b": _torch_get(tparams, "bias_ih"), "b_h": _torch_get(tparams, "bias_hh")}
+
+
+def _check_state_pair(state, name, B, H, dtype):
+    """None, or a pair whose elements are None or (B, H) arrays; returns the two checked elements."""
+    if state is None:
+        return None, None
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"{name}: expected None or a tuple (h, c) of two (B, H) arrays, got "
+                        f"{type(state).__name__}{'' if not hasattr(state, '__len__') else ' of length ' + str(len(state))}")
+    h, c = state
+    hn, cn = ("h0", "c0") if name == "state0" else (f"{name}[0]", f"{name}[1]")
+    h = None if h is None else _checks.check_state(h, hn, B, H, dtype)
+    c = None if c is None else _checks.check_state(c, cn, B, H, dtype)
+    return h, c
+
+
+def forward(params, x, state0=None, lengths=None):
+    """Run the LSTM over ``x`` (B, T, D). ``state0`` is None (zeros) or ``(h0, c0)``, each (B, H) or None.
+
+    Returns ``(out (B, T, H), (h_T, c_T), cache)``.
+    """
+    W_x, W_h = params["W_x"], params["W_h"]
+    H = W_h.shape[-1]
+    D = W_x.shape[-1]
+    dtype = _checks.check_params(params, param_shapes(D, H))
+    x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
+    B, T, _ = x.shape
+    lengths = _checks.check_lengths(lengths, B, T)
+    h0, c0 = _check_state_pair(state0, "state0", B, H, dtype)
+    sched = Schedule(lengths, B, T)
+
+    xt = time_major(x, sched)                                     # (T, B, D)
+    hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
+    cs = np.zeros((T + 1, B, H), dtype=dtype)                     # cs[t+1] = c_t; cs[0] = c0
+    tc = np.zeros((T, B, H), dtype=dtype)                         # tanh(c_t)
+    if h0 is not None:
+        hs[0] = sched.sort(h0)
+    if c0 is not None:
+        cs[0] = sched.sort(c0)
+    gates = xt.reshape(T * B, D) @ W_x.T                          # all input projections at once
+    gates += params["b"] + params["b_h"]
+    gates = gates.reshape(T, B, 4 * H)                            # pre-activations, then (in place) gates
+
+    W_hT = W_h.T
+    rec = np.empty((B, 4 * H), dtype=dtype)                       # h_{t-1} @ W_h.T
+    ig = np.empty((B, H), dtype=dtype)                            # i_t * g_t
+    H2, H3 = 2 * H, 3 * H
+    for t in range(T):
+        n = sched.active[t]
+        a = gates[t, :n]
+        r = rec[:n]
+        np.matmul(hs[t, :n], W_hT, out=r)                         # one product for the four gates
+        a += r
+        sigmoid(a[:, :H2], out=a[:, :H2])                         # i, f
+        np.tanh(a[:, H2:H3], out=a[:, H2:H3])                     # g = c~
+        sigmoid(a[:, H3:], out=a[:, H3:])                         # o
+        c = cs[t + 1, :n]
+        np.multiply(a[:, H:H2], cs[t, :n], out=c)                 # f * c_{t-1}
+        np.multiply(a[:, :H], a[:, H2:H3], out=ig[:n])
+        c += ig[:n]                                               # + i * g
+        th = tc[t, :n]
+        np.tanh(c, out=th)
+        np.multiply(a[:, H3:], th, out=hs[t + 1, :n])             # h = o * tanh(c)
+        if n < B:
+            gates[t, n:] = 0                                      # padded steps: no gates, no gradient
+
+    out = batch_first(hs[1:], sched)
+    h_T = sched.unsort(last_valid(hs, sched))
+    c_T = sched.unsort(last_valid(cs, sched))
+    cache = (params, xt, hs, cs, gates, tc, sched)
+    return out, (h_T, c_T), cache
+
+
+def backward(cache, d_out=None, d_state=None):
+    """BPTT. ``d_out`` (B, T, H) is dL/d out; ``d_state`` is None or ``(dh_T, dc_T)`` (either may be None).
+
+    Returns ``(dx (B, T, D), (dh0, dc0), grads)`` with ``grads`` keyed like ``params``.
+    """
+    params, xt, hs, cs, gates, tc, sched = cache
+    W_x, W_h = params["W_x"], params["W_h"]
+    T, B, D = xt.shape
+    H = W_h.shape[1]
+    dtype = W_x.dtype
+    H2, H3 = 2 * H, 3 * H
+
+    dh_T, dc_T = (None, None) if d_state is None else d_state
+    dh = np.zeros((B, H), dtype=dtype) if dh_T is None else sched.sort(np.asarray(dh_T, dtype=dtype)).copy()
+    dc = np.zeros((B, H), dtype=dtype) if dc_T is None else sched.sort(np.asarray(dc_T, dtype=dtype)).copy()
+    d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
+
+    # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
+    I, F, G, O = gates[..., :H], gates[..., H:H2], gates[..., H2:H3], gates[..., H3:]
+    da = np.empty_like(gates)                 # starts as the local factors, becomes dL/da in the loop
+    Pi, Pf, Pg, Po = da[..., :H], da[..., H:H2], da[..., H2:H3], da[..., H3:]
+    np.subtract(1, I, out=Pi); Pi *= I; Pi *= G                  # dc/da_i = i (1 - i) g
+    np.subtract(1, F, out=Pf); Pf *= F; Pf *= cs[:-1]            # dc/da_f = f (1 - f) c_{t-1}
+    np.multiply(G, G, out=Pg); np.subtract(1, Pg, out=Pg); Pg *= I   # dc/da_g = i (1 - g^2)
+    np.subtract(1, O, out=Po); Po *= O; Po *= tc                 # dh/da_o = o (1 - o) tanh(c)
+    Q = np.multiply(tc, tc)
+    np.subtract(1, Q, out=Q); Q *= O                             # dh/dc = o (1 - tanh^2(c))
+    da4 = da.reshape(T, B, 4, H)
+    tmp = np.empty((B, H), dtype=dtype)
+
+    for t in range(T - 1, -1, -1):
+        n = sched.active[t]
+        g = dh[:n]
+        if d_out_tm is not None:
+            g += d_out_tm[t, :n]
+        c = dc[:n]
+        np.multiply(g, Q[t, :n], out=tmp[:n])
+        c += tmp[:n]                                              # dc_t
+        da4[t, :n, 3] *= g                                        # dL/da_o
+        da4[t, :n, :3] *= c[:, None, :]                           # dL/da_i, dL/da_f, dL/da_g
+        c *= F[t, :n]                                             # gamma_{t-1}
+        np.matmul(da[t, :n], W_h, out=g)                          # delta_{t-1} = W_h^T dL/da_t
+
+    da2 = da.reshape(T * B, 4 * H)
+    grads = {
+        "W_x": da2.T @ xt.reshape(T * B, D),
+        "W_h": da2.T @ hs[:-1].reshape(T * B, H),
+        "b": da2.sum(axis=0),
+    }
+    grads["b_h"] = grads["b"].copy()
+    dx = batch_first((da2 @ W_x).reshape(T, B, D), sched)
+    return dx, (sched.unsort(dh), sched.unsort(dc)), grads
+
+
+def step(params, x_t, state):
+    """One time step for streaming inference; x_t (B, D), state (h, c) each (B, H). Returns ``(h, c)``.
+
+    No validation and no cache: this is the latency path. Use ``forward`` for training.
+    """
+    h, c = state
+    H = h.shape[-1]
+    H2, H3 = 2 * H, 3 * H
+    a = x_t @ params["W_x"].T
+    a += params["b"] + params["b_h"]
+    a += h @ params["W_h"].T
+    sigmoid(a[..., :H2], out=a[..., :H2])
+    np.tanh(a[..., H2:H3], out=a[..., H2:H3])
+    sigmoid(a[..., H3:], out=a[..., H3:])
+    c_new = a[..., H:H2] * c
+    c_new += a[..., :H] * a[..., H2:H3]
+    h_new = np.tanh(c_new)
+    h_new *= a[..., H3:]
+    return h_new, c_new
