@@ -47,11 +47,17 @@ Gradient
 --------
 ``gamma[t, s] = exp(alpha[t, s] + beta[t, s] - e[t, s] - log P)`` is the posterior probability
 that the alignment is at position ``s`` at frame ``t``; for each valid frame it sums to 1 over s.
-Through the log-softmax, the gradient of ``-log P(y | x)`` with respect to the raw scores is
+Since ``P`` is a sum of products of one ``exp(lp[t, .])`` per frame, ``d(-log P)/d lp[t, k] =
+-sum_{s : l'_s = k} gamma[t, s]``; through the log-softmax (whose Jacobian is ``I - softmax``
+and the gammas sum to 1) the gradient with respect to the raw scores is
 
     d loss / d logits[t, k] = softmax(logits[t])_k - sum_{s : l'_s = k} gamma[t, s]
 
-for ``t < input_length`` and 0 for padded frames, then scaled by the reduction. Samples with no
+for ``t < input_length`` and 0 for padded frames, then scaled by the reduction. The code
+normalises ``gamma`` per frame (dividing by its sum over ``s``) instead of by the global ``P``:
+equal in exact arithmetic, and it cancels the rounding that alpha and beta accumulate over
+time, which matters in float32 for long sequences and large losses. Here ``T`` is each
+sample's ``input_length``, and ``L`` its ``target_length``. Samples with no
 valid alignment have ``loss = +inf`` and a NaN gradient (as in PyTorch), or loss 0 and gradient 0
 with ``zero_infinity=True``.
 
@@ -215,54 +221,63 @@ def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, redu
     Tl = _check_input_lengths(input_lengths, B, T)
     padded, L = _check_targets(targets, target_lengths, B, C, blank)
 
-    lp = log_softmax(x)                                       # (B, T, C)
+    lp = log_softmax(x)                                        # (B, T, C)
     Lmax = int(L.max()) if B else 0
-    S = 2 * Lmax + 1
-    Sb = 2 * L + 1                                            # extended length per sample
+    S = 2 * Lmax + 1                                           # padded extended length
+    Sb = 2 * L + 1                                             # extended length per sample
+    R, W = 2 * B, S + 2
     s_idx = np.arange(S)
 
-    # extended labels, forward and reversed (padding positions hold blank: finite, never used)
+    # extended labels l' (padding positions hold blank) and their one-hot map (B, C, S)
     ext = np.full((B, S), blank, dtype=np.int64)
     if Lmax:
-        lab = padded[:, :Lmax]
-        lab_ok = np.arange(Lmax)[None, :] < L[:, None]
-        ext[:, 1::2] = np.where(lab_ok, lab, blank)
-    rows = np.arange(B)[:, None]
-    rev_s = Sb[:, None] - 1 - s_idx[None, :]
-    ext_rev = np.where(rev_s >= 0, ext[rows, np.maximum(rev_s, 0)], blank)
-    ext2 = np.concatenate([ext, ext_rev])                      # (2B, S)
+        ext[:, 1::2] = np.where(np.arange(Lmax)[None, :] < L[:, None], padded[:, :Lmax], blank)
+    onehot = (ext[:, None, :] == np.arange(C)[None, :, None]).astype(dtype)
 
-    # frame index per (row, t): forward rows read t, reversed rows read Tl-1-t (clipped)
-    t_idx = np.arange(T)
-    tsrc = np.concatenate([np.broadcast_to(t_idx, (B, T)),
-                           np.clip(Tl[:, None] - 1 - t_idx[None, :], 0, None)])      # (2B, T)
-    bsrc = np.concatenate([np.arange(B), np.arange(B)])
-    frame_rows = bsrc[None, :] * T + tsrc.T                    # (T, 2B) rows of lp.reshape(B*T, C)
-    # e[t, r, s] = lp[b_r, t_r(t), ext2[r, s]]: one flat gather, time-major for the loop
-    e = lp.reshape(-1).take((frame_rows * C)[:, :, None] + ext2[None, :, :])     # (T, 2B, S)
+    # Rows 0..B-1 run alpha over (t, s); rows B..2B-1 run the same recursion over (T-1-t, S-1-s),
+    # whose values are beta. e[r, t, s] is the log-probability that row r emits at its (t, s):
+    # a gather by one-hot product (exact: each sum holds one lp value and zeros).
+    e = np.empty((R, T, S), dtype=dtype)
+    np.matmul(lp, onehot, out=e[:B])
+    np.matmul(lp[:, ::-1], onehot[:, :, ::-1], out=e[B:])
+    # reversed rows: padding positions come first there, so they must stay impossible
+    np.copyto(e[B:], dtype.type(-np.inf), where=(s_idx[None, :] < (S - Sb)[:, None])[:, None, :])
 
-    # "can skip" mask: s -> s+2 allowed into a label that differs from the one two places back
-    skip = np.zeros((2 * B, S), dtype=bool)
+    # "can skip" mask s-2 -> s: into a label different from the one two places back. Column 1
+    # (s = 1) may always take its c-term: that is how a row's start value (below) reaches s = 1.
+    ext2 = np.concatenate([ext, ext[:, ::-1]])
+    skip = np.zeros((R, S), dtype=bool)
+    if S > 1:
+        skip[:, 1] = True
     if S > 2:
         skip[:, 2:] = (ext2[:, 2:] != blank) & (ext2[:, 2:] != ext2[:, :-2])
     skip_add = np.where(skip, 0.0, -np.inf).astype(dtype)
 
-    # one forward recursion over 2B rows; two leading -inf columns stand for s-1, s-2 < 0
-    A = np.empty((T, 2 * B, S + 2), dtype=dtype)
+    # A[r, t, 2 + s]; columns 0, 1 stand for s = -2, -1. A row starts by a log-value 0 placed one
+    # frame before its first frame, one column before its first position: alpha rows at t = -1,
+    # s = -1; beta rows (first frame T - Tl, first position S - Sb) at t = T - Tl - 1, s = S - Sb - 1.
+    # The recursion then gives e at the two start positions, exactly the textbook initialisation.
+    A = np.empty((R, T, W), dtype=dtype)
     A[:, :, :2] = -np.inf
-    if T:
-        A[0] = -np.inf
-        A[0, :, 2] = e[0, :, 0]
-        if S > 1:
-            A[0, :, 3] = e[0, :, 1]
+    init = np.full((R, W), -np.inf, dtype=dtype)
+    init[:B, 1] = 0
+    start_col = 1 + S - Sb                                     # = 2 + (S - Sb - 1)
+    start_t = T - Tl
+    now = np.flatnonzero((start_t == 0) & (Tl > 0))
+    init[B + now, start_col[now]] = 0
+    inject = {}
+    for b in np.flatnonzero((start_t > 0) & (Tl > 0)):
+        inject.setdefault(int(start_t[b]) - 1, []).append(b)
+    inject = {t: (B + np.array(bs), start_col[bs]) for t, bs in inject.items()}
+
     floor = dtype.type(-np.finfo(dtype).max)                   # stands in for a -inf maximum
-    m = np.empty((2 * B, S), dtype=dtype)
+    m = np.empty((R, S), dtype=dtype)
     acc = np.empty_like(m)
     tmp = np.empty_like(m)
     with np.errstate(divide="ignore"):                         # log(0) = -inf for unreachable (t, s)
-        for t in range(1, T):
-            prev = A[t - 1]
-            a, b, c = prev[:, 2:], prev[:, 1:-1], prev[:, :-2]
+        for t in range(T):
+            prev = init if t == 0 else A[:, t - 1]
+            a, b, c = prev[:, 2:], prev[:, 1:-1], prev[:, :-2]  # s, s-1, s-2
             np.add(c, skip_add, out=tmp)
             np.maximum(a, b, out=m)
             np.maximum(m, tmp, out=m)
@@ -276,20 +291,22 @@ def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, redu
             np.exp(tmp, out=tmp)
             acc += tmp
             np.log(acc, out=acc)
-            out = A[t, :, 2:]
+            out = A[:, t, 2:]
             np.add(acc, m, out=out)
-            out += e[t]
+            out += e[:, t]
+            if t in inject:
+                rows, cols = inject[t]
+                A[rows, t, cols] = 0
 
-    # log P(y|x) from the forward rows at each sample's last frame
+    # log P(y|x) from the alpha rows at each sample's last frame
     logp = np.zeros(B, dtype=dtype)
-    has_frames = Tl > 0
-    if has_frames.any():
-        bb = np.flatnonzero(has_frames)
+    bb = np.flatnonzero(Tl > 0)
+    if bb.size:
         tl = Tl[bb] - 1
-        end1 = A[tl, bb, 2 + Sb[bb] - 1]
-        end2 = np.where(L[bb] > 0, A[tl, bb, 2 + np.maximum(Sb[bb] - 2, 0)], -np.inf).astype(dtype)
+        end1 = A[bb, tl, 2 + Sb[bb] - 1]
+        end2 = np.where(L[bb] > 0, A[bb, tl, 2 + np.maximum(Sb[bb] - 2, 0)], -np.inf).astype(dtype)
         logp[bb] = np.logaddexp(end1, end2)
-    logp[~has_frames & (L > 0)] = -np.inf                      # labels but no frames: impossible
+    logp[(Tl == 0) & (L > 0)] = -np.inf                        # labels but no frames: impossible
     nll = -logp
     impossible = np.isinf(nll)
     if zero_infinity:
@@ -303,7 +320,7 @@ def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, redu
         per = nll / np.maximum(L, 1).astype(dtype)
         loss = dtype.type(per.mean(dtype=dtype)) if B else dtype.type(np.nan)
 
-    cache = {"lp": lp, "e": e, "A": A, "ext": ext, "Tl": Tl, "L": L, "Sb": Sb, "logp": logp,
+    cache = {"lp": lp, "e": e, "A": A, "onehot": onehot, "Tl": Tl, "L": L, "Sb": Sb,
              "impossible": impossible, "zero_infinity": bool(zero_infinity), "reduction": reduction,
              "dtype": dtype}
     return loss, cache
@@ -316,14 +333,14 @@ def backward(cache: dict, d_loss=1.0) -> np.ndarray:
     ``'none'``. Frames past ``input_lengths`` get 0. Impossible samples get NaN (like PyTorch)
     unless the forward pass used ``zero_infinity=True``, which gives them 0.
     """
-    lp, e, A, ext = cache["lp"], cache["e"], cache["A"], cache["ext"]
-    Tl, L, Sb, logp = cache["Tl"], cache["L"], cache["Sb"], cache["logp"]
+    lp, e, A, onehot = cache["lp"], cache["e"], cache["A"], cache["onehot"]
+    Tl, L, Sb = cache["Tl"], cache["L"], cache["Sb"]
     dtype, reduction = cache["dtype"], cache["reduction"]
     B, T, C = lp.shape
-    S = ext.shape[1]
+    S = onehot.shape[2]
 
     g = np.asarray(d_loss)
-    if g.dtype not in _FLOATS and not (np.issubdtype(g.dtype, np.integer) or np.issubdtype(g.dtype, np.floating)):
+    if not (np.issubdtype(g.dtype, np.integer) or np.issubdtype(g.dtype, np.floating)):
         raise TypeError(f"d_loss: expected a float scalar or array, got dtype {g.dtype}")
     if reduction == "none":
         if g.shape != (B,):
@@ -334,25 +351,20 @@ def backward(cache: dict, d_loss=1.0) -> np.ndarray:
             raise ValueError(f"d_loss: expected a scalar for reduction={reduction!r}, got shape {g.shape}")
         scale = np.full(B, g, dtype=dtype)
         if reduction == "mean":
-            scale = scale / (np.maximum(L, 1) * B).astype(dtype)
+            scale /= (np.maximum(L, 1) * B).astype(dtype)
     if not np.isfinite(g).all():
         raise ValueError("d_loss: expected finite values, got NaN or inf")
 
     impossible = cache["impossible"]
-    t_idx = np.arange(T)
-    tvalid = t_idx[None, :] < Tl[:, None]                       # (B, T)
+    tvalid = np.arange(T)[None, :] < Tl[:, None]               # (B, T)
     grad = np.exp(lp)                                          # softmax
-    if B and T and S:
-        # beta (inclusive) for sample b at (t, s) sits in reversed row B+b at (Tl-1-t, Sb-1-s)
-        R, W = 2 * B, S + 2
-        tt = np.clip(Tl[None, :] - 1 - t_idx[:, None], 0, T - 1)                    # (T, B)
-        ss = np.maximum(Sb[:, None] - 1 - np.arange(S)[None, :], 0) + 2                # (B, S)
-        row = (tt * R + (B + np.arange(B))[None, :]) * W                              # (T, B)
-        beta = A.reshape(-1).take(row[:, :, None] + ss[None, :, :])                   # (T, B, S)
-        valid = tvalid.T[:, :, None] & (np.arange(S)[None, None, :] < Sb[None, :, None])
-        logocc = A[:, :B, 2:] + beta
-        logocc -= e[:, :B]                                      # log(P * gamma), -inf off the grid
-        logocc = np.where(valid, logocc, dtype.type(-np.inf))
+    if B and T:
+        # log(P * gamma[b, t, s]) = alpha + beta - e; beta is the reversed rows read backwards
+        logocc = A[:B, :, 2:] + A[B:, ::-1, 2:][:, :, ::-1]
+        logocc -= e[:B]
+        ninf = dtype.type(-np.inf)
+        np.copyto(logocc, ninf, where=(np.arange(S)[None, :] >= Sb[:, None])[:, None, :])
+        np.copyto(logocc, ninf, where=~tvalid[:, :, None])
         # gamma sums to one over s on each valid frame: normalise per frame rather than by the
         # global log P, which cancels the rounding that alpha and beta accumulate along time
         # (same result in float64, markedly more accurate in float32 for large losses)
@@ -362,9 +374,8 @@ def backward(cache: dict, d_loss=1.0) -> np.ndarray:
         np.exp(logocc, out=logocc)
         z = logocc.sum(axis=2, keepdims=True)
         z[z == 0] = 1
-        logocc /= z                                             # gamma (T, B, S)
-        onehot = (ext[:, :, None] == np.arange(C)[None, None, :]).astype(dtype)       # (B, S, C)
-        grad -= np.matmul(logocc.transpose(1, 0, 2), onehot)
+        logocc /= z                                             # gamma (B, T, S)
+        grad -= np.matmul(logocc, onehot.transpose(0, 2, 1))    # sum over s with l'_s = k
     grad *= tvalid[:, :, None]
     grad *= scale[:, None, None]
     if impossible.any():

@@ -61,6 +61,46 @@ def param_shapes(input_size: int, hidden_size: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
+# Gate-major internal layout, shared with lstm.py. The user sees fused rows (G*H, ...); inside forward
+# and backward the time-major buffers are (gate, T, B, H), so that every gate of every step is a
+# contiguous (B, H) block (fast elementwise work, also on a prefix of the batch), and the per-step
+# product is one batched product with (gate, H, H) weight blocks (faster than one (H, G*H) product
+# for these small batches with OpenBLAS, measured).
+
+def gate_blocks(w, gates, order=None, transpose=False):
+    """Fused rows (gates*H, ...) -> contiguous (gates, H, ...) blocks, in ``order`` (fused gate indices)
+    if given; with ``transpose`` each 2-D block is transposed: (gates, in, H), ready for ``x @ W.T``."""
+    blocks = w.reshape(gates, w.shape[0] // gates, *w.shape[1:])
+    if order is not None:
+        blocks = blocks[list(order)]
+    if transpose:
+        blocks = blocks.transpose(0, 2, 1)
+    return np.ascontiguousarray(blocks)
+
+
+def fuse_blocks(blocks, order=None):
+    """Inverse of ``gate_blocks`` (without transpose): (gates, H, ...) -> fused rows (gates*H, ...)."""
+    if order is not None:
+        fused = np.empty_like(blocks)
+        fused[list(order)] = blocks
+        blocks = fused
+    return blocks.reshape(blocks.shape[0] * blocks.shape[1], *blocks.shape[2:])
+
+
+def _sum_blocks_matmul(a, w):
+    """sum_k a[k] @ w[k] for blocks a[k] (M, H) and w[k] (H, N): the input gradient of all gates."""
+    out = a[0] @ w[0]
+    for k in range(1, len(a)):
+        out += a[k] @ w[k]
+    return out
+
+
+def _block_grads(blocks, inputs):
+    """[blk.T @ inputs for each gate block] fused: the weight gradient, one product per gate."""
+    return np.concatenate([blk.T @ inputs for blk in blocks])
+
+
+# ----------------------------------------------------------------------------------------------
 # Exact mapping to and from PyTorch (reset_after=True only).
 
 _TORCH_NAMES = (("W_x", "weight_ih"), ("W_h", "weight_hh"), ("b", "bias_ih"), ("b_h", "bias_hh"))
@@ -117,18 +157,19 @@ def forward(params, x, h0=None, lengths=None, reset_after=False):
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
     if h0 is not None:
         hs[0] = sched.sort(_checks.check_state(h0, "h0", B, H, dtype))
-    gates = xt.reshape(T * B, D) @ W_x.T                          # all input projections at once
     b, b_h = params["b"], params["b_h"]
     if reset_after:
         bias = b.copy()
         bias[:2 * H] += b_h[:2 * H]                               # b_hn stays inside r * (...)
     else:
         bias = b + b_h
-    gates += bias
-    gates = gates.reshape(T, B, 3 * H)                            # pre-activations, then (in place) gates
+    gates = np.matmul(xt.reshape(T * B, D), gate_blocks(W_x, GATES, transpose=True))  # all steps at once
+    gates += gate_blocks(bias, GATES)[:, None, :]
+    gates = gates.reshape(GATES, T, B, H)                         # pre-activations, then (in place) gates
     # aux[t] = r_t * h_{t-1} (seed form) or W_hn h_{t-1} + b_hn (reset_after): what backward needs
     aux = np.zeros((T, B, H), dtype=dtype)
-    (_loop_reset_after if reset_after else _loop_seed)(params, gates, hs, aux, sched)
+    W_hT = gate_blocks(W_h, GATES, transpose=True)               # (3, H, H)
+    (_loop_reset_after if reset_after else _loop_seed)(W_hT, b_h[2 * H:], gates, hs, aux, sched)
 
     out = batch_first(hs[1:], sched)
     h_T = sched.unsort(last_valid(hs, sched))
@@ -136,65 +177,56 @@ def forward(params, x, h0=None, lengths=None, reset_after=False):
     return out, h_T, cache
 
 
-def _update(a, h, h_new, H):
+def _update(a, h, h_new):
     """h_t = (1 - z) h_{t-1} + z n, written as h + z (n - h), into h_new."""
-    np.subtract(a[:, 2 * H:], h, out=h_new)
-    h_new *= a[:, H:2 * H]
+    np.subtract(a[2], h, out=h_new)
+    h_new *= a[1]
     h_new += h
 
 
-def _loop_seed(params, gates, hs, rh, sched):
-    T, B, G = gates.shape
-    H = G // 3
-    H2 = 2 * H
-    W_h = params["W_h"]
-    W_rzT, W_nT = W_h[:H2].T, W_h[H2:].T
-    rec = np.empty((B, H2), dtype=gates.dtype)
+def _loop_seed(W_hT, b_hn, gates, hs, rh, sched):
+    _, T, B, H = gates.shape
+    W_rzT, W_nT = W_hT[:2], W_hT[2]
+    rec = np.empty((2, B, H), dtype=gates.dtype)
     recn = np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
-        a = gates[t, :n]
+        a = gates[:, t, :n]                                       # (3, n, H): r, z, n
         h = hs[t, :n]
-        np.matmul(h, W_rzT, out=rec[:n])                          # r and z in one product
-        rz = a[:, :H2]
-        rz += rec[:n]
+        np.matmul(h, W_rzT, out=rec[:, :n])                       # r and z in one (batched) product
+        rz = a[:2]
+        rz += rec[:, :n]
         sigmoid(rz, out=rz)
         u = rh[t, :n]
-        np.multiply(a[:, :H], h, out=u)                           # r * h_{t-1}
+        np.multiply(a[0], h, out=u)                               # r * h_{t-1}
         np.matmul(u, W_nT, out=recn[:n])                          # W_hn (r * h_{t-1})
-        an = a[:, H2:]
-        an += recn[:n]
-        np.tanh(an, out=an)
-        _update(a, h, hs[t + 1, :n], H)
+        a[2] += recn[:n]
+        np.tanh(a[2], out=a[2])
+        _update(a, h, hs[t + 1, :n])
         if n < B:
-            gates[t, n:] = 0
+            gates[:, t, n:] = 0                                   # padded steps: no gates, no gradient
 
 
-def _loop_reset_after(params, gates, hs, v, sched):
-    T, B, G = gates.shape
-    H = G // 3
-    H2 = 2 * H
-    W_hT = params["W_h"].T
-    b_hn = params["b_h"][H2:]
-    rec = np.empty((B, G), dtype=gates.dtype)
+def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched):
+    _, T, B, H = gates.shape
+    rec = np.empty((GATES, B, H), dtype=gates.dtype)
     tmp = np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
-        a = gates[t, :n]
+        a = gates[:, t, :n]                                       # (3, n, H): r, z, n
         h = hs[t, :n]
-        np.matmul(h, W_hT, out=rec[:n])                           # one product for the three gates
-        rz = a[:, :H2]
-        rz += rec[:n, :H2]
+        np.matmul(h, W_hT, out=rec[:, :n])                        # one (batched) product, three gates
+        rz = a[:2]
+        rz += rec[:2, :n]
         sigmoid(rz, out=rz)
         vt = v[t, :n]
-        np.add(rec[:n, H2:], b_hn, out=vt)                        # W_hn h_{t-1} + b_hn
-        np.multiply(a[:, :H], vt, out=tmp[:n])
-        an = a[:, H2:]
-        an += tmp[:n]                                             # + r * (...)
-        np.tanh(an, out=an)
-        _update(a, h, hs[t + 1, :n], H)
+        np.add(rec[2, :n], b_hn, out=vt)                          # W_hn h_{t-1} + b_hn
+        np.multiply(a[0], vt, out=tmp[:n])
+        a[2] += tmp[:n]                                           # + r * (...)
+        np.tanh(a[2], out=a[2])
+        _update(a, h, hs[t + 1, :n])
         if n < B:
-            gates[t, n:] = 0
+            gates[:, t, n:] = 0
 
 
 def backward(cache, d_out=None, d_h=None):
@@ -206,82 +238,85 @@ def backward(cache, d_out=None, d_h=None):
     W_x, W_h = params["W_x"], params["W_h"]
     T, B, D = xt.shape
     H = W_h.shape[1]
-    H2 = 2 * H
     dtype = W_x.dtype
 
     dh = np.zeros((B, H), dtype=dtype) if d_h is None else sched.sort(np.asarray(d_h, dtype=dtype)).copy()
     d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
 
     # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
-    R, Z, N = gates[..., :H], gates[..., H:H2], gates[..., H2:]
+    R, Z, N = gates                                               # each (T, B, H)
     h_prev = hs[:-1]
-    Pn = np.multiply(N, N)
-    np.subtract(1, Pn, out=Pn); Pn *= Z                          # dh/da_n = z (1 - n^2)
-    Z1 = np.subtract(1, Z)                                        # dh/dh_{t-1} directly = 1 - z
+    Z1 = np.subtract(1, Z)                                        # dh_t/dh_{t-1} directly: 1 - z
     da = np.empty_like(gates)                 # starts as local factors, becomes the gradient in the loop
-    Pr, Pz = da[..., :H], da[..., H:H2]
+    Pr, Pz, Pn = da
+    np.multiply(N, N, out=Pn); np.subtract(1, Pn, out=Pn); Pn *= Z   # dh/da_n = z (1 - n^2)
     np.subtract(N, h_prev, out=Pz); Pz *= Z; Pz *= Z1            # dh/da_z = (n - h_{t-1}) z (1 - z)
     np.subtract(1, R, out=Pr); Pr *= R                            # r (1 - r)
-    da4 = da.reshape(T, B, 3, H)
+    W_h3 = gate_blocks(W_h, GATES)                                # (3, H, H)
+    rec = np.empty((GATES, B, H), dtype=dtype)
     tmp = np.empty((B, H), dtype=dtype)
+    TB = T * B
+    da3 = da.reshape(GATES, TB, H)
 
     if not reset_after:
-        Pr *= h_prev                                              # da_r = du * h_{t-1} r (1 - r)
-        da[..., H2:] = Pn
-        W_rz, W_n = W_h[:H2], W_h[H2:]
+        Pr *= h_prev                                              # dL/da_r = du * h_{t-1} r (1 - r)
+        W_n = W_h3[2]
         for t in range(T - 1, -1, -1):
             n = sched.active[t]
             g = dh[:n]
             if d_out_tm is not None:
                 g += d_out_tm[t, :n]
-            dat = da[t, :n]
-            da4[t, :n, 1:] *= g[:, None, :]                       # dL/da_z, dL/da_n
+            d = da[:, t, :n]
+            d[1:] *= g                                            # dL/da_z, dL/da_n
             du = tmp[:n]
-            np.matmul(dat[:, H2:], W_n, out=du)                   # du = W_hn^T dL/da_n
-            dat[:, :H] *= du                                      # dL/da_r
+            np.matmul(d[2], W_n, out=du)                          # du = W_hn^T dL/da_n
+            d[0] *= du                                            # dL/da_r
             du *= R[t, :n]
             g *= Z1[t, :n]
             g += du
-            np.matmul(dat[:, :H2], W_rz, out=du)
-            g += du                                               # delta_{t-1}
-        da2 = da.reshape(T * B, 3 * H)
+            r = rec[:2, :n]
+            np.matmul(d[:2], W_h3[:2], out=r)                     # W_hr^T dL/da_r, W_hz^T dL/da_z
+            g += r[0]
+            g += r[1]                                             # delta_{t-1}
         grads = {
-            "W_x": da2.T @ xt.reshape(T * B, D),
-            "W_h": np.concatenate([da2[:, :H2].T @ h_prev.reshape(T * B, H),
-                                   da2[:, H2:].T @ aux.reshape(T * B, H)]),
-            "b": da2.sum(axis=0),
+            "W_x": _block_grads(da3, xt.reshape(TB, D)),
+            "W_h": np.concatenate([_block_grads(da3[:2], h_prev.reshape(TB, H)),
+                                   da3[2].T @ aux.reshape(TB, H)]),
+            "b": fuse_blocks(da3.sum(axis=1)),
         }
         grads["b_h"] = grads["b"].copy()
-        dx = batch_first((da2 @ W_x).reshape(T, B, D), sched)
-        return dx, sched.unsort(dh), grads
+        dx = _sum_blocks_matmul(da3, gate_blocks(W_x, GATES))
+        return batch_first(dx.reshape(T, B, D), sched), sched.unsort(dh), grads
 
-    # reset_after: da holds the gradient of the recurrent products [a_r; a_z; v] (one matrix product
+    # reset_after: da holds the gradient of the recurrent products [a_r; a_z; v] (one batched product
     # per step); the input path differs only in the n block (dL/da_n instead of dL/dv = dL/da_n r).
+    Pn = Pn.copy()
     Pr *= aux; Pr *= Pn                                           # dL/da_r / delta = z (1-n^2) v r (1-r)
-    np.multiply(Pn, R, out=da[..., H2:])                          # dL/dv / delta = z (1-n^2) r
+    da[2] *= R                                                    # dL/dv / delta = z (1-n^2) r
     dan = np.zeros((T, B, H), dtype=dtype)                        # dL/da_n
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
         g = dh[:n]
         if d_out_tm is not None:
             g += d_out_tm[t, :n]
-        da4[t, :n] *= g[:, None, :]                               # dL/da_r, dL/da_z, dL/dv
+        d = da[:, t, :n]
+        d *= g                                                    # dL/da_r, dL/da_z, dL/dv
         np.multiply(g, Pn[t, :n], out=dan[t, :n])
         g *= Z1[t, :n]
-        np.matmul(da[t, :n], W_h, out=tmp[:n])
-        g += tmp[:n]                                              # delta_{t-1}
-    da2 = da.reshape(T * B, 3 * H)
-    dax = np.empty_like(da2)                                      # gradient of the input projection
-    dax[:, :H2] = da2[:, :H2]
-    dax[:, H2:] = dan.reshape(T * B, H)
+        r = rec[:, :n]
+        np.matmul(d, W_h3, out=r)
+        g += r[0]
+        g += r[1]
+        g += r[2]                                                 # delta_{t-1}
+    dax = [da3[0], da3[1], dan.reshape(TB, H)]                    # gradient of the input projection
     grads = {
-        "W_x": dax.T @ xt.reshape(T * B, D),
-        "W_h": da2.T @ h_prev.reshape(T * B, H),
-        "b": dax.sum(axis=0),
-        "b_h": da2.sum(axis=0),
+        "W_x": _block_grads(dax, xt.reshape(TB, D)),
+        "W_h": _block_grads(da3, h_prev.reshape(TB, H)),
+        "b": np.concatenate([blk.sum(axis=0) for blk in dax]),
+        "b_h": fuse_blocks(da3.sum(axis=1)),
     }
-    dx = batch_first((dax @ W_x).reshape(T, B, D), sched)
-    return dx, sched.unsort(dh), grads
+    dx = _sum_blocks_matmul(dax, gate_blocks(W_x, GATES))
+    return batch_first(dx.reshape(T, B, D), sched), sched.unsort(dh), grads
 
 
 def step(params, x_t, h, reset_after=False):

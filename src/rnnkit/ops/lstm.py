@@ -40,7 +40,7 @@ import numpy as np
 
 from . import _checks
 from .activations import sigmoid
-from .gru import _torch_get
+from .gru import _sum_blocks_matmul, _torch_get, fuse_blocks, gate_blocks
 from .rnn import Schedule, batch_first, last_valid, time_major
 from .rnn import param_shapes as _rnn_param_shapes
 
@@ -78,6 +78,14 @@ def _check_state_pair(state, name, B, H, dtype):
     return h, c
 
 
+# Internal layout. The fused rows [i, f, g, o] are what the user sees. Inside forward/backward the
+# time-major buffers are gate-major, (gate, T, B, H), in the order [g, i, f, o]: every gate of every
+# step is then a contiguous (B, H) block (fast elementwise work, even for a prefix of the batch), the
+# three sigmoid gates are adjacent (one call), and so are the three gates that backward multiplies by
+# dL/dc (i, f, g). The per-step products use (gate, H, H) weight blocks: one batched product.
+_ORDER = (2, 0, 1, 3)          # internal block k holds fused gate _ORDER[k]: g, i, f, o
+
+
 def forward(params, x, state0=None, lengths=None):
     """Run the LSTM over ``x`` (B, T, D). ``state0`` is None (zeros) or ``(h0, c0)``, each (B, H) or None.
 
@@ -101,32 +109,32 @@ def forward(params, x, state0=None, lengths=None):
         hs[0] = sched.sort(h0)
     if c0 is not None:
         cs[0] = sched.sort(c0)
-    gates = xt.reshape(T * B, D) @ W_x.T                          # all input projections at once
-    gates += params["b"] + params["b_h"]
-    gates = gates.reshape(T, B, 4 * H)                            # pre-activations, then (in place) gates
+    W_xT = gate_blocks(W_x, GATES, _ORDER, transpose=True)       # (4, D, H)
+    W_hT = gate_blocks(W_h, GATES, _ORDER, transpose=True)       # (4, H, H)
+    bias = gate_blocks(params["b"] + params["b_h"], GATES, _ORDER)[:, None, :]
+    gates = np.matmul(xt.reshape(T * B, D), W_xT)                 # all input projections at once
+    gates += bias
+    gates = gates.reshape(GATES, T, B, H)                         # pre-activations, then (in place) gates
 
-    W_hT = W_h.T
-    rec = np.empty((B, 4 * H), dtype=dtype)                       # h_{t-1} @ W_h.T
+    rec = np.empty((GATES, B, H), dtype=dtype)                    # h_{t-1} @ W_h.T, per gate
     ig = np.empty((B, H), dtype=dtype)                            # i_t * g_t
-    H2, H3 = 2 * H, 3 * H
     for t in range(T):
         n = sched.active[t]
-        a = gates[t, :n]
-        r = rec[:n]
-        np.matmul(hs[t, :n], W_hT, out=r)                         # one product for the four gates
+        a = gates[:, t, :n]                                       # (4, n, H): g, i, f, o
+        r = rec[:, :n]
+        np.matmul(hs[t, :n], W_hT, out=r)                         # one (batched) product, four gates
         a += r
-        sigmoid(a[:, :H2], out=a[:, :H2])                         # i, f
-        np.tanh(a[:, H2:H3], out=a[:, H2:H3])                     # g = c~
-        sigmoid(a[:, H3:], out=a[:, H3:])                         # o
+        np.tanh(a[0], out=a[0])                                   # g = c~
+        sigmoid(a[1:], out=a[1:])                                 # i, f, o
         c = cs[t + 1, :n]
-        np.multiply(a[:, H:H2], cs[t, :n], out=c)                 # f * c_{t-1}
-        np.multiply(a[:, :H], a[:, H2:H3], out=ig[:n])
+        np.multiply(a[2], cs[t, :n], out=c)                       # f * c_{t-1}
+        np.multiply(a[1], a[0], out=ig[:n])
         c += ig[:n]                                               # + i * g
         th = tc[t, :n]
         np.tanh(c, out=th)
-        np.multiply(a[:, H3:], th, out=hs[t + 1, :n])             # h = o * tanh(c)
+        np.multiply(a[3], th, out=hs[t + 1, :n])                  # h = o * tanh(c)
         if n < B:
-            gates[t, n:] = 0                                      # padded steps: no gates, no gradient
+            gates[:, t, n:] = 0                                   # padded steps: no gates, no gradient
 
     out = batch_first(hs[1:], sched)
     h_T = sched.unsort(last_valid(hs, sched))
@@ -145,7 +153,6 @@ def backward(cache, d_out=None, d_state=None):
     T, B, D = xt.shape
     H = W_h.shape[1]
     dtype = W_x.dtype
-    H2, H3 = 2 * H, 3 * H
 
     dh_T, dc_T = (None, None) if d_state is None else d_state
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else sched.sort(np.asarray(dh_T, dtype=dtype)).copy()
@@ -153,16 +160,17 @@ def backward(cache, d_out=None, d_state=None):
     d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
 
     # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
-    I, F, G, O = gates[..., :H], gates[..., H:H2], gates[..., H2:H3], gates[..., H3:]
+    Gc, I, F, O = gates                                           # each (T, B, H)
     da = np.empty_like(gates)                 # starts as the local factors, becomes dL/da in the loop
-    Pi, Pf, Pg, Po = da[..., :H], da[..., H:H2], da[..., H2:H3], da[..., H3:]
-    np.subtract(1, I, out=Pi); Pi *= I; Pi *= G                  # dc/da_i = i (1 - i) g
+    Pg, Pi, Pf, Po = da
+    np.multiply(Gc, Gc, out=Pg); np.subtract(1, Pg, out=Pg); Pg *= I   # dc/da_g = i (1 - g^2)
+    np.subtract(1, I, out=Pi); Pi *= I; Pi *= Gc                 # dc/da_i = i (1 - i) g
     np.subtract(1, F, out=Pf); Pf *= F; Pf *= cs[:-1]            # dc/da_f = f (1 - f) c_{t-1}
-    np.multiply(G, G, out=Pg); np.subtract(1, Pg, out=Pg); Pg *= I   # dc/da_g = i (1 - g^2)
     np.subtract(1, O, out=Po); Po *= O; Po *= tc                 # dh/da_o = o (1 - o) tanh(c)
     Q = np.multiply(tc, tc)
     np.subtract(1, Q, out=Q); Q *= O                             # dh/dc = o (1 - tanh^2(c))
-    da4 = da.reshape(T, B, 4, H)
+    W_h4 = gate_blocks(W_h, GATES, _ORDER)                        # (4, H, H)
+    rec = np.empty((GATES, B, H), dtype=dtype)
     tmp = np.empty((B, H), dtype=dtype)
 
     for t in range(T - 1, -1, -1):
@@ -173,19 +181,26 @@ def backward(cache, d_out=None, d_state=None):
         c = dc[:n]
         np.multiply(g, Q[t, :n], out=tmp[:n])
         c += tmp[:n]                                              # dc_t
-        da4[t, :n, 3] *= g                                        # dL/da_o
-        da4[t, :n, :3] *= c[:, None, :]                           # dL/da_i, dL/da_f, dL/da_g
+        d = da[:, t, :n]
+        d[:3] *= c                                                # dL/da_g, dL/da_i, dL/da_f
+        d[3] *= g                                                 # dL/da_o
         c *= F[t, :n]                                             # gamma_{t-1}
-        np.matmul(da[t, :n], W_h, out=g)                          # delta_{t-1} = W_h^T dL/da_t
+        r = rec[:, :n]
+        np.matmul(d, W_h4, out=r)                                 # delta_{t-1} = W_h^T dL/da_t,
+        np.add(r[0], r[1], out=g)                                 # summed over the four gates
+        g += r[2]
+        g += r[3]
 
-    da2 = da.reshape(T * B, 4 * H)
+    da3 = da.reshape(GATES, T * B, H)
+    daT = da3.transpose(0, 2, 1)                                  # (4, H, T*B)
     grads = {
-        "W_x": da2.T @ xt.reshape(T * B, D),
-        "W_h": da2.T @ hs[:-1].reshape(T * B, H),
-        "b": da2.sum(axis=0),
+        "W_x": fuse_blocks(np.matmul(daT, xt.reshape(T * B, D)), _ORDER),
+        "W_h": fuse_blocks(np.matmul(daT, hs[:-1].reshape(T * B, H)), _ORDER),
+        "b": fuse_blocks(da3.sum(axis=1), _ORDER),
     }
     grads["b_h"] = grads["b"].copy()
-    dx = batch_first((da2 @ W_x).reshape(T, B, D), sched)
+    dx = _sum_blocks_matmul(da3, gate_blocks(W_x, GATES, _ORDER))
+    dx = batch_first(dx.reshape(T, B, D), sched)
     return dx, (sched.unsort(dh), sched.unsort(dc)), grads
 
 

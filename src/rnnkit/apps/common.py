@@ -1,0 +1,80 @@
+"""What every application shares: the result record, scaling, and the run-folder plots.
+
+An application module exposes ``NAME``, ``DESCRIPTION``, ``default_config(quick=False) -> dict`` and
+``run(config, verbose=0) -> AppResult``. The CLI (``rnnkit train APP``) writes the run folder.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class AppResult:
+    task: str                  # e.g. "sunspots forecasting (seed §5.2.1)"
+    data: str                  # e.g. "yearly sunspots 1700-2008, last 15% held out"
+    metric: str                # e.g. "test RMSE"
+    value: float               # rnnkit's figure on held-out data
+    baseline: float | None     # the baseline's figure on the same data
+    baseline_name: str
+    model: object = None       # the trained Sequential
+    history: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)   # everything measured, for metrics.json
+    plots: dict = field(default_factory=dict)     # file name -> callable(path) drawing the app's own plot
+    metadata: dict = field(default_factory=dict)  # saved with the model (e.g. a vocabulary, a scaler)
+    seconds: float = 0.0
+
+    def row(self):
+        return {"task": self.task, "data": self.data, "metric": self.metric,
+                "rnnkit": self.value, "baseline": self.baseline, "baseline_name": self.baseline_name,
+                "seconds": self.seconds}
+
+
+class Timer:
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+
+
+class Standardizer:
+    """x -> (x - mean) / std with statistics from the training part only (no look-ahead)."""
+
+    def __init__(self, values):
+        v = np.asarray(values, dtype=np.float64)
+        self.mean, self.std = float(v.mean()), float(v.std() or 1.0)
+
+    def transform(self, x):
+        x = np.asarray(x)
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, z):
+        return np.asarray(z, dtype=np.float64) * self.std + self.mean
+
+    def to_dict(self):
+        return {"mean": self.mean, "std": self.std}
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
+
+
+def mae(a, b):
+    return float(np.mean(np.abs(np.asarray(a, float) - np.asarray(b, float))))
+
+
+def plot_history(history: dict, path):
+    """The loss curve (train and validation) of a run, as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key in ("loss", "val_loss"):
+        if key in history:
+            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
+    ax.set_xlabel("epoch"); ax.set_ylabel("loss"); ax.legend(); ax.grid(alpha=0.3)
+    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)

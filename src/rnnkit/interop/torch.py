@@ -1,0 +1,262 @@
+"""Exact conversion between rnnkit layers and PyTorch modules: ``from_torch`` and ``to_torch``.
+
+PyTorch is not a dependency of rnnkit; it is imported inside the two functions only (install it with
+``pip install torch==2.13.0`` to use them). Weights are copied bit for bit: ``to_torch(from_torch(m))``
+has the same ``state_dict`` as ``m`` (``torch.equal`` on every tensor) and ``from_torch(to_torch(layer))``
+the same ``params`` as ``layer``.
+
+Weight layouts, ours against PyTorch's (this table is the one place where they are all written down)
+----------------------------------------------------------------------------------------------------
+
+Every recurrent layer has, per sub-RNN (layer ``l`` = 0..num_layers-1, direction forward or reverse),
+four arrays. The suffix ``S`` is ``_l{l}`` for the forward direction and ``_l{l}_reverse`` for the
+reverse one, in both libraries. ``D_l`` is the layer's input size: ``input_size`` for l = 0, and
+``H * num_directions`` for l > 0 (the concatenated outputs of the layer below).
+
+=====  ======================  ========================  =========  ===================================
+cell   rnnkit (``params``)     PyTorch (``state_dict``)  shape      rows (fused gates) and mapping
+=====  ======================  ========================  =========  ===================================
+RNN    ``W_x`` + S             ``weight_ih`` + S         (H, D_l)   h = f(W_x x + b + W_h h' + b_h),
+RNN    ``W_h`` + S             ``weight_hh`` + S         (H, H)     f = tanh or relu (``nonlinearity``);
+RNN    ``b`` + S               ``bias_ih`` + S           (H,)       identical arrays, copied as they are
+RNN    ``b_h`` + S             ``bias_hh`` + S           (H,)
+LSTM   ``W_x`` + S             ``weight_ih`` + S         (4H, D_l)  rows [i, f, g, o] in both libraries,
+LSTM   ``W_h`` + S             ``weight_hh`` + S         (4H, H)    same equations (seed §4.1);
+LSTM   ``b`` + S               ``bias_ih`` + S           (4H,)      identical arrays, copied as they are
+LSTM   ``b_h`` + S             ``bias_hh`` + S           (4H,)
+GRU    ``W_x`` + S             ``weight_ih`` + S         (3H, D_l)  rows [r, z, n] in both libraries;
+GRU    ``W_h`` + S             ``weight_hh`` + S         (3H, H)    the z rows H:2H are NEGATED in all
+GRU    ``b`` + S               ``bias_ih`` + S           (3H,)      four arrays (see below); r and n
+GRU    ``b_h`` + S             ``bias_hh`` + S           (3H,)      rows identical. reset_after=True only
+Dense  ``W_y``                 ``weight`` (nn.Linear)    (out, in)  y = W_y x + c, identical
+Dense  ``c``                   ``bias`` (nn.Linear)      (out,)
+=====  ======================  ========================  =========  ===================================
+
+GRU. Only ``GRU(reset_after=True)`` has a PyTorch counterpart: PyTorch applies the reset gate after
+the recurrent product, n = tanh(W_in x + b_in + r * (W_hn h' + b_hn)). The seed's form (§4.2,
+``reset_after=False``, the default) applies it before, n = tanh(W_xn x + W_hn (r * h') + b), and no
+choice of PyTorch weights reproduces it; ``to_torch`` refuses it. The sense of z differs too: we keep
+the seed's h = (1 - z) h' + z n (z is the share of the new candidate), PyTorch writes
+h = (1 - z') n + z' h', so z' = 1 - z. Since 1 - σ(a) = σ(-a), PyTorch's z rows are exactly our z
+rows negated (in ``weight_ih``, ``weight_hh``, ``bias_ih`` and ``bias_hh``); negation is exact in
+floating point, so the mapping is too. The r and n rows, and all states, are the same values.
+
+States. Initial and final states have PyTorch's layout in both libraries: (num_layers * num_directions,
+B, H), sub-RNN k = l * num_directions + d (d = 0 forward, 1 reverse); a tuple (h, c) for the LSTM
+(PyTorch's (h_0, c_0) / (h_n, c_n)), one array for RNN and GRU. The final state of the reverse
+direction is its state after the *first* time step, as in PyTorch.
+
+Sequences. rnnkit is always batch-first, x (B, T, D); a PyTorch module may be either (``batch_first``
+is not part of the weights; ``to_torch`` makes batch-first modules unless told otherwise). Outputs of a
+bidirectional layer are [forward, reverse] concatenated on the feature axis in both (our
+``merge="concat"``; "sum" and "mean" have no PyTorch counterpart). Variable lengths: our ``lengths``
+argument is PyTorch's ``pack_padded_sequence(x, lengths, enforce_sorted=False)``: each sequence
+(both directions) runs over its valid steps only, and the padded outputs are zero
+(``pad_packed_sequence``). ``dropout`` (between stacked layers, training only) means the same in
+both; the random masks of course differ.
+
+What does not map: LSTM ``proj_size > 0``, modules with ``bias=False`` (zero biases would run the same
+forward pass, but ``to_torch`` would bring back a module *with* biases, so the round trip would not be
+exact: they are refused instead), ``nn.Linear(bias=False)``, half-precision modules unless ``dtype`` is
+given, ``Dense`` layers with an activation (``nn.Linear`` has none).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["from_torch", "to_torch"]
+
+_TORCH_VERSION_HINT = "pip install torch==2.13.0"
+
+# (our name, PyTorch's name) for the four arrays of one sub-RNN.
+_NAMES = (("W_x", "weight_ih"), ("W_h", "weight_hh"), ("b", "bias_ih"), ("b_h", "bias_hh"))
+
+# PyTorch's ``mode`` -> (our cell name, options)
+_MODES = {"RNN_TANH": ("rnn", {"nonlinearity": "tanh"}), "RNN_RELU": ("rnn", {"nonlinearity": "relu"}),
+          "LSTM": ("lstm", {}), "GRU": ("gru", {"reset_after": True})}
+
+
+def _import_torch():
+    try:
+        import torch  # noqa: PLC0415  (lazy: torch is not a dependency of rnnkit)
+    except ImportError as e:
+        raise ImportError("rnnkit.interop.torch needs PyTorch, which is not a dependency of rnnkit; "
+                          f"install it with `{_TORCH_VERSION_HINT}`") from e
+    return torch
+
+
+def _negate_z(w):
+    """Negate the z rows (H:2H of 3H) of a GRU array, in place; returns it."""
+    H = w.shape[0] // 3
+    w[H:2 * H] *= -1
+    return w
+
+
+def _ours_from_torch(cell: str, arrays: dict) -> dict:
+    """One sub-RNN's arrays keyed by PyTorch's names (``weight_ih`` ...) -> ours (``W_x`` ...), copies."""
+    out = {ours: np.array(arrays[theirs], copy=True) for ours, theirs in _NAMES}
+    if cell == "gru":
+        for v in out.values():
+            _negate_z(v)
+    return out
+
+
+def _torch_from_ours(cell: str, arrays: dict) -> dict:
+    """Inverse of ``_ours_from_torch`` (the GRU z negation is an involution)."""
+    out = {theirs: np.array(arrays[ours], copy=True) for ours, theirs in _NAMES}
+    if cell == "gru":
+        for v in out.values():
+            _negate_z(v)
+    return out
+
+
+def _numpy_dtype(torch, tdtype, dtype, what):
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"dtype: expected float32 or float64, got {dt}")
+        return dt
+    if tdtype == torch.float64:
+        return np.dtype(np.float64)
+    if tdtype == torch.float32:
+        return np.dtype(np.float32)
+    raise ValueError(f"{what}: parameters of dtype {tdtype} have no rnnkit counterpart (rnnkit computes in "
+                     "float32 or float64); pass dtype=np.float32 or dtype=np.float64 to convert them")
+
+
+def _to_numpy(tensor, dtype):
+    return np.array(tensor.detach().cpu().numpy(), dtype=dtype, copy=True)
+
+
+def from_torch(module, dtype=None, rng: np.random.Generator | None = None):
+    """A PyTorch module -> the equivalent rnnkit layer, built, with its weights copied exactly.
+
+    ``nn.RNN`` (tanh or relu), ``nn.LSTM`` and ``nn.GRU`` (any ``num_layers``, ``bidirectional``,
+    ``batch_first`` either way) become ``RNN`` / ``LSTM`` / ``GRU(reset_after=True)`` with
+    ``return_sequences=True`` and the module's ``dropout``; ``nn.Linear`` becomes ``Dense``. The layer
+    takes the module's dtype (float32 or float64) unless ``dtype`` is given. ``rng`` is the generator
+    the layer keeps for its dropout masks (default ``np.random.default_rng(0)``).
+
+    Run it as: ``y, state = layer.forward(x_batch_first, lengths, initial_state=s0, return_state=True)``;
+    ``y`` and ``state`` equal PyTorch's ``output`` and ``h_n`` (``(h_n, c_n)`` for the LSTM). See the
+    module docstring for the layouts. Raises ``ValueError`` for what has no exact counterpart
+    (``proj_size > 0``, ``bias=False``) and ``TypeError`` for other modules.
+    """
+    torch = _import_torch()
+    from ..layers import GRU, LSTM, RNN, Dense
+
+    rng = np.random.default_rng(0) if rng is None else rng
+    nn = torch.nn
+    if isinstance(module, nn.Linear):
+        if module.bias is None:
+            raise ValueError("from_torch: nn.Linear(bias=False) has no exact counterpart (rnnkit's Dense "
+                             "always has a bias c, and to_torch would return a module with a bias); "
+                             "use nn.Linear(..., bias=True) with a zero bias instead")
+        dt = _numpy_dtype(torch, module.weight.dtype, dtype, "module")
+        layer = Dense(module.out_features)
+        layer.build(module.in_features, rng, dt)
+        layer.params["W_y"] = _to_numpy(module.weight, dt)
+        layer.params["c"] = _to_numpy(module.bias, dt)
+        layer.zero_grads()
+        return layer
+
+    if not isinstance(module, nn.RNNBase) or getattr(module, "mode", None) not in _MODES:
+        raise TypeError("from_torch: expected torch.nn.RNN, nn.LSTM, nn.GRU or nn.Linear, got "
+                        f"{type(module).__module__}.{type(module).__name__}")
+    name = type(module).__name__
+    if getattr(module, "proj_size", 0):
+        raise ValueError(f"from_torch: {name}(proj_size={module.proj_size}) has no rnnkit counterpart "
+                         "(rnnkit's LSTM has no projection of h); use proj_size=0")
+    if not module.bias:
+        raise ValueError(f"from_torch: {name}(bias=False) is not supported: rnnkit's recurrent layers "
+                         "always have the biases b and b_h, and to_torch would return a module with "
+                         "biases, so the round trip would not be exact; use bias=True with zero biases")
+    cell, options = _MODES[module.mode]
+    tdtypes = {p.dtype for p in module.parameters()}
+    if len(tdtypes) != 1:
+        raise ValueError(f"from_torch: {name} has parameters of mixed dtypes {sorted(map(str, tdtypes))}")
+    dt = _numpy_dtype(torch, tdtypes.pop(), dtype, "module")
+    cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
+    layer = cls(module.hidden_size, num_layers=module.num_layers, bidirectional=module.bidirectional,
+                return_sequences=True, dropout=float(module.dropout), **options)
+    layer.build(module.input_size, rng, dt)
+    for _, _, s in layer._suffixes():
+        arrays = {theirs: _to_numpy(getattr(module, theirs + s), dt) for _, theirs in _NAMES}
+        for ours, v in _ours_from_torch(cell, arrays).items():
+            if v.shape != layer.params[ours + s].shape:      # cannot happen for a consistent module
+                raise ValueError(f"from_torch: {name}.{dict(_NAMES)[ours]}{s} has shape {v.shape}, "
+                                 f"expected {layer.params[ours + s].shape}")
+            layer.params[ours + s] = v
+    layer.zero_grads()
+    return layer
+
+
+def to_torch(layer, batch_first: bool = True):
+    """An rnnkit layer -> the equivalent PyTorch module, with the weights copied exactly.
+
+    ``RNN`` -> ``nn.RNN``, ``LSTM`` -> ``nn.LSTM``, ``GRU(reset_after=True)`` -> ``nn.GRU`` (same
+    ``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, nonlinearity), ``Dense`` (without
+    activation) -> ``nn.Linear``. The module has the layer's dtype, lives on the CPU and is
+    ``batch_first`` unless told otherwise. It always returns the whole output sequence and the final
+    state; a layer with ``return_sequences=False`` returns the last step of each direction, which is
+    ``h_n[-num_directions:]`` of the module. The seed-form ``GRU(reset_after=False)``, ``merge`` other
+    than "concat" and layers that are not built raise ``ValueError``.
+    """
+    torch = _import_torch()
+    from ..layers import GRU, LSTM, RNN, Dense
+
+    if not getattr(layer, "built", False):
+        raise ValueError(f"to_torch: {type(layer).__name__} is not built (call layer.build(input_size, rng) "
+                         "or run it once), so its weights do not exist yet")
+    nn = torch.nn
+    if isinstance(layer, Dense):
+        if layer.activation not in (None, "linear"):
+            raise ValueError(f"to_torch: Dense(activation={layer.activation!r}) has no nn.Linear "
+                             "counterpart (nn.Linear is affine); apply the activation in PyTorch after it")
+        W, c = layer.params["W_y"], layer.params["c"]
+        module = nn.Linear(W.shape[1], W.shape[0], bias=True, dtype=_torch_dtype(torch, W.dtype))
+        with torch.no_grad():
+            module.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
+            module.bias.copy_(torch.from_numpy(np.ascontiguousarray(c)))
+        return module
+
+    if isinstance(layer, GRU):
+        if not layer.cell_options.get("reset_after", False):
+            raise ValueError(
+                "to_torch: the seed-form GRU (reset_after=False) has no exact PyTorch counterpart: it "
+                "applies the reset gate before the recurrent product, n = tanh(W_xn x + W_hn (r * h) + b), "
+                "while PyTorch applies it after, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). "
+                "Use GRU(..., reset_after=True), PyTorch's variant, for models meant for PyTorch")
+        cls, cell, kwargs = nn.GRU, "gru", {}
+    elif isinstance(layer, LSTM):
+        cls, cell, kwargs = nn.LSTM, "lstm", {}
+    elif isinstance(layer, RNN):
+        cls, cell, kwargs = nn.RNN, "rnn", {"nonlinearity": layer.cell_options.get("nonlinearity", "tanh")}
+    else:
+        raise TypeError(f"to_torch: expected an rnnkit RNN, LSTM, GRU or Dense layer, got {type(layer).__name__}")
+    if layer.bidirectional and layer.merge != "concat":
+        raise ValueError(f"to_torch: merge={layer.merge!r} has no PyTorch counterpart (PyTorch concatenates "
+                         "the two directions); use merge='concat'")
+    dt = layer.params["W_x_l0"].dtype
+    module = cls(layer.input_size, layer.hidden_size, num_layers=layer.num_layers, bias=True,
+                 batch_first=bool(batch_first), dropout=float(layer.dropout),
+                 bidirectional=layer.bidirectional, dtype=_torch_dtype(torch, dt), **kwargs)
+    with torch.no_grad():
+        for _, _, s in layer._suffixes():
+            arrays = _torch_from_ours(cell, {ours: layer.params[ours + s] for ours, _ in _NAMES})
+            for theirs, v in arrays.items():
+                p = getattr(module, theirs + s)
+                if tuple(p.shape) != v.shape:
+                    raise ValueError(f"to_torch: {type(layer).__name__}.{dict((t, o) for o, t in _NAMES)[theirs]}{s} "
+                                     f"has shape {v.shape}, expected {tuple(p.shape)}")
+                p.copy_(torch.from_numpy(np.ascontiguousarray(v)))
+    return module
+
+
+def _torch_dtype(torch, dt):
+    dt = np.dtype(dt)
+    if dt == np.float64:
+        return torch.float64
+    if dt == np.float32:
+        return torch.float32
+    raise ValueError(f"to_torch: layer weights of dtype {dt}; expected float32 or float64")
