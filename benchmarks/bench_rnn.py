@@ -91,6 +91,10 @@ def parse_args(argv=None):
     ap.add_argument("--configs", type=_configs, default=_configs(DEFAULT_CONFIGS),
                     help=f"comma-separated BATCHxTIMExINPUTxHIDDEN (default {DEFAULT_CONFIGS})")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--max-case-seconds", type=float, default=20.0,
+                    help="per case and pass (forward, forward+backward): fewer repeats when the warm-up "
+                         "says --repeats would take longer than this, but never fewer than 5 "
+                         "(nor than --repeats if that is smaller) (default 20)")
     ap.add_argument("--stream-steps", type=int, default=1000, help="steps per streaming run (default 1000)")
     ap.add_argument("--stream-runs", type=int, default=7, help="streaming runs per case (default 7)")
     ap.add_argument("--no-stream", action="store_true", help="skip the streaming-latency section")
@@ -171,6 +175,13 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
+def loadavg():
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
 def environment(tpc):
     env = {
         "python": platform.python_version(),
@@ -181,10 +192,11 @@ def environment(tpc):
         "env": {k: os.environ.get(k) for k in CORETYPE_VARS + THREAD_VARS},
         "removed_by_unset_openblas_coretype": json.loads(os.environ.get(REEXEC_VAR) or "null"),
         "threadpoolctl": None if tpc is None else tpc.__version__,
+        "loadavg": loadavg(),
     }
     if tpc is not None:
-        env["blas"] = [{k: d.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
-                                                "threading_layer", "prefix")}
+        env["blas"] = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture",
+                                                "num_threads", "threading_layer", "prefix")}
                        for d in tpc.threadpool_info()]
     else:
         try:
@@ -209,11 +221,17 @@ def print_environment(env, args, mode):
     if env["removed_by_unset_openblas_coretype"]:
         print(f"  --unset-openblas-coretype: re-exec'd without {env['removed_by_unset_openblas_coretype']}")
     for d in env["blas"]:
-        print("  numpy BLAS: " + ", ".join(f"{k}={v}" for k, v in d.items() if v is not None))
+        print("  thread pool: " + ", ".join(f"{k}={v}" for k, v in d.items() if v is not None))
     print(f"  torch: mkl={env['torch_blas']['mkl']} mkldnn={env['torch_blas']['mkldnn']} "
           f"default threads={env['torch_blas']['num_threads_default']}")
     print(f"  threads: {mode}")
-    print(f"  timing: median of {args.repeats} after 1 warm-up, rnnkit/torch interleaved"
+    load = env["loadavg"]
+    if load is not None:
+        busy = load[0] > 0.5 * (env["cpus"] or 1)
+        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+              + ("   <- other work is running: times (2 threads above all) are inflated and noisy" if busy else ""))
+    print(f"  timing: median of {args.repeats} (>= {min(5, args.repeats)} if a case would exceed "
+          f"{args.max_case_seconds:g} s) after 1 warm-up, rnnkit/torch interleaved"
           + ("   [--quick: smoke test, do not report these numbers]" if args.quick else ""))
     skipped = {c: OPS[c] for c in args.cell if not hasattr(OPS.get(c), "forward")}
     for c, why in skipped.items():
@@ -313,6 +331,13 @@ def interleaved(fn_a, fn_b, repeats):
     return statistics.median(ta), statistics.median(tb)
 
 
+def n_repeats(args, warmup_seconds):
+    """--repeats, cut down (never below 5, nor below --repeats when that is smaller) to fit the budget."""
+    floor = min(5, args.repeats)
+    fit = int(args.max_case_seconds / max(warmup_seconds, 1e-9))
+    return max(floor, min(args.repeats, fit))
+
+
 def tolerances(dtype):
     return (1e-3, 1e-4) if dtype == np.float32 else (1e-7, 1e-9)
 
@@ -372,10 +397,12 @@ def seq_case(cell, cfg, args, rng, seed):
         loss.backward()
         return out, state
 
-    # warm-up runs double as the correctness check
+    # warm-up runs double as the correctness check (and size the repeats)
+    t0 = time.perf_counter()
     out, states, dx, grads = rk_fb()
     t_out, t_state = th_fb()
-    rk_fwd(); th_fwd()
+    w_fb = time.perf_counter() - t0
+    w_fwd = timed(rk_fwd) + timed(th_fwd)
     pairs = {"out": (out, t_out)}
     for name, a, b in zip(("h_T", "c_T"), states, cell.torch_states(t_state)):
         pairs[name] = (a, b)
@@ -385,9 +412,10 @@ def seq_case(cell, cfg, args, rng, seed):
         pairs["d" + k] = (g, tg[k])
     ok, worst_name, worst = compare(pairs, dtype)
 
-    f_rk, f_th = interleaved(rk_fwd, th_fwd, args.repeats)
-    b_rk, b_th = interleaved(rk_fb, th_fb, args.repeats)
-    return {"ok": ok, "worst": worst, "worst_name": worst_name,
+    rf, rb = n_repeats(args, w_fwd), n_repeats(args, w_fb)
+    f_rk, f_th = interleaved(rk_fwd, th_fwd, rf)
+    b_rk, b_th = interleaved(rk_fb, th_fb, rb)
+    return {"ok": ok, "worst": worst, "worst_name": worst_name, "repeats": (rf, rb),
             "fwd": (f_rk * 1e3, f_th * 1e3), "fwd_bwd": (b_rk * 1e3, b_th * 1e3)}
 
 
@@ -441,7 +469,8 @@ def run_threads(args, n, tpc, progress=sys.stderr):
                 r = seq_case(cell, cfg, args, np.random.default_rng(1000 + k), seed=100 * ci + k)
                 B, T, D, H = cfg
                 rows.append({"section": "sequence", "cell": cell.name, "threads": n, "batch": B, "time": T,
-                             "input": D, "hidden": H, "repeats": args.repeats,
+                             "input": D, "hidden": H,
+                             "fwd_repeats": r["repeats"][0], "fwd_bwd_repeats": r["repeats"][1],
                              "fwd_rnnkit_ms": r["fwd"][0], "fwd_torch_ms": r["fwd"][1],
                              "fwd_bwd_rnnkit_ms": r["fwd_bwd"][0], "fwd_bwd_torch_ms": r["fwd_bwd"][1],
                              "check_ok": r["ok"], "check_worst": r["worst"], "check_worst_name": r["worst_name"]})
@@ -484,13 +513,13 @@ def print_tables(rows):
     stream = [r for r in rows if r["section"] == "streaming"]
     key = lambda r: (CELLS.index(r["cell"]), r.get("batch", 1) * 10**9 + r.get("time", 0) * 10**6  # noqa: E731
                      + r["hidden"], r["threads"])
-    header = ["cell", "batch", "time", "in", "hidden", "threads", "rnnkit ms", "torch ms", "ratio", "check"]
-    for title, a, b in (("Forward (inference; torch under no_grad)", "fwd_rnnkit_ms", "fwd_torch_ms"),
-                        ("Forward + backward (d_out, d_h_T; torch: loss.backward() with x.requires_grad)",
-                         "fwd_bwd_rnnkit_ms", "fwd_bwd_torch_ms")):
+    header = ["cell", "batch", "time", "in", "hidden", "threads", "reps", "rnnkit ms", "torch ms", "ratio", "check"]
+    for title, p in (("Forward (inference; torch under no_grad)", "fwd"),
+                     ("Forward + backward (d_out, d_h_T; torch: loss.backward() with x.requires_grad)", "fwd_bwd")):
         if not seq:
             continue
-        body = [[r["cell"], r["batch"], r["time"], r["input"], r["hidden"], r["threads"],
+        a, b = f"{p}_rnnkit_ms", f"{p}_torch_ms"
+        body = [[r["cell"], r["batch"], r["time"], r["input"], r["hidden"], r["threads"], r[f"{p}_repeats"],
                  f"{r[a]:.2f}", f"{r[b]:.2f}", f"{r[a] / r[b]:.2f}", check_cell(r)]
                 for r in sorted(seq, key=key)]
         print(table(title, header, body))
@@ -553,7 +582,14 @@ def main(argv=None):
         children.append({"threads": n, **res["child"]})
 
     print_tables(rows)
+    for c in children:                                   # show that the env vars really applied
+        pools = [f"{d.get('internal_api')}={d.get('num_threads')}" for d in c.get("blas", [])]
+        print(f"subprocess for threads={c['threads']}: " + ", ".join(f"{k}={v}" for k, v in c["blas_env"].items())
+              + (f"; measured pools: {', '.join(pools)}" if pools else ""))
     failed = [r for r in rows if not r["check_ok"]]
+    env["loadavg_end"] = loadavg()
+    if env["loadavg_end"] is not None:
+        print("load average at end: " + " ".join(f"{v:.2f}" for v in env["loadavg_end"]))
     print(f"total {time.perf_counter() - t_start:.0f} s; correctness: "
           + ("all cases match torch" if not failed else f"{len(failed)} case(s) FAILED (see 'check' column)"))
     if args.json:

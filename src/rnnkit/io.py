@@ -299,6 +299,8 @@ class _Reader:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
             else:
                 raise ValueError(f"unsupported .npy version {version}")
+        except zipfile.BadZipFile as e:
+            raise self.fail(f"entry {entry!r} is damaged ({e})") from None
         except Exception as e:  # noqa: BLE001 - anything wrong in a header is a bad file
             raise self.fail(f"entry {entry!r} is not a readable .npy array ({e})") from None
         if dtype.hasobject:
@@ -313,7 +315,10 @@ class _Reader:
             nbytes = count * dtype.itemsize
             if max_bytes is not None and nbytes > max_bytes:
                 raise self.fail(f"entry {entry!r} is too large ({nbytes} bytes > {max_bytes})")
-            data = fp.read(nbytes)
+            try:
+                data = fp.read(nbytes)
+            except zipfile.BadZipFile as e:
+                raise self.fail(f"entry {entry!r} is damaged ({e})") from None
         if len(data) != nbytes:
             raise self.fail(f"entry {entry!r} is truncated ({len(data)} of {nbytes} bytes)")
         return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
@@ -393,6 +398,9 @@ def _compile(reader, model, settings):
     bad = _unaccepted_keys(cls, opt["config"])
     if bad:
         raise reader.fail(f"optimizer {opt['name']}: config keys not accepted: {bad}")
+    if not _is_int(settings["ctc_blank"], 0):
+        raise reader.fail(f"header 'compile.ctc_blank': expected a non-negative integer, "
+                          f"got {settings['ctc_blank']!r:.50}")
     metrics = settings["metrics"]
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise reader.fail("header 'compile.metrics': expected a list of metric names")

@@ -415,6 +415,17 @@ class Sequential:
     def copy(self):
         return copy.deepcopy(self)
 
+    def save(self, path, metadata=None):
+        """Write the model to one file, atomically, without pickle (format: ``rnnkit.io``)."""
+        from .io import save_model
+        return save_model(self, path, metadata)
+
+    @staticmethod
+    def load(path):
+        """A model from a file written by ``save`` (refuses damaged or hostile files; see ``rnnkit.io``)."""
+        from .io import load_model
+        return load_model(path)
+
 
 def feedforward(hidden_units, outputs, activation="relu", window=None, seed=0, dtype="float32"):
     """The network without hidden state of seed §2.1: h = f(W_1 x + b_1), y = W_2 h + b_2.

@@ -233,7 +233,8 @@ def to_torch(layer, batch_first: bool = True):
     elif isinstance(layer, RNN):
         cls, cell, kwargs = nn.RNN, "rnn", {"nonlinearity": layer.cell_options.get("nonlinearity", "tanh")}
     else:
-        raise TypeError(f"to_torch: expected an rnnkit RNN, LSTM, GRU or Dense layer, got {type(layer).__name__}")
+        raise TypeError("to_torch: expected an rnnkit RNN, LSTM, GRU or Dense layer, got "
+                        f"{type(layer).__name__}")
     if layer.bidirectional and layer.merge != "concat":
         raise ValueError(f"to_torch: merge={layer.merge!r} has no PyTorch counterpart (PyTorch concatenates "
                          "the two directions); use merge='concat'")
@@ -247,8 +248,9 @@ def to_torch(layer, batch_first: bool = True):
             for theirs, v in arrays.items():
                 p = getattr(module, theirs + s)
                 if tuple(p.shape) != v.shape:
-                    raise ValueError(f"to_torch: {type(layer).__name__}.{dict((t, o) for o, t in _NAMES)[theirs]}{s} "
-                                     f"has shape {v.shape}, expected {tuple(p.shape)}")
+                    ours = {t: o for o, t in _NAMES}[theirs]
+                    raise ValueError(f"to_torch: {type(layer).__name__}.params[{ours + s!r}] has shape "
+                                     f"{v.shape}, expected {tuple(p.shape)}")
                 p.copy_(torch.from_numpy(np.ascontiguousarray(v)))
     return module
 

