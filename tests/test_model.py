@@ -135,3 +135,32 @@ def test_summary_lists_layers_and_counts():
     assert "(B, T, 8)" in text and "(B, 32)" in text
     assert f"total parameters: {model.num_params():,}" in text
     assert model.num_params() == 800 + 2 * (4 * 16 * (8 + 16) + 2 * 64) + 33
+
+
+def test_lstm_classifier_on_real_speech_reaches_stated_accuracy():
+    """End to end on real data: JapaneseVowels (9 speakers, 270 train / 370 test, official split).
+
+    Stated target: >= 0.93 held-out accuracy with this small LSTM and 15 epochs (measured 0.968).
+    """
+    from rnnkit.data.datasets import load_japanese_vowels
+    tr, te = load_japanese_vowels("train"), load_japanese_vowels("test")
+    frames = np.concatenate(tr.X)
+    mu, sd = frames.mean(0), frames.std(0)
+    model = Sequential([LSTM(32), Dense(9)], seed=0).compile("crossentropy", "adam", lr=1e-2,
+                                                              metrics=["accuracy"])
+    model.fit([(x - mu) / sd for x in tr.X], tr.y, epochs=15, batch_size=32, verbose=0)
+    acc = model.evaluate([(x - mu) / sd for x in te.X], te.y)["accuracy"]
+    assert acc >= 0.93, acc
+
+
+def test_l2_on_chosen_parameters_only():
+    X, y = sum_task(64)
+    base = Sequential([RNN(8), Dense(1)], seed=1).compile("mse", "sgd", lr=1e-2)
+    pen = Sequential([RNN(8), Dense(1)], seed=1).compile("mse", "sgd", lr=1e-2, l2=0.5, regularize=["*W_y"])
+    base.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0)
+    pen.fit(X, y, epochs=1, batch_size=64, shuffle=False, verbose=0)
+    wb, wp = base.get_weights(), pen.get_weights()
+    np.testing.assert_array_equal(wb["0.W_h_l0"], wp["0.W_h_l0"])      # not chosen: untouched
+    assert np.abs(wp["1.W_y"]).sum() < np.abs(wb["1.W_y"]).sum()       # chosen: shrunk
+    with pytest.raises(ValueError, match="regularize: no parameter matches"):
+        Sequential([RNN(8), Dense(1)]).compile("mse", l2=0.1, regularize=["*nothing*"]).fit(X, y, verbose=0)

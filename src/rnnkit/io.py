@@ -23,7 +23,7 @@ compression), so ``numpy.load(path, allow_pickle=False)`` reads it and other too
     ``seed``             the model's seed (an integer or null)
     ``input_size``       input features (or vocabulary size) the model was built for; null if unbuilt
     ``compile``          null, or the compile settings: ``{"loss", "optimizer": {"name", "config"},
-                         "metrics": [names], "clip_norm", "clip_value", "l1", "l2", "ctc_blank"}``
+                         "metrics": [names], "clip_norm", "clip_value", "l1", "l2", "regularize", "ctc_blank"}``
     ``metadata``         null or a JSON object chosen by the user (e.g. a vocabulary)
     ``weights``          ``[{"name", "dtype", "shape"}]``, one per weight, in the model's order
     ``checksum``         ``{"algorithm": "sha256", "value": hex}`` over the weights (below)
@@ -79,7 +79,8 @@ FORMAT_VERSION = 1
 HEADER_ENTRY = "header"
 MAX_HEADER_BYTES = 256 * 2 ** 20  # a generous bound (a large vocabulary in the metadata fits)
 _DTYPES = ("float32", "float64")
-_COMPILE_KEYS = ("loss", "optimizer", "metrics", "clip_norm", "clip_value", "l1", "l2", "ctc_blank")
+_COMPILE_KEYS = ("loss", "optimizer", "metrics", "clip_norm", "clip_value", "l1", "l2", "regularize",
+                 "ctc_blank")
 _HEADER_KEYS = ("format", "format_version", "rnnkit_version", "layers", "dtype", "seed", "input_size",
                 "compile", "metadata", "weights", "checksum")
 
@@ -186,7 +187,8 @@ def _compile_settings(model):
                           stacklevel=3)
     return {"loss": model.loss, "optimizer": {"name": opt_name, "config": opt.get_config()},
             "metrics": metrics, "clip_norm": model.clip_norm, "clip_value": model.clip_value,
-            "l1": model.l1, "l2": model.l2, "ctc_blank": model.ctc_blank}
+            "l1": model.l1, "l2": model.l2, "regularize": list(model.regularize),
+            "ctc_blank": model.ctc_blank}
 
 
 def _header_and_arrays(model, metadata):
@@ -401,6 +403,9 @@ def _compile(reader, model, settings):
     if not _is_int(settings["ctc_blank"], 0):
         raise reader.fail(f"header 'compile.ctc_blank': expected a non-negative integer, "
                           f"got {settings['ctc_blank']!r:.50}")
+    reg = settings["regularize"]
+    if not isinstance(reg, list) or not all(isinstance(p, str) for p in reg):
+        raise reader.fail("header 'compile.regularize': expected a list of name patterns")
     metrics = settings["metrics"]
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise reader.fail("header 'compile.metrics': expected a list of metric names")
@@ -408,7 +413,8 @@ def _compile(reader, model, settings):
         optimizer = cls(**opt["config"])
         model.compile(loss=settings["loss"], optimizer=optimizer, metrics=metrics,
                       clip_norm=settings["clip_norm"], clip_value=settings["clip_value"],
-                      l1=settings["l1"], l2=settings["l2"], ctc_blank=settings["ctc_blank"])
+                      l1=settings["l1"], l2=settings["l2"], regularize=settings["regularize"],
+                      ctc_blank=settings["ctc_blank"])
     except (TypeError, ValueError, KeyError) as e:
         raise reader.fail(f"invalid compile settings ({e})") from None
 

@@ -13,7 +13,7 @@ Training batches group sequences of similar length (``data.batching.bucket_batch
 from __future__ import annotations
 
 import copy
-import math
+import fnmatch
 
 import numpy as np
 
@@ -48,12 +48,14 @@ class Sequential:
 
     # -- set-up --------------------------------------------------------------------------------
     def compile(self, loss="mse", optimizer="adam", lr=None, metrics=(), clip_norm=None,
-                clip_value=None, l1=0.0, l2=0.0, ctc_blank=0):
+                clip_value=None, l1=0.0, l2=0.0, regularize=("*W_*", "*.E"), ctc_blank=0):
         """Choose the loss, the optimiser and the regularisation (seed §3.2-3.3).
 
         ``loss``: "mse", "binary_crossentropy" (from logits), "crossentropy" (softmax, from logits;
-        integer targets or probabilities) or "ctc". ``l1``/``l2`` penalise the weight matrices (not
-        biases); ``clip_norm`` clips the global gradient norm, ``clip_value`` each element.
+        integer targets or probabilities) or "ctc". ``l1``/``l2`` penalise the parameters whose
+        "layer_index.name" matches one of the ``regularize`` patterns (fnmatch; default: every weight
+        matrix and embedding, no biases); ``clip_norm`` clips the global gradient norm,
+        ``clip_value`` each element.
         """
         if loss not in LOSSES:
             raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
@@ -67,6 +69,7 @@ class Sequential:
         self.loss = loss
         self.optimizer = optim.get(optimizer, lr)
         self.clip_norm, self.clip_value, self.l1, self.l2 = clip_norm, clip_value, l1, l2
+        self.regularize = [regularize] if isinstance(regularize, str) else list(regularize)
         self.ctc_blank = ctc_blank
         return self
 
@@ -218,7 +221,10 @@ class Sequential:
             self.backward(dout)
         params, grads = self._params(), self._grads()
         if self.l1 or self.l2:
-            names = [k for k in params if k.split(".", 1)[1].startswith(("W", "E"))]
+            names = [k for k in params if any(fnmatch.fnmatchcase(k, p) for p in self.regularize)]
+            if not names:
+                raise ValueError(f"regularize: no parameter matches {self.regularize} "
+                                 f"(parameters: {sorted(params)})")
             pen, pgrads = optim.penalty(params, self.l1, self.l2, names)
             loss = loss + pen
             for k, g in pgrads.items():

@@ -64,6 +64,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import gru as _gru
+
 __all__ = ["from_torch", "to_torch"]
 
 _TORCH_VERSION_HINT = "pip install torch==2.13.0"
@@ -85,29 +87,18 @@ def _import_torch():
     return torch
 
 
-def _negate_z(w):
-    """Negate the z rows (H:2H of 3H) of a GRU array, in place; returns it."""
-    H = w.shape[0] // 3
-    w[H:2 * H] *= -1
-    return w
-
-
 def _ours_from_torch(cell: str, arrays: dict) -> dict:
     """One sub-RNN's arrays keyed by PyTorch's names (``weight_ih`` ...) -> ours (``W_x`` ...), copies."""
-    out = {ours: np.array(arrays[theirs], copy=True) for ours, theirs in _NAMES}
-    if cell == "gru":
-        for v in out.values():
-            _negate_z(v)
-    return out
+    if cell == "gru":  # the z rows change sign: ops.gru owns that mapping
+        return _gru.from_torch_layout(arrays)
+    return {ours: np.array(arrays[theirs], copy=True) for ours, theirs in _NAMES}
 
 
 def _torch_from_ours(cell: str, arrays: dict) -> dict:
-    """Inverse of ``_ours_from_torch`` (the GRU z negation is an involution)."""
-    out = {theirs: np.array(arrays[ours], copy=True) for ours, theirs in _NAMES}
+    """Inverse of ``_ours_from_torch``."""
     if cell == "gru":
-        for v in out.values():
-            _negate_z(v)
-    return out
+        return _gru.to_torch_layout(arrays)
+    return {theirs: np.array(arrays[ours], copy=True) for ours, theirs in _NAMES}
 
 
 def _numpy_dtype(torch, tdtype, dtype, what):

