@@ -1,7 +1,7 @@
 """CTC loss forward + backward: rnnkit (NumPy) against PyTorch CPU, in the same run.
 
 Case: T=200 frames, batch 16, 30 classes (blank 0), label length 40, float32, full-length inputs.
-Prints the median of 5 repeats (after one warm-up) in ms for rnnkit and torch, and the ratio
+Prints the median of 5 repeats (after one warm-up; rnnkit and torch runs alternate) in ms for rnnkit and torch, and the ratio
 rnnkit / torch, with torch.set_num_threads(1) and (2). NumPy's BLAS thread pool is limited to the
 same count through threadpoolctl when it is installed (otherwise this is noted and NumPy runs
 with its default pool; the CTC op uses BLAS only for one small matmul in the backward pass).
@@ -38,14 +38,16 @@ def make_case(rng, T=200, B=16, C=30, L=40, dtype=np.float32):
     return logits, targets, input_lengths, target_lengths
 
 
-def time_it(fn, repeats):
-    fn()  # warm-up
-    ts = []
+def time_pair(fa, fb, repeats):
+    """Median ms of fa and of fb; the repeats alternate so both see the same machine load."""
+    fa(), fb()  # warm-up
+    ta, tb = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
+        for fn, ts in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(ta) * 1e3, statistics.median(tb) * 1e3
 
 
 def main(argv=None):
@@ -88,8 +90,7 @@ def main(argv=None):
         torch.set_num_threads(n)
         ctx = threadpool_limits(limits=n) if threadpool_limits is not None else contextlib.nullcontext()
         with ctx:
-            ms_np = time_it(run_rnnkit, args.repeats)
-            ms_t = time_it(run_torch, args.repeats)
+            ms_np, ms_t = time_pair(run_rnnkit, run_torch, args.repeats)
         print(f"{n:>7} {ms_np:>10.2f} {ms_t:>9.2f} {ms_np / ms_t:>6.2f}")
 
 

