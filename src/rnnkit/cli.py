@@ -248,8 +248,12 @@ def main(argv=None):
     d.add_argument("--out", help="also write a run folder per app under this folder")
     d.set_defaults(fn=cmd_demo)
 
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads for NumPy (default 1: fastest for small recurrent models)")
     args = p.parse_args(argv)
-    args.fn(args)
+    from ._threads import blas_threads
+    with blas_threads(args.threads):
+        args.fn(args)
 
 
 if __name__ == "__main__":

@@ -239,6 +239,8 @@ class Sequential:
             optim.clip_by_value(grads, self.clip_value)
         if self.clip_norm is not None:
             optim.clip_by_global_norm(grads, self.clip_norm)
+        clipped = self.clip_value is not None or self.clip_norm is not None
+        self.last_grad_norm_clipped = optim.global_norm(grads) if clipped else self.last_grad_norm
         self.optimizer.step(params, grads)
         return float(loss), out
 

@@ -15,6 +15,18 @@ step to its first, so padding never leaks into it. Outputs are merged per step b
 Parameters are named like PyTorch's: ``W_x_l0``, ``W_h_l0``, ``b_l0``, ``b_h_l0`` and, for the reverse
 direction, the same with ``_reverse``. Initial and final states use PyTorch's layout too:
 (num_layers * num_directions, B, H), a tuple (h, c) for the LSTM.
+
+Dropout. ``dropout`` drops the outputs passed between stacked layers (a fresh mask per element).
+``recurrent_dropout`` is variational dropout on the recurrence (Gal & Ghahramani, 2016): in training,
+each sub-RNN (layer and direction) draws one (B, H) mask per batch, entries 0 with probability p and
+1/(1-p) otherwise, and its recurrent products read m * h_{t-1} at every step (see ``ops.rnn``,
+``ops.lstm``, ``ops.gru``: the GRU carry and the LSTM cell path stay unmasked). Off at inference.
+
+Gradient diagnostics (seed §3.2). Set ``layer.record_dh = []`` and every ``backward`` appends one dict
+{sub-RNN suffix ("_l0", "_l0_reverse", ...): (T,) array}, the batch-mean norm of dL/dh_t at each step
+of that sub-RNN (``ops.rnn.backward``'s ``record``); a reverse sub-RNN's array is in its own processing
+order (index 0 = each sequence's last valid step). ``None`` (the default) records nothing;
+``rnnkit.diagnostics.GradientRecorder`` manages this during ``fit``.
 """
 from __future__ import annotations
 
@@ -33,12 +45,13 @@ class _Cell:
     def __init__(self, **options):
         self.options = options
 
-    def forward(self, p, x, state, lengths):
-        out, h, cache = rnn.forward(p, x, None if state is None else state[0], lengths, **self.options)
+    def forward(self, p, x, state, lengths, h_mask=None):
+        out, h, cache = rnn.forward(p, x, None if state is None else state[0], lengths, h_mask=h_mask,
+                                    **self.options)
         return out, (h,), cache
 
-    def backward(self, cache, d_out, d_state):
-        dx, dh0, grads = rnn.backward(cache, d_out, None if d_state is None else d_state[0])
+    def backward(self, cache, d_out, d_state, record=None):
+        dx, dh0, grads = rnn.backward(cache, d_out, None if d_state is None else d_state[0], record=record)
         return dx, (dh0,), grads
 
     def step(self, p, x_t, state):
@@ -48,11 +61,11 @@ class _Cell:
 class _LSTMCell(_Cell):
     gates, n_states = 4, 2
 
-    def forward(self, p, x, state, lengths):
-        return lstm.forward(p, x, state, lengths)
+    def forward(self, p, x, state, lengths, h_mask=None):
+        return lstm.forward(p, x, state, lengths, h_mask=h_mask)
 
-    def backward(self, cache, d_out, d_state):
-        return lstm.backward(cache, d_out, d_state)
+    def backward(self, cache, d_out, d_state, record=None):
+        return lstm.backward(cache, d_out, d_state, record=record)
 
     def step(self, p, x_t, state):
         return lstm.step(p, x_t, state)
@@ -61,12 +74,13 @@ class _LSTMCell(_Cell):
 class _GRUCell(_Cell):
     gates = 3
 
-    def forward(self, p, x, state, lengths):
-        out, h, cache = gru.forward(p, x, None if state is None else state[0], lengths, **self.options)
+    def forward(self, p, x, state, lengths, h_mask=None):
+        out, h, cache = gru.forward(p, x, None if state is None else state[0], lengths, h_mask=h_mask,
+                                    **self.options)
         return out, (h,), cache
 
-    def backward(self, cache, d_out, d_state):
-        dx, dh0, grads = gru.backward(cache, d_out, None if d_state is None else d_state[0])
+    def backward(self, cache, d_out, d_state, record=None):
+        dx, dh0, grads = gru.backward(cache, d_out, None if d_state is None else d_state[0], record=record)
         return dx, (dh0,), grads
 
     def step(self, p, x_t, state):
@@ -92,7 +106,7 @@ class Recurrent(Layer):
 
     def __init__(self, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  return_sequences: bool = False, merge: str = "concat", dropout: float = 0.0,
-                 **cell_options):
+                 recurrent_dropout: float = 0.0, **cell_options):
         super().__init__()
         if int(hidden_size) < 1:
             raise ValueError(f"hidden_size: expected a positive integer, got {hidden_size!r}")
@@ -102,9 +116,13 @@ class Recurrent(Layer):
             raise ValueError(f"merge: expected one of {MERGES}, got {merge!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected 0 <= dropout < 1, got {dropout!r}")
+        if not 0 <= recurrent_dropout < 1:
+            raise ValueError(f"recurrent_dropout: expected 0 <= recurrent_dropout < 1, got {recurrent_dropout!r}")
         self.hidden_size, self.num_layers = int(hidden_size), int(num_layers)
         self.bidirectional, self.return_sequences = bool(bidirectional), bool(return_sequences)
         self.merge, self.dropout = merge, float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.record_dh = None  # a list -> backward appends {sub-RNN suffix: (T,) dL/dh_t norms} per call
         self.cell_options = cell_options
         self.cell = self._make_cell(**cell_options)
         self.rng = None
@@ -192,7 +210,12 @@ class Recurrent(Layer):
                 k = l * self.num_directions + d
                 s = f"_l{l}" + ("_reverse" if d else "")
                 xi = reverse_padded(inp, lengths) if d else inp
-                out, state, cache = self.cell.forward(self.sub_params(s), xi, init[k], lengths)
+                h_mask = None
+                if training and self.recurrent_dropout > 0:  # one mask per batch and sub-RNN, all steps
+                    keep = 1 - self.recurrent_dropout
+                    h_mask = ((self.rng.random((B, self.hidden_size)) < keep).astype(dtype)
+                              / dtype.type(keep))
+                out, state, cache = self.cell.forward(self.sub_params(s), xi, init[k], lengths, h_mask)
                 outs.append(reverse_padded(out, lengths) if d else out)
                 caches.append(cache)
                 finals.append(state)
@@ -246,6 +269,8 @@ class Recurrent(Layer):
                 h = g if prev is None else prev[0] + g
                 d_fin[k] = (h,) + ((None,) * (self.cell.n_states - 1) if prev is None else tuple(prev[1:]))
         d_init = [None] * n_sub
+        record = getattr(self, "record_dh", None)
+        recorded = {} if record is not None else None
         for l in range(self.num_layers - 1, -1, -1):
             if d_seq is not None and masks[l] is not None:
                 d_seq = d_seq * masks[l]
@@ -257,7 +282,12 @@ class Recurrent(Layer):
                 g = parts[d]
                 if g is not None and d:
                     g = reverse_padded(g, lengths)
-                dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k])
+                if recorded is None:
+                    dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k])
+                else:
+                    rec = []
+                    dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k], record=rec)
+                    recorded[s] = rec[0]
                 if d:
                     dx = reverse_padded(dx, lengths)
                 d_in = dx if d_in is None else d_in + dx
@@ -265,6 +295,8 @@ class Recurrent(Layer):
                 for name, v in grads.items():
                     self.grads[name + s] = v
             d_seq = d_in
+        if recorded is not None:
+            record.append({s: recorded[s] for _, _, s in self._suffixes()})
         self.d_initial_state = self._join_state(
             [tuple(np.zeros((B, self.hidden_size), dtype) if a is None else a for a in s) for s in d_init])
         return d_seq
@@ -301,7 +333,8 @@ class Recurrent(Layer):
     def get_config(self):
         return {"hidden_size": self.hidden_size, "num_layers": self.num_layers,
                 "bidirectional": self.bidirectional, "return_sequences": self.return_sequences,
-                "merge": self.merge, "dropout": self.dropout, **self.cell_options}
+                "merge": self.merge, "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                **self.cell_options}
 
 
 class RNN(Recurrent):
@@ -309,11 +342,11 @@ class RNN(Recurrent):
     cell_name = "rnn"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
-                 merge="concat", dropout=0.0, nonlinearity="tanh"):
+                 merge="concat", dropout=0.0, nonlinearity="tanh", recurrent_dropout=0.0):
         if nonlinearity not in rnn.NONLINEARITIES:
             raise ValueError(f"nonlinearity: expected one of {rnn.NONLINEARITIES}, got {nonlinearity!r}")
         super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
-                         nonlinearity=nonlinearity)
+                         recurrent_dropout, nonlinearity=nonlinearity)
 
 
 class LSTM(Recurrent):
@@ -321,8 +354,9 @@ class LSTM(Recurrent):
     cell_name = "lstm"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
-                 merge="concat", dropout=0.0):
-        super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout)
+                 merge="concat", dropout=0.0, recurrent_dropout=0.0):
+        super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
+                         recurrent_dropout)
 
     def _make_cell(self, **options):
         return _LSTMCell()
@@ -333,9 +367,9 @@ class GRU(Recurrent):
     cell_name = "gru"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
-                 merge="concat", dropout=0.0, reset_after=False):
+                 merge="concat", dropout=0.0, reset_after=False, recurrent_dropout=0.0):
         super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
-                         reset_after=bool(reset_after))
+                         recurrent_dropout, reset_after=bool(reset_after))
 
     def _make_cell(self, **options):
         return _GRUCell(**options)

@@ -43,80 +43,37 @@ pre-activations:
   both: dL/dW_x = sum_t dL/da_t x_t^T,  dL/db = sum_t dL/da_t.
 The local factors (everything above except delta and du) are formed for all steps at once before the
 loop; the weight gradients are one product per gate over all steps after it. Speed otherwise follows
-``rnn.py``; the internal gate-major layout is described below.
+``rnn.py``; the internal gate-major layout (shared with lstm.py) is described in ``_seq.py``.
+
+Recurrent dropout (``h_mask`` m, (B, H), the same at every step; Gal & Ghahramani 2016): every
+recurrent product reads m * h_{t-1} in place of h_{t-1} (seed form: u_t = r_t * (m * h_{t-1})), the
+carry (1 - z_t) h_{t-1} and dL/da_z's (n_t - h_{t-1}) stay unmasked. So the part of delta_{t-1} that
+comes through the products (du_t * r_t + W_hr^T dL/da_r + W_hz^T dL/da_z, or W_h^T e_t) is multiplied
+by m, and dL/dW_h uses m * h_{t-1} (and dL/da_r the masked h_{t-1}).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _seq
+from ._seq import (Schedule, batch_first, fuse_blocks, gate_blocks, last_valid, time_major)
+from ._seq import block_grads as _block_grads
+from ._seq import sum_blocks_matmul as _sum_blocks_matmul
+from ._seq import torch_get as _torch_get
 from .activations import sigmoid
-from .rnn import Schedule, batch_first, last_valid, time_major
-from .rnn import param_shapes as _rnn_param_shapes
 
 GATES = 3
 
 
 def param_shapes(input_size: int, hidden_size: int) -> dict:
     """Shapes of W_x (3H, D), W_h (3H, H), b (3H,), b_h (3H,); rows [r, z, n]."""
-    return _rnn_param_shapes(input_size, hidden_size, gates=GATES)
-
-
-# ----------------------------------------------------------------------------------------------
-# Gate-major internal layout, shared with lstm.py. The user sees fused rows (G*H, ...); inside forward
-# and backward the time-major buffers are (gate, T, B, H), so that every gate of every step is a
-# contiguous (B, H) block (fast elementwise work, also on a prefix of the batch), and the per-step
-# product is one batched product with (gate, H, H) weight blocks (faster than one (H, G*H) product
-# for these small batches with OpenBLAS, measured).
-
-def gate_blocks(w, gates, order=None, transpose=False):
-    """Fused rows (gates*H, ...) -> contiguous (gates, H, ...) blocks, in ``order`` (fused gate indices)
-    if given; with ``transpose`` each 2-D block is transposed: (gates, in, H), ready for ``x @ W.T``."""
-    blocks = w.reshape(gates, w.shape[0] // gates, *w.shape[1:])
-    if order is not None:
-        blocks = blocks[list(order)]
-    if transpose:
-        blocks = blocks.transpose(0, 2, 1)
-    return np.ascontiguousarray(blocks)
-
-
-def fuse_blocks(blocks, order=None):
-    """Inverse of ``gate_blocks`` (without transpose): (gates, H, ...) -> fused rows (gates*H, ...)."""
-    if order is not None:
-        fused = np.empty_like(blocks)
-        fused[list(order)] = blocks
-        blocks = fused
-    return blocks.reshape(blocks.shape[0] * blocks.shape[1], *blocks.shape[2:])
-
-
-def _sum_blocks_matmul(a, w):
-    """sum_k a[k] @ w[k] for blocks a[k] (M, H) and w[k] (H, N): the input gradient of all gates."""
-    out = a[0] @ w[0]
-    for k in range(1, len(a)):
-        out += a[k] @ w[k]
-    return out
-
-
-def _block_grads(blocks, inputs):
-    """[blk.T @ inputs for each gate block] fused: the weight gradient, one product per gate."""
-    return np.concatenate([blk.T @ inputs for blk in blocks])
+    return _seq.param_shapes(input_size, hidden_size, gates=GATES)
 
 
 # ----------------------------------------------------------------------------------------------
 # Exact mapping to and from PyTorch (reset_after=True only).
 
 _TORCH_NAMES = (("W_x", "weight_ih"), ("W_h", "weight_hh"), ("b", "bias_ih"), ("b_h", "bias_hh"))
-
-
-def _torch_get(tparams, name):
-    """``tparams[name]`` or ``tparams[name + '_l0']`` as a NumPy array (copies tensors off autograd)."""
-    for key in (name, name + "_l0"):
-        if key in tparams:
-            v = tparams[key]
-            if hasattr(v, "detach"):                              # a torch tensor, without importing torch
-                v = v.detach().cpu().numpy()
-            return np.array(v, copy=True)
-    raise KeyError(f"tparams: missing {name!r} (or {name + '_l0'!r}); got keys {sorted(tparams)}")
 
 
 def _negate_z(w):
@@ -142,8 +99,14 @@ def from_torch_layout(tparams) -> dict:
 
 # ----------------------------------------------------------------------------------------------
 
-def forward(params, x, h0=None, lengths=None, reset_after=False):
-    """Run the GRU over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``."""
+def forward(params, x, h0=None, lengths=None, reset_after=False, h_mask=None):
+    """Run the GRU over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``.
+
+    ``h_mask`` (B, H), optional: recurrent (variational) dropout, the same mask m at every step.
+    Every recurrent product reads m * h_{t-1} (seed form: r and z read W_h (m * h_{t-1}) and the
+    candidate W_hn (r_t * (m * h_{t-1})); reset_after: all three read W_h (m * h_{t-1})); the carry
+    (1 - z_t) h_{t-1} is not masked.
+    """
     if not isinstance(reset_after, (bool, np.bool_)):
         raise TypeError(f"reset_after: expected a bool, got {reset_after!r}")
     W_x, W_h = params["W_x"], params["W_h"]
@@ -154,6 +117,7 @@ def forward(params, x, h0=None, lengths=None, reset_after=False):
     B, T, _ = x.shape
     lengths = _checks.check_lengths(lengths, B, T)
     sched = Schedule(lengths, B, T)
+    m = _seq.check_h_mask(h_mask, B, H, dtype, sched)
 
     xt = time_major(x, sched)                                     # (T, B, D)
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
@@ -168,14 +132,14 @@ def forward(params, x, h0=None, lengths=None, reset_after=False):
     gates = np.matmul(xt.reshape(T * B, D), gate_blocks(W_x, GATES, transpose=True))  # all steps at once
     gates += gate_blocks(bias, GATES)[:, None, :]
     gates = gates.reshape(GATES, T, B, H)                         # pre-activations, then (in place) gates
-    # aux[t] = r_t * h_{t-1} (seed form) or W_hn h_{t-1} + b_hn (reset_after): what backward needs
+    # aux[t] = r_t * (m *) h_{t-1} (seed form) or W_hn (m *) h_{t-1} + b_hn (reset_after): for backward
     aux = np.zeros((T, B, H), dtype=dtype)
     W_hT = gate_blocks(W_h, GATES, transpose=True)               # (3, H, H)
-    (_loop_reset_after if reset_after else _loop_seed)(W_hT, b_h[2 * H:], gates, hs, aux, sched)
+    (_loop_reset_after if reset_after else _loop_seed)(W_hT, b_h[2 * H:], gates, hs, aux, sched, m)
 
     out = batch_first(hs[1:], sched)
     h_T = sched.unsort(last_valid(hs, sched))
-    cache = (params, xt, hs, gates, aux, sched, bool(reset_after))
+    cache = (params, xt, hs, gates, aux, sched, bool(reset_after), m)
     return out, h_T, cache
 
 
@@ -186,21 +150,23 @@ def _update(a, h, h_new):
     h_new += h
 
 
-def _loop_seed(W_hT, b_hn, gates, hs, rh, sched):
+def _loop_seed(W_hT, b_hn, gates, hs, rh, sched, m):
     _, T, B, H = gates.shape
     W_rzT, W_nT = W_hT[:2], W_hT[2]
     rec = np.empty((2, B, H), dtype=gates.dtype)
     recn = np.empty((B, H), dtype=gates.dtype)
+    hm = None if m is None else np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
         a = gates[:, t, :n]                                       # (3, n, H): r, z, n
         h = hs[t, :n]
-        np.matmul(h, W_rzT, out=rec[:, :n])                       # r and z in one (batched) product
+        hr = h if m is None else np.multiply(h, m[:n], out=hm[:n])   # what the products read
+        np.matmul(hr, W_rzT, out=rec[:, :n])                      # r and z in one (batched) product
         rz = a[:2]
         rz += rec[:, :n]
         sigmoid(rz, out=rz)
         u = rh[t, :n]
-        np.multiply(a[0], h, out=u)                               # r * h_{t-1}
+        np.multiply(a[0], hr, out=u)                              # r * h_{t-1}
         np.matmul(u, W_nT, out=recn[:n])                          # W_hn (r * h_{t-1})
         a[2] += recn[:n]
         np.tanh(a[2], out=a[2])
@@ -209,15 +175,17 @@ def _loop_seed(W_hT, b_hn, gates, hs, rh, sched):
             gates[:, t, n:] = 0                                   # padded steps: no gates, no gradient
 
 
-def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched):
+def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched, m):
     _, T, B, H = gates.shape
     rec = np.empty((GATES, B, H), dtype=gates.dtype)
     tmp = np.empty((B, H), dtype=gates.dtype)
+    hm = None if m is None else np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
         a = gates[:, t, :n]                                       # (3, n, H): r, z, n
         h = hs[t, :n]
-        np.matmul(h, W_hT, out=rec[:, :n])                        # one (batched) product, three gates
+        hr = h if m is None else np.multiply(h, m[:n], out=hm[:n])
+        np.matmul(hr, W_hT, out=rec[:, :n])                       # one (batched) product, three gates
         rz = a[:2]
         rz += rec[:2, :n]
         sigmoid(rz, out=rz)
@@ -231,12 +199,15 @@ def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched):
             gates[:, t, n:] = 0
 
 
-def backward(cache, d_out=None, d_h=None):
+def backward(cache, d_out=None, d_h=None, record=None):
     """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_h`` (B, H) is dL/d h_T; either may be None.
 
     Returns ``(dx (B, T, D), dh0 (B, H), grads)`` with ``grads`` keyed like ``params``.
+
+    ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
+    the running sequences of ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t); see ``rnn.backward``.
     """
-    params, xt, hs, gates, aux, sched, reset_after = cache
+    params, xt, hs, gates, aux, sched, reset_after, m = cache
     W_x, W_h = params["W_x"], params["W_h"]
     T, B, D = xt.shape
     H = W_h.shape[1]
@@ -244,10 +215,12 @@ def backward(cache, d_out=None, d_h=None):
 
     dh = np.zeros((B, H), dtype=dtype) if d_h is None else sched.sort(np.asarray(d_h, dtype=dtype)).copy()
     d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
+    norms = None if record is None else np.empty(T)
 
     # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
     R, Z, N = gates                                               # each (T, B, H)
     h_prev = hs[:-1]
+    hm_prev = h_prev if m is None else h_prev * m                 # what the recurrent products read
     Z1 = np.subtract(1, Z)                                        # dh_t/dh_{t-1} directly: 1 - z
     da = np.empty_like(gates)                 # starts as local factors, becomes the gradient in the loop
     Pr, Pz, Pn = da
@@ -261,13 +234,15 @@ def backward(cache, d_out=None, d_h=None):
     da3 = da.reshape(GATES, TB, H)
 
     if not reset_after:
-        Pr *= h_prev                                              # dL/da_r = du * h_{t-1} r (1 - r)
+        Pr *= hm_prev                                             # dL/da_r = du * (m *) h_{t-1} r (1 - r)
         W_n = W_h3[2]
         for t in range(T - 1, -1, -1):
             n = sched.active[t]
             g = dh[:n]
             if d_out_tm is not None:
                 g += d_out_tm[t, :n]
+            if norms is not None:
+                norms[t] = _seq.step_norms(g, n)                  # delta_t, complete here
             d = da[:, t, :n]
             d[1:] *= g                                            # dL/da_z, dL/da_n
             du = tmp[:n]
@@ -275,19 +250,27 @@ def backward(cache, d_out=None, d_h=None):
             d[0] *= du                                            # dL/da_r
             du *= R[t, :n]
             g *= Z1[t, :n]
-            g += du
             r = rec[:2, :n]
             np.matmul(d[:2], W_h3[:2], out=r)                     # W_hr^T dL/da_r, W_hz^T dL/da_z
-            g += r[0]
-            g += r[1]                                             # delta_{t-1}
+            if m is None:
+                g += du
+                g += r[0]
+                g += r[1]                                         # delta_{t-1}
+            else:
+                du += r[0]
+                du += r[1]
+                du *= m[:n]                                       # the products read m * h_{t-1}
+                g += du
         grads = {
             "W_x": _block_grads(da3, xt.reshape(TB, D)),
-            "W_h": np.concatenate([_block_grads(da3[:2], h_prev.reshape(TB, H)),
+            "W_h": np.concatenate([_block_grads(da3[:2], hm_prev.reshape(TB, H)),
                                    da3[2].T @ aux.reshape(TB, H)]),
             "b": fuse_blocks(da3.sum(axis=1)),
         }
         grads["b_h"] = grads["b"].copy()
         dx = _sum_blocks_matmul(da3, gate_blocks(W_x, GATES))
+        if record is not None:
+            record.append(norms)
         return batch_first(dx.reshape(T, B, D), sched), sched.unsort(dh), grads
 
     # reset_after: da holds the gradient of the recurrent products [a_r; a_z; v] (one batched product
@@ -301,23 +284,34 @@ def backward(cache, d_out=None, d_h=None):
         g = dh[:n]
         if d_out_tm is not None:
             g += d_out_tm[t, :n]
+        if norms is not None:
+            norms[t] = _seq.step_norms(g, n)
         d = da[:, t, :n]
         d *= g                                                    # dL/da_r, dL/da_z, dL/dv
         np.multiply(g, Pn[t, :n], out=dan[t, :n])
         g *= Z1[t, :n]
         r = rec[:, :n]
         np.matmul(d, W_h3, out=r)
-        g += r[0]
-        g += r[1]
-        g += r[2]                                                 # delta_{t-1}
+        if m is None:
+            g += r[0]
+            g += r[1]
+            g += r[2]                                             # delta_{t-1}
+        else:
+            s = tmp[:n]
+            np.add(r[0], r[1], out=s)
+            s += r[2]
+            s *= m[:n]
+            g += s
     dax = [da3[0], da3[1], dan.reshape(TB, H)]                    # gradient of the input projection
     grads = {
         "W_x": _block_grads(dax, xt.reshape(TB, D)),
-        "W_h": _block_grads(da3, h_prev.reshape(TB, H)),
+        "W_h": _block_grads(da3, hm_prev.reshape(TB, H)),
         "b": np.concatenate([blk.sum(axis=0) for blk in dax]),
         "b_h": fuse_blocks(da3.sum(axis=1)),
     }
     dx = _sum_blocks_matmul(dax, gate_blocks(W_x, GATES))
+    if record is not None:
+        record.append(norms)
     return batch_first(dx.reshape(T, B, D), sched), sched.unsort(dh), grads
 
 

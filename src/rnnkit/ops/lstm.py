@@ -27,6 +27,9 @@ arriving from step t+1:
     gamma_{t-1} = dc_t * f_t
     delta_{t-1} = W_h^T dL/da_t            (+ the output gradient at t-1)
     dL/dW_x = sum_t dL/da_t x_t^T,  dL/dW_h = sum_t dL/da_t h_{t-1}^T,  dL/db = dL/db_h = sum_t dL/da_t
+With recurrent dropout (``h_mask`` m, (B, H), the same at every step; Gal & Ghahramani 2016) the gates
+read W_h (m * h_{t-1}): delta_{t-1} = m * (W_h^T dL/da_t) and dL/dW_h = sum_t dL/da_t (m * h_{t-1})^T;
+the cell path (gamma) is unmasked.
 The local factors (everything above except delta and dc) are formed for all steps at once before the
 loop, so that each step is one matrix product plus a handful of elementwise operations.
 
@@ -39,18 +42,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _seq
+from ._seq import (Schedule, batch_first, fuse_blocks, gate_blocks, last_valid, sum_blocks_matmul,
+                   time_major, torch_get)
 from .activations import sigmoid
-from .gru import _sum_blocks_matmul, _torch_get, fuse_blocks, gate_blocks
-from .rnn import Schedule, batch_first, last_valid, time_major
-from .rnn import param_shapes as _rnn_param_shapes
 
 GATES = 4
 
 
 def param_shapes(input_size: int, hidden_size: int) -> dict:
     """Shapes of W_x (4H, D), W_h (4H, H), b (4H,), b_h (4H,); rows [i, f, g, o]."""
-    return _rnn_param_shapes(input_size, hidden_size, gates=GATES)
+    return _seq.param_shapes(input_size, hidden_size, gates=GATES)
 
 
 def to_torch_layout(params) -> dict:
@@ -61,8 +63,8 @@ def to_torch_layout(params) -> dict:
 
 def from_torch_layout(tparams) -> dict:
     """Inverse of ``to_torch_layout``; accepts names with or without the ``_l0`` suffix and tensors."""
-    return {"W_x": _torch_get(tparams, "weight_ih"), "W_h": _torch_get(tparams, "weight_hh"),
-            "b": _torch_get(tparams, "bias_ih"), "b_h": _torch_get(tparams, "bias_hh")}
+    return {"W_x": torch_get(tparams, "weight_ih"), "W_h": torch_get(tparams, "weight_hh"),
+            "b": torch_get(tparams, "bias_ih"), "b_h": torch_get(tparams, "bias_hh")}
 
 
 def _check_state0(state0, B, H, dtype):
@@ -86,10 +88,12 @@ def _check_state0(state0, B, H, dtype):
 _ORDER = (2, 0, 1, 3)          # internal block k holds fused gate _ORDER[k]: g, i, f, o
 
 
-def forward(params, x, state0=None, lengths=None):
+def forward(params, x, state0=None, lengths=None, h_mask=None):
     """Run the LSTM over ``x`` (B, T, D). ``state0`` is None (zeros) or ``(h0, c0)``, each (B, H) or None.
 
-    Returns ``(out (B, T, H), (h_T, c_T), cache)``.
+    Returns ``(out (B, T, H), (h_T, c_T), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
+    dropout; the gates read W_h (m * h_{t-1}) with the same mask m at every step (the cell path
+    c_t = f c_{t-1} + i g is not masked).
     """
     W_x, W_h = params["W_x"], params["W_h"]
     H = W_h.shape[-1]
@@ -100,6 +104,7 @@ def forward(params, x, state0=None, lengths=None):
     lengths = _checks.check_lengths(lengths, B, T)
     h0, c0 = _check_state0(state0, B, H, dtype)
     sched = Schedule(lengths, B, T)
+    m = _seq.check_h_mask(h_mask, B, H, dtype, sched)
 
     xt = time_major(x, sched)                                     # (T, B, D)
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
@@ -118,11 +123,13 @@ def forward(params, x, state0=None, lengths=None):
 
     rec = np.empty((GATES, B, H), dtype=dtype)                    # h_{t-1} @ W_h.T, per gate
     ig = np.empty((B, H), dtype=dtype)                            # i_t * g_t
+    hm = None if m is None else np.empty((B, H), dtype=dtype)     # m * h_{t-1}
     for t in range(T):
         n = sched.active[t]
         a = gates[:, t, :n]                                       # (4, n, H): g, i, f, o
         r = rec[:, :n]
-        np.matmul(hs[t, :n], W_hT, out=r)                         # one (batched) product, four gates
+        h = hs[t, :n] if m is None else np.multiply(hs[t, :n], m[:n], out=hm[:n])
+        np.matmul(h, W_hT, out=r)                                 # one (batched) product, four gates
         a += r
         np.tanh(a[0], out=a[0])                                   # g = c~
         sigmoid(a[1:], out=a[1:])                                 # i, f, o
@@ -139,16 +146,20 @@ def forward(params, x, state0=None, lengths=None):
     out = batch_first(hs[1:], sched)
     h_T = sched.unsort(last_valid(hs, sched))
     c_T = sched.unsort(last_valid(cs, sched))
-    cache = (params, xt, hs, cs, gates, tc, sched)
+    cache = (params, xt, hs, cs, gates, tc, sched, m)
     return out, (h_T, c_T), cache
 
 
-def backward(cache, d_out=None, d_state=None):
+def backward(cache, d_out=None, d_state=None, record=None):
     """BPTT. ``d_out`` (B, T, H) is dL/d out; ``d_state`` is None or ``(dh_T, dc_T)`` (either may be None).
 
     Returns ``(dx (B, T, D), (dh0, dc0), grads)`` with ``grads`` keyed like ``params``.
+
+    ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
+    the running sequences of ||dL/dh_t||_2 (delta_t: the gradient reaching h_t from the output at t and
+    from step t+1, with c_t held fixed; see ``rnn.backward``). The cell gradient dL/dc_t is not recorded.
     """
-    params, xt, hs, cs, gates, tc, sched = cache
+    params, xt, hs, cs, gates, tc, sched, m = cache
     W_x, W_h = params["W_x"], params["W_h"]
     T, B, D = xt.shape
     H = W_h.shape[1]
@@ -158,6 +169,7 @@ def backward(cache, d_out=None, d_state=None):
     dh = np.zeros((B, H), dtype=dtype) if dh_T is None else sched.sort(np.asarray(dh_T, dtype=dtype)).copy()
     dc = np.zeros((B, H), dtype=dtype) if dc_T is None else sched.sort(np.asarray(dc_T, dtype=dtype)).copy()
     d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
+    norms = None if record is None else np.empty(T)
 
     # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
     Gc, I, F, O = gates                                           # each (T, B, H)
@@ -178,6 +190,8 @@ def backward(cache, d_out=None, d_state=None):
         g = dh[:n]
         if d_out_tm is not None:
             g += d_out_tm[t, :n]
+        if norms is not None:
+            norms[t] = _seq.step_norms(g, n)                      # delta_t, complete here
         c = dc[:n]
         np.multiply(g, Q[t, :n], out=tmp[:n])
         c += tmp[:n]                                              # dc_t
@@ -190,17 +204,22 @@ def backward(cache, d_out=None, d_state=None):
         np.add(r[0], r[1], out=g)                                 # summed over the four gates
         g += r[2]
         g += r[3]
+        if m is not None:
+            g *= m[:n]                                            # the products read m * h_{t-1}
 
     da3 = da.reshape(GATES, T * B, H)
+    h_prev = hs[:-1] if m is None else hs[:-1] * m
     daT = da3.transpose(0, 2, 1)                                  # (4, H, T*B)
     grads = {
         "W_x": fuse_blocks(np.matmul(daT, xt.reshape(T * B, D)), _ORDER),
-        "W_h": fuse_blocks(np.matmul(daT, hs[:-1].reshape(T * B, H)), _ORDER),
+        "W_h": fuse_blocks(np.matmul(daT, h_prev.reshape(T * B, H)), _ORDER),
         "b": fuse_blocks(da3.sum(axis=1), _ORDER),
     }
     grads["b_h"] = grads["b"].copy()
-    dx = _sum_blocks_matmul(da3, gate_blocks(W_x, GATES, _ORDER))
+    dx = sum_blocks_matmul(da3, gate_blocks(W_x, GATES, _ORDER))
     dx = batch_first(dx.reshape(T, B, D), sched)
+    if record is not None:
+        record.append(norms)
     return dx, (sched.unsort(dh), sched.unsort(dc)), grads
 
 

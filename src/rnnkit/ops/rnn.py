@@ -19,6 +19,11 @@ at t *and* from h_{t+1}):
 The seed's weight gradients ``dL/dh_t h_{t-1}^T`` omit the factor f'(a_t) and the sum over t; both
 are restored here.
 
+Recurrent dropout (``h_mask`` m, (B, H), fixed over time; Gal & Ghahramani 2016): the product reads
+m * h_{t-1}, so delta_{t-1} = m * (W_h^T dL/da_t) and dL/dW_h = sum_t dL/da_t (m * h_{t-1})^T.
+Diagnostics: ``backward(..., record=[])`` appends the per-step norms of delta_t (seed §3.2: watch them
+vanish or explode); see ``rnnkit.diagnostics``.
+
 Speed (DESIGN.md): the input projection for all steps is one matrix product before the loop; each
 step is one product plus elementwise work on preallocated, time-major buffers; the weight gradients
 are one product over all steps after the loop. Sequences are processed sorted by length, so at step t
@@ -28,71 +33,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _seq
+from ._seq import Schedule, batch_first, last_valid, time_major
 from .activations import relu_grad, tanh_grad
 
 NONLINEARITIES = ("tanh", "relu")
 
 
 def param_shapes(input_size: int, hidden_size: int, gates: int = 1) -> dict:
-    G = gates * hidden_size
-    return {"W_x": (G, input_size), "W_h": (G, hidden_size), "b": (G,), "b_h": (G,)}
-
-
-# ----------------------------------------------------------------------------------------------
-# Length bookkeeping shared by the three cells (rnn, lstm, gru).
-
-class Schedule:
-    """Sort order by decreasing length and, per step t, how many sequences are still running."""
-
-    __slots__ = ("order", "inverse", "active", "lengths", "sorted_lengths")
-
-    def __init__(self, lengths, batch: int, time: int):
-        if lengths is None:
-            self.order = self.inverse = None
-            self.lengths = np.full(batch, time, dtype=np.int64)
-            self.sorted_lengths = self.lengths
-            self.active = [batch] * time
-            return
-        order = np.argsort(-lengths, kind="stable")
-        if np.all(order == np.arange(batch)):
-            self.order = self.inverse = None
-        else:
-            self.order = order
-            self.inverse = np.argsort(order)
-        self.lengths = lengths
-        self.sorted_lengths = lengths if self.order is None else lengths[order]
-        # active[t] = number of sequences with length > t (a prefix, since sorted descending)
-        counts = np.bincount(self.sorted_lengths, minlength=time + 1)
-        self.active = (batch - np.cumsum(counts)[:time]).tolist()
-
-    def sort(self, a):
-        return a if (a is None or self.order is None) else a[self.order]
-
-    def unsort(self, a):
-        return a if (a is None or self.inverse is None) else a[self.inverse]
-
-
-def time_major(x, schedule: Schedule):
-    """(B, T, ...) batch-first -> sorted, contiguous (T, B, ...)."""
-    return np.ascontiguousarray(schedule.sort(x).swapaxes(0, 1))
-
-
-def batch_first(x_tm, schedule: Schedule):
-    """Inverse of ``time_major``: (T, B, ...) -> unsorted, contiguous (B, T, ...)."""
-    return np.ascontiguousarray(schedule.unsort(x_tm.swapaxes(0, 1)))
-
-
-def last_valid(hs, schedule: Schedule):
-    """From time-major states hs (T+1, B, H) (hs[0] = initial), the state after each sequence's last step."""
-    B = hs.shape[1]
-    return hs[schedule.sorted_lengths, np.arange(B)]
+    return _seq.param_shapes(input_size, hidden_size, gates)
 
 
 # ----------------------------------------------------------------------------------------------
 
-def forward(params, x, h0=None, lengths=None, nonlinearity="tanh"):
-    """Run the RNN over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``."""
+def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", h_mask=None):
+    """Run the RNN over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``.
+
+    ``h_mask`` (B, H), optional: recurrent (variational) dropout (Gal & Ghahramani, 2016). The
+    recurrent product reads ``m * h_{t-1}`` with the same mask ``m`` at every step,
+    ``h_t = f(W_x x_t + W_h (m * h_{t-1}) + b + b_h)``; the caller draws and scales the mask.
+    """
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
     W_x, W_h = params["W_x"], params["W_h"]
@@ -102,6 +62,7 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh"):
     B, T, _ = x.shape
     lengths = _checks.check_lengths(lengths, B, T)
     sched = Schedule(lengths, B, T)
+    m = _seq.check_h_mask(h_mask, B, H, dtype, sched)
 
     xt = time_major(x, sched)                                     # (T, B, D)
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
@@ -113,24 +74,40 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh"):
 
     W_hT = W_h.T
     act = np.tanh if nonlinearity == "tanh" else (lambda z, out: np.maximum(z, 0, out=out))
+    rec = np.empty((B, H), dtype=dtype)                           # h_{t-1} @ W_h.T, every step
+    hm = None if m is None else np.empty((B, H), dtype=dtype)     # m * h_{t-1}
+    n_prev = -1
     for t in range(T):
         n = sched.active[t]
+        if n != n_prev:                                           # views of the running prefix
+            r, n_prev = rec[:n], n
+            if m is not None:
+                mn, hmn = m[:n], hm[:n]
+        h = hs[t, :n]
+        if m is not None:
+            h = np.multiply(h, mn, out=hmn)
+        np.matmul(h, W_hT, out=r)
         z = a[t, :n]
-        z += hs[t, :n] @ W_hT                                     # a is ours: add in place
+        z += r                                                    # a is ours: add in place
         act(z, out=hs[t + 1, :n])
 
     out = batch_first(hs[1:], sched)
     h_T = sched.unsort(last_valid(hs, sched))
-    cache = (params, xt, hs, sched, nonlinearity)
+    cache = (params, xt, hs, sched, nonlinearity, m)
     return out, h_T, cache
 
 
-def backward(cache, d_out=None, d_h=None):
+def backward(cache, d_out=None, d_h=None, record=None):
     """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_h`` (B, H) is dL/d h_T; either may be None.
 
     Returns ``(dx (B, T, D), dh0 (B, H), grads)`` with ``grads`` keyed like ``params``.
+
+    ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
+    the sequences still running at step t of ||dL/dh_t||_2, where dL/dh_t = delta_t is the full
+    gradient reaching h_t (from the output at t and from h_{t+1}); NaN at a step where no sequence
+    runs. With ``record=None`` nothing extra is computed.
     """
-    params, xt, hs, sched, nonlinearity = cache
+    params, xt, hs, sched, nonlinearity, m = cache
     W_x, W_h = params["W_x"], params["W_h"]
     T, B, D = xt.shape
     H = W_h.shape[0]
@@ -140,23 +117,31 @@ def backward(cache, d_out=None, d_h=None):
     d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
     fprime = (tanh_grad if nonlinearity == "tanh" else relu_grad)(hs[1:])   # f'(a_t) from h_t, all t
     da = np.zeros((T, B, H), dtype=dtype)
+    norms = None if record is None else np.empty(T)
 
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
         g = dh[:n]
         if d_out_tm is not None:
             g += d_out_tm[t, :n]
+        if norms is not None:
+            norms[t] = _seq.step_norms(g, n)                      # delta_t, complete here
         np.multiply(g, fprime[t, :n], out=da[t, :n])
         np.matmul(da[t, :n], W_h, out=g)                          # delta_{t-1} = W_h^T dL/da_t
+        if m is not None:
+            g *= m[:n]                                            # (times m, with recurrent dropout)
 
     da2 = da.reshape(T * B, H)
+    h_prev = hs[:-1] if m is None else hs[:-1] * m                # what W_h multiplied
     grads = {
         "W_x": da2.T @ xt.reshape(T * B, D),
-        "W_h": da2.T @ hs[:-1].reshape(T * B, H),
+        "W_h": da2.T @ h_prev.reshape(T * B, H),
         "b": da2.sum(axis=0),
     }
     grads["b_h"] = grads["b"].copy()
     dx = batch_first((da2 @ W_x).reshape(T, B, D), sched)
+    if record is not None:
+        record.append(norms)
     return dx, sched.unsort(dh), grads
 
 

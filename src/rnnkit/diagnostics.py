@@ -1,0 +1,301 @@
+"""Gradient diagnostics for recurrent models: watch gradients vanish or explode through time (seed §3.2).
+
+The seed (§3.2) explains the trouble with plain RNNs by the repeated product of Jacobians in BPTT:
+dL/dh_t = sum_{k>=t} (prod_{j=t+1..k} dh_j/dh_{j-1})^T dL_k/dh_k, with dh_j/dh_{j-1} = diag(f'(a_j)) W_h
+for the vanilla cell, so the norm of the gradient reaching h_t shrinks or grows roughly geometrically
+in the distance to the loss, at a rate bounded by the largest singular value of W_h (times max |f'|).
+LSTM and GRU (§4) add an additive path (the cell state, the (1 - z) carry) meant to keep it flat.
+This module measures exactly those quantities:
+
+- ``dh_norms``: for every step t, the norm of dL/dh_t (the full gradient reaching h_t, from the
+  output at t and from h_{t+1}; for the LSTM with c_t held fixed). Per optimizer step, per sub-RNN, it
+  is a (T,) array: the mean over the batch's sequences (those still running at t) of the per-sequence
+  L2 norm ||dL/dh_t||_2. The ops compute it inside BPTT (``backward(..., record=[])``), no extra pass.
+- ``sigma_max``: the largest singular value (spectral norm) of the recurrent weights, per gate block
+  for gated cells ({"i", "f", "g", "o"} for the LSTM, {"r", "z", "n"} for the GRU, each an (H, H)
+  block) and of the whole fused W_h ("W_h", (G*H, H)); for the vanilla RNN only "W_h". The values are
+  those of the weights *used* in that step's forward/backward (before the optimizer's update).
+- ``grad_norm`` / ``grad_norm_clipped``: the global gradient norm over all parameters before and after
+  clipping (``Sequential.train_step`` sets ``last_grad_norm`` / ``last_grad_norm_clipped``).
+
+``GradientRecorder`` collects them during ``fit``; ``measure`` takes one measurement without training
+(e.g. at initialisation); ``plot_dh_norms`` and ``plot_grad_norms`` draw them (matplotlib, Agg).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .callbacks import Callback
+
+GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+
+
+def recurrent_layers(model):
+    """[(name, layer)] for every recurrent layer of ``model``; name "INDEX.CELL", e.g. "0.lstm"."""
+    from .layers import Recurrent
+    return [(f"{i}.{layer.cell_name}", layer) for i, layer in enumerate(model.layers)
+            if isinstance(layer, Recurrent)]
+
+
+def sigma_max(W_h, cell: str = "rnn") -> dict:
+    """Largest singular values of a fused recurrent matrix ``W_h`` (G*H, H).
+
+    Returns {"W_h": sigma of the whole matrix} plus, for gated cells, one entry per (H, H) gate block
+    in the fused row order ({"i", "f", "g", "o"} LSTM, {"r", "z", "n"} GRU).
+    """
+    W = np.asarray(W_h, dtype=np.float64)
+    out = {"W_h": float(np.linalg.norm(W, 2))}
+    names = GATE_NAMES.get(cell, ())
+    if names:
+        H = W.shape[1]
+        for k, name in enumerate(names):
+            out[name] = float(np.linalg.norm(W[k * H:(k + 1) * H], 2))
+    return out
+
+
+def _weights(layers):
+    """Copies of every sub-RNN's W_h: {layer name: {suffix: array}} (cheap; SVDs come later if needed)."""
+    return {name: {s: layer.params["W_h" + s].copy() for _, _, s in layer._suffixes()}
+            for name, layer in layers}
+
+
+def _layer_record(layers, weights, dh_entries, with_sigma=True):
+    rec = {}
+    for name, layer in layers:
+        entry = dh_entries.get(name) or {}
+        rec[name] = {}
+        for _, _, s in layer._suffixes():
+            sub = {"dh_norms": entry.get(s)}
+            if with_sigma:
+                sub["sigma_max"] = sigma_max(weights[name][s], layer.cell_name)
+            rec[name][s] = sub
+    return rec
+
+
+def measure(model, X, y, lengths=None):
+    """One measurement on (X, y) without training: the record ``GradientRecorder`` keeps per step.
+
+    Runs the model forward (inference mode: no dropout) and backward on the whole of X as one batch
+    (pass a sample of moderate size); the weights do not change (the layers' ``grads`` are
+    overwritten). Returns {"loss", "grad_norm", "layers": {name: {suffix: {"dh_norms", "sigma_max"}}}}.
+    """
+    from . import optim
+    if model.loss is None:
+        raise RuntimeError("measure: compile the model first (the loss defines dL/dh_t)")
+    Xp, lp, seq = model._inputs(X, lengths)
+    seq_out = model.output_is_sequence(seq)
+    yp = model._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out)
+    layers = recurrent_layers(model)
+    saved = [layer.record_dh for _, layer in layers]
+    try:
+        for _, layer in layers:
+            layer.record_dh = []
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = model.forward(Xp, lp, training=False)
+            loss, dout = model._loss(out, yp, lp, seq_out)
+            model.backward(dout)
+        entries = {name: (layer.record_dh[-1] if layer.record_dh else {}) for name, layer in layers}
+    finally:
+        for (_, layer), s in zip(layers, saved):
+            layer.record_dh = s
+    return {"loss": float(loss), "grad_norm": optim.global_norm(model._grads()),
+            "layers": _layer_record(layers, _weights(layers), entries)}
+
+
+class GradientRecorder(Callback):
+    """Records gradient diagnostics during ``fit`` (seed §3.2). Use as a callback:
+
+        rec = GradientRecorder(every="step")
+        model.fit(X, y, callbacks=[rec])
+        rec.steps      # every optimizer step: {"step", "epoch", "loss", "grad_norm", "grad_norm_clipped"}
+        rec.records    # the full records: the same keys plus "layers":
+                       #   {layer name: {sub-RNN suffix: {"dh_norms": (T,), "sigma_max": {...}}}}
+
+    ``every="step"`` keeps a full record for every optimizer step; ``every="epoch"`` keeps the full
+    record of the last optimizer step of each epoch (``steps`` still has every step's scalars).
+    ``sigma=False`` skips the singular values. ``dh_norms`` and ``sigma_max`` are described in the
+    module docstring; for a bidirectional layer the "_reverse" arrays are in that direction's
+    processing order.
+
+    How it hooks in: while training, each recurrent layer's ``record_dh`` is a list (the layers then
+    pass ``record`` down to the ops' backward), and the model's ``train_step`` is wrapped to collect
+    the records and the global norms after each step. Both are undone when training ends, also when
+    it stops with an exception: a ``TrainingError`` (NaN/inf) is noted as a last step with
+    ``"failed": True`` and the non-finite norm, then re-raised. ``recorder.failed`` is the step index.
+    """
+
+    def __init__(self, every: str = "step", sigma: bool = True):
+        if every not in ("step", "epoch"):
+            raise ValueError(f"every: expected 'step' or 'epoch', got {every!r}")
+        self.every, self.sigma = every, bool(sigma)
+        self.steps, self.records = [], []
+        self.failed = None
+        self._installed = False
+
+    # -- callback hooks ----------------------------------------------------------------------
+    def on_train_begin(self):
+        self.attach(self.model)
+
+    def on_epoch_begin(self, epoch):
+        self._epoch = epoch
+        self._pending = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.every == "epoch" and self._pending is not None:
+            self.records.append(self._finish(*self._pending))
+            self._pending = None
+
+    def on_train_end(self):
+        self.detach()
+
+    # -- hooking into a model ----------------------------------------------------------------
+    def attach(self, model):
+        """Start recording on ``model`` (done by ``fit`` through the callback hooks)."""
+        if self._installed:
+            return self
+        self.model = model
+        self._layers = recurrent_layers(model)
+        for _, layer in self._layers:
+            layer.record_dh = []
+        self._epoch, self._pending = 0, None
+        original = model.train_step          # the bound method; restored by ``detach``
+
+        def train_step(xb, yb, lb, seq_out):
+            weights = _weights(self._layers) if self.sigma else None
+            try:
+                loss, out = original(xb, yb, lb, seq_out)
+            except BaseException as exc:
+                self._on_failure(exc)
+                raise
+            self._after_step(loss, weights)
+            return loss, out
+
+        model.train_step = train_step
+        self._installed = True
+        return self
+
+    def detach(self):
+        """Stop recording: restore the model's ``train_step`` and the layers' ``record_dh = None``."""
+        if not self._installed:
+            return
+        self.model.__dict__.pop("train_step", None)
+        for _, layer in self._layers:
+            layer.record_dh = None
+        self._installed = False
+
+    # -- per step ----------------------------------------------------------------------------
+    def _collect_dh(self):
+        entries = {}
+        for name, layer in self._layers:
+            entries[name] = layer.record_dh[-1] if layer.record_dh else {}
+            layer.record_dh.clear()
+        return entries
+
+    def _after_step(self, loss, weights):
+        m = self.model
+        row = {"step": len(self.steps), "epoch": self._epoch, "loss": float(loss),
+               "grad_norm": float(m.last_grad_norm),
+               "grad_norm_clipped": float(getattr(m, "last_grad_norm_clipped", m.last_grad_norm))}
+        self.steps.append(row)
+        pending = (row, weights, self._collect_dh())
+        if self.every == "step":
+            self.records.append(self._finish(*pending))
+        else:
+            self._pending = pending
+
+    def _finish(self, row, weights, entries):
+        return {**row, "layers": _layer_record(self._layers, weights, entries, with_sigma=self.sigma)}
+
+    def _on_failure(self, exc):
+        from . import optim
+        from .model import TrainingError
+        if isinstance(exc, TrainingError):
+            with np.errstate(over="ignore", invalid="ignore"):
+                norm = optim.global_norm(self.model._grads())
+            self.failed = len(self.steps)
+            self.steps.append({"step": self.failed, "epoch": self._epoch, "loss": float("nan"),
+                               "grad_norm": norm, "grad_norm_clipped": float("nan"), "failed": True})
+        if self._pending is not None:           # every="epoch": keep the last good step's record
+            self.records.append(self._finish(*self._pending))
+            self._pending = None
+        self.detach()
+
+    # -- convenience -------------------------------------------------------------------------
+    def series(self, key):
+        """One scalar per optimizer step as an array, e.g. ``series("grad_norm")``."""
+        return np.array([row[key] for row in self.steps], dtype=float)
+
+    def dh_norms(self, layer=None, suffix="_l0", index=-1):
+        """The dL/dh_t norms of one full record (default: the last) for one layer (default: the first
+        recurrent layer) and sub-RNN."""
+        if not self.records:
+            raise ValueError("dh_norms: nothing recorded yet")
+        rec = self.records[index]["layers"]
+        name = layer if layer is not None else next(iter(rec))
+        return rec[name][suffix]["dh_norms"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Plots (matplotlib, Agg: files only)
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_dh_norms(records, path, title=None):
+    """Plot ||dL/dh_t|| against t on a log scale, one curve per entry of ``records``.
+
+    ``records``: {label: (T,) array} (e.g. {"rnn": ..., "lstm": ..., "gru": ...}) or
+    {label: {sublabel: (T,) array}} (e.g. {"rnn": {"init": ..., "trained": ...}}: one colour per label,
+    one line style per sublabel). Zeros (underflow) and NaNs are left out of the log plot.
+    """
+    plt = _pyplot()
+    styles = ["-", "--", ":", "-."]
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for i, (label, val) in enumerate(records.items()):
+        curves = val.items() if isinstance(val, dict) else [(None, val)]
+        for j, (sub, arr) in enumerate(curves):
+            a = np.asarray(arr, dtype=float).copy()
+            a[~(a > 0)] = np.nan
+            ax.plot(np.arange(len(a)), a, styles[j % len(styles)], color=f"C{i}", lw=1.6,
+                    label=label if sub is None else f"{label} ({sub})")
+    ax.set_yscale("log")
+    ax.set_xlabel("time step t (the loss reads the last step)")
+    ax.set_ylabel("mean ||dL/dh_t||")
+    ax.set_title(title or "Gradient reaching h_t through time")
+    ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
+    fig.tight_layout(); fig.savefig(path, dpi=80); plt.close(fig)
+
+
+def plot_grad_norms(runs, path, title=None):
+    """Global gradient norm per optimizer step (before clipping: solid; after: dashed) and the loss,
+    for several runs. ``runs``: {label: GradientRecorder or list of its ``steps`` rows}. A run that
+    stopped on NaN/inf is marked with an x at its last step."""
+    plt = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for i, (label, rec) in enumerate(runs.items()):
+        rows = rec.steps if isinstance(rec, GradientRecorder) else list(rec)
+        ok = [r for r in rows if not r.get("failed")]
+        s = np.array([r["step"] for r in ok])
+        g = np.array([r["grad_norm"] for r in ok], float)
+        gc = np.array([r["grad_norm_clipped"] for r in ok], float)
+        loss = np.array([r["loss"] for r in ok], float)
+        c = f"C{i}"
+        mk = dict(marker="o", ms=4) if len(ok) < 20 else {}      # short runs stay visible
+        a1.plot(s, g, "-", color=c, lw=1, label=f"{label}: before clipping", **mk)
+        if not np.allclose(g, gc, equal_nan=True):
+            a1.plot(s, gc, "--", color=c, lw=1, label=f"{label}: after clipping")
+        a2.plot(s, loss, "-", color=c, lw=1, label=label, **mk)
+        if len(ok) < len(rows):                                   # stopped on NaN/inf: mark where
+            bad = rows[-1]["step"]
+            a2.plot([bad], [np.nanmax(loss) if len(loss) else 1.0], "x", color=c, ms=10, mew=2,
+                    label=f"{label}: NaN/inf at step {bad}, stopped")
+    a1.set_yscale("log"); a1.set_xlabel("optimizer step (0 = first)"); a1.set_ylabel("global gradient norm")
+    a2.set_yscale("log"); a2.set_xlabel("optimizer step (0 = first)"); a2.set_ylabel("training loss (batch)")
+    for a in (a1, a2):
+        a.grid(alpha=0.3, which="both"); a.legend(fontsize=7)
+    fig.suptitle(title or "Gradient clipping")
+    fig.tight_layout(); fig.savefig(path, dpi=80); plt.close(fig)

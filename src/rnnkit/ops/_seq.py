@@ -1,0 +1,149 @@
+"""Cell-independent machinery shared by the recurrent ops (``rnn``, ``lstm``, ``gru``). Private.
+
+- ``Schedule`` and the layout helpers ``time_major`` / ``batch_first`` / ``last_valid``: length
+  bookkeeping (sequences sorted by decreasing length, so the running ones at step t are a prefix of
+  the batch) and the move between the user's batch-first arrays and the ops' time-major buffers;
+- ``gate_blocks`` / ``fuse_blocks`` / ``sum_blocks_matmul`` / ``block_grads``: the gate-major internal
+  layout of the gated cells (the user sees fused rows (G*H, ...); inside, each gate is a block);
+- ``check_h_mask``: validation of the recurrent-dropout mask that every op's ``forward`` accepts;
+- ``step_norms``: the per-step dL/dh_t norms that every op's ``backward`` can ``record``;
+- ``torch_get``: reading PyTorch-named weights (tensors or arrays) for the layout mappings.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+
+
+def param_shapes(input_size: int, hidden_size: int, gates: int = 1) -> dict:
+    """W_x (G*H, D), W_h (G*H, H), b (G*H,), b_h (G*H,) for a cell with ``gates`` fused gates."""
+    G = gates * hidden_size
+    return {"W_x": (G, input_size), "W_h": (G, hidden_size), "b": (G,), "b_h": (G,)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Length bookkeeping and layouts.
+
+class Schedule:
+    """Sort order by decreasing length and, per step t, how many sequences are still running."""
+
+    __slots__ = ("order", "inverse", "active", "lengths", "sorted_lengths")
+
+    def __init__(self, lengths, batch: int, time: int):
+        if lengths is None:
+            self.order = self.inverse = None
+            self.lengths = np.full(batch, time, dtype=np.int64)
+            self.sorted_lengths = self.lengths
+            self.active = [batch] * time
+            return
+        order = np.argsort(-lengths, kind="stable")
+        if np.all(order == np.arange(batch)):
+            self.order = self.inverse = None
+        else:
+            self.order = order
+            self.inverse = np.argsort(order)
+        self.lengths = lengths
+        self.sorted_lengths = lengths if self.order is None else lengths[order]
+        # active[t] = number of sequences with length > t (a prefix, since sorted descending)
+        counts = np.bincount(self.sorted_lengths, minlength=time + 1)
+        self.active = (batch - np.cumsum(counts)[:time]).tolist()
+
+    def sort(self, a):
+        return a if (a is None or self.order is None) else a[self.order]
+
+    def unsort(self, a):
+        return a if (a is None or self.inverse is None) else a[self.inverse]
+
+
+def time_major(x, schedule: Schedule):
+    """(B, T, ...) batch-first -> sorted, contiguous (T, B, ...)."""
+    return np.ascontiguousarray(schedule.sort(x).swapaxes(0, 1))
+
+
+def batch_first(x_tm, schedule: Schedule):
+    """Inverse of ``time_major``: (T, B, ...) -> unsorted, contiguous (B, T, ...)."""
+    return np.ascontiguousarray(schedule.unsort(x_tm.swapaxes(0, 1)))
+
+
+def last_valid(hs, schedule: Schedule):
+    """From time-major states hs (T+1, B, H) (hs[0] = initial), the state after each sequence's last step."""
+    B = hs.shape[1]
+    return hs[schedule.sorted_lengths, np.arange(B)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Recurrent dropout mask and gradient diagnostics, the same for every cell.
+
+def check_h_mask(h_mask, batch: int, hidden: int, dtype, schedule: Schedule):
+    """None, or the (B, H) recurrent-dropout mask, checked and sorted like the batch (a new array)."""
+    if h_mask is None:
+        return None
+    m = _checks.as_float_array(h_mask, "h_mask", ndim=2, dtype=dtype)
+    if m.shape != (batch, hidden):
+        raise ValueError(f"h_mask: expected shape ({batch}, {hidden}) (batch, hidden), got {m.shape}")
+    return np.ascontiguousarray(schedule.sort(m))
+
+
+def step_norms(g, n: int) -> float:
+    """Mean over the ``n`` running sequences of ||dL/dh_t||_2, from their gradient rows ``g`` (n, H).
+
+    NaN when no sequence runs at this step (only possible when every length is below the time axis).
+    """
+    if n == 0:
+        return float("nan")
+    return float(np.sqrt(np.einsum("ij,ij->i", g, g)).mean())
+
+
+# ----------------------------------------------------------------------------------------------
+# Gate-major internal layout of the gated cells. The user sees fused rows (G*H, ...); inside forward
+# and backward the time-major buffers are (gate, T, B, H), so that every gate of every step is a
+# contiguous (B, H) block (fast elementwise work, also on a prefix of the batch), and the per-step
+# product is one batched product with (gate, H, H) weight blocks (faster than one (H, G*H) product
+# for these small batches with OpenBLAS, measured).
+
+def gate_blocks(w, gates, order=None, transpose=False):
+    """Fused rows (gates*H, ...) -> contiguous (gates, H, ...) blocks, in ``order`` (fused gate indices)
+    if given; with ``transpose`` each 2-D block is transposed: (gates, in, H), ready for ``x @ W.T``."""
+    blocks = w.reshape(gates, w.shape[0] // gates, *w.shape[1:])
+    if order is not None:
+        blocks = blocks[list(order)]
+    if transpose:
+        blocks = blocks.transpose(0, 2, 1)
+    return np.ascontiguousarray(blocks)
+
+
+def fuse_blocks(blocks, order=None):
+    """Inverse of ``gate_blocks`` (without transpose): (gates, H, ...) -> fused rows (gates*H, ...)."""
+    if order is not None:
+        fused = np.empty_like(blocks)
+        fused[list(order)] = blocks
+        blocks = fused
+    return blocks.reshape(blocks.shape[0] * blocks.shape[1], *blocks.shape[2:])
+
+
+def sum_blocks_matmul(a, w):
+    """sum_k a[k] @ w[k] for blocks a[k] (M, H) and w[k] (H, N): the input gradient of all gates."""
+    out = a[0] @ w[0]
+    for k in range(1, len(a)):
+        out += a[k] @ w[k]
+    return out
+
+
+def block_grads(blocks, inputs):
+    """[blk.T @ inputs for each gate block] fused: the weight gradient, one product per gate."""
+    return np.concatenate([blk.T @ inputs for blk in blocks])
+
+
+# ----------------------------------------------------------------------------------------------
+# PyTorch names.
+
+def torch_get(tparams, name):
+    """``tparams[name]`` or ``tparams[name + '_l0']`` as a NumPy array (copies tensors off autograd)."""
+    for key in (name, name + "_l0"):
+        if key in tparams:
+            v = tparams[key]
+            if hasattr(v, "detach"):                              # a torch tensor, without importing torch
+                v = v.detach().cpu().numpy()
+            return np.array(v, copy=True)
+    raise KeyError(f"tparams: missing {name!r} (or {name + '_l0'!r}); got keys {sorted(tparams)}")
