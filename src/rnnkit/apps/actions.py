@@ -32,9 +32,17 @@ Data (``dataset``):
 
 Scaling: per-channel standardisation with statistics of the training series only.
 In-run baseline (both data sets, reported in ``metrics``): logistic regression on per-channel mean
-and standard deviation of each whole series (12 features, standardised), scikit-learn.
+and standard deviation of each whole series (12 features, standardised; C = 1, fitted in NumPy).
 No validation split is carved out (40 training series for BasicMotions); the number of epochs is
 fixed in the config, never chosen on the test set.
+
+Training crops (``crop_length`` steps, ``crops_per_series`` per series and epoch, fresh each epoch)
+are used for both data sets: on BasicMotions they lift the sequence accuracy from about 0.9 (whole
+series, 40 of them) to 1.0 over seeds 0-4; ``crop_length=0`` trains on whole series. For the watch
+set, ``--set crop_length=100`` (20 s) is a little better and steadier than the default 50 (mean over
+seeds 0-4: sequence 0.92 vs 0.91, last step 0.96 vs 0.92) at twice the time.
+With ``bidirectional=True`` y_t also sees the steps after t: the sequence decision stays valid, but
+the per-step curve no longer means "after seeing x_1..x_t".
 """
 from __future__ import annotations
 
@@ -60,10 +68,9 @@ def default_config(quick=False, dataset="basic_motions"):
     (``downsample``, ``crop_length``, ``crops_per_series``) are already here and are ignored for
     BasicMotions.
     """
-    return {"cell": "gru", "hidden": 32, "layers": 1, "bidirectional": False,
-            "dataset": dataset, "epochs": 8 if quick else 60, "batch_size": 8, "lr": 5e-3, "seed": 0,
-            "clip_norm": 1.0, "downsample": 5, "crop_length": 100, "crops_per_series": 4 if quick else 8,
-            "watch_epochs": 3 if quick else 40, "n_plot": 4}
+    return {"cell": "gru", "hidden": 32, "layers": 1 if quick else 2, "bidirectional": False,
+            "dataset": dataset, "epochs": 6 if quick else 30, "batch_size": 8, "lr": 5e-3, "seed": 0,
+            "clip_norm": 1.0, "downsample": 5, "crop_length": 50, "crops_per_series": 8, "n_plot": 4}
 
 
 def build(config, n_classes):
@@ -149,14 +156,32 @@ def stat_features(X):
     return np.stack([np.concatenate([np.mean(x, 0), np.std(x, 0)]) for x in X]).astype(np.float64)
 
 
-def logistic_baseline(X_tr, y_tr, X_te, y_te):
-    """Test accuracy of logistic regression on :func:`stat_features` (standardised)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=5000))
-    clf.fit(stat_features(X_tr), y_tr)
-    return float((clf.predict(stat_features(X_te)) == np.asarray(y_te)).mean())
+def logistic_baseline(X_tr, y_tr, X_te, y_te, C=1.0, iters=3000):
+    """Test accuracy of multinomial logistic regression on :func:`stat_features` (standardised).
+
+    Minimises C * sum_i CE(softmax(W f_i + b), y_i) + ||W||^2 / 2 (scikit-learn's objective for
+    ``LogisticRegression(C)``) by Nesterov-accelerated gradient descent with step 1/L; a few
+    milliseconds in NumPy for these 12 features.
+    """
+    F_tr, F_te = stat_features(X_tr), stat_features(X_te)
+    mu, sd = F_tr.mean(0), F_tr.std(0)
+    sd = np.where(sd > 0, sd, 1.0)
+    F_tr, F_te = (F_tr - mu) / sd, (F_te - mu) / sd
+    y_tr = np.asarray(y_tr)
+    K = int(max(y_tr.max(), np.max(y_te)) + 1)
+    A = np.hstack([F_tr, np.ones((len(F_tr), 1))])
+    Y = np.eye(K)[y_tr]
+    reg = np.ones((A.shape[1], 1)); reg[-1] = 0.0  # the intercept is not penalised
+    L = C * 0.5 * np.linalg.norm(A, 2) ** 2 + 1.0  # bound on the Hessian's largest eigenvalue
+    W = np.zeros((A.shape[1], K)); V = W.copy()
+    for k in range(int(iters)):
+        P = np.exp(log_softmax(A @ V))
+        grad = C * A.T @ (P - Y) + reg * V
+        W_new = V - grad / L
+        V = W_new + (k / (k + 3)) * (W_new - W)
+        W = W_new
+    pred = (np.hstack([F_te, np.ones((len(F_te), 1))]) @ W).argmax(1)
+    return float((pred == np.asarray(y_te)).mean())
 
 
 def step_log_probs(model, X):
@@ -183,13 +208,13 @@ def score(logps, y):
 
 
 def _train(model, config, X_tr, y_tr, verbose):
-    """Fit on whole series (BasicMotions) or on fresh random crops each epoch (watch)."""
-    if config.get("dataset", "basic_motions") != "watch":
+    """Fit on fresh random crops each epoch (or on whole series when ``crop_length`` is 0/None)."""
+    if not config.get("crop_length"):
         return model.fit(X_tr, per_step_targets(X_tr, y_tr), epochs=config["epochs"],
                          batch_size=config["batch_size"], verbose=verbose).history
     rng = np.random.default_rng(config["seed"] + 7)
     history = {}
-    epochs = int(config["watch_epochs"])
+    epochs = int(config["epochs"])
     for epoch in range(epochs):
         Xc, yc = random_crops(X_tr, y_tr, int(config["crop_length"]), config["crops_per_series"], rng)
         h = model.fit(Xc, per_step_targets(Xc, yc), epochs=1, batch_size=config["batch_size"],
@@ -267,8 +292,9 @@ def run(config, verbose=0):
             a1.plot(np.arange(1, len(p) + 1), p, label=f"#{i} {classes[y_te[i]]}")
         a1.set_ylim(-0.02, 1.02); a1.set_xlabel("time step"); a1.set_ylabel("P(true action | x_1..x_t)")
         a1.set_title("Per-step probability of the true action"); a1.legend(fontsize=8); a1.grid(alpha=0.3)
-        acc = s["accuracy_by_step"]
-        a2.plot(np.arange(1, len(acc) + 1), acc, "k-")
+        keep = s["active_by_step"] >= max(1, len(y_te) / 2)  # steps that at least half the series reach
+        acc = s["accuracy_by_step"][keep]
+        a2.plot(np.arange(1, len(acc) + 1), acc, "k-", label="argmax y_t (steps >= half the series reach)")
         a2.axhline(s["seq_accuracy"], ls="--", c="C1", label=f"sequence (mean log-p) {s['seq_accuracy']:.3f}")
         a2.set_ylim(-0.02, 1.02); a2.set_xlabel("time step"); a2.set_ylabel("accuracy of y_t")
         a2.set_title(f"Test per-step accuracy (mean {s['per_step_accuracy']:.3f})"); a2.legend(fontsize=8)
