@@ -53,6 +53,7 @@ STREAM_HIDDEN = (64, 256)
 STREAM_INPUT = 32
 CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")       # how idle OpenMP threads wait (torch's pool)
 CHILD_VAR = "RNNKIT_BENCH_CHILD"          # set in the per-thread-count subprocesses (fallback mode)
 REEXEC_VAR = "RNNKIT_BENCH_REEXEC"        # set after --unset-openblas-coretype re-exec'd once
 
@@ -95,6 +96,10 @@ def parse_args(argv=None):
                     help="per case and pass (forward, forward+backward): fewer repeats when the warm-up "
                          "says --repeats would take longer than this, but never fewer than 5 "
                          "(nor than --repeats if that is smaller) (default 20)")
+    ap.add_argument("--time-budget", type=float, default=480.0, metavar="SECONDS",
+                    help="cases that would start after this many seconds are skipped and marked so "
+                         "(0: no limit; default 480). Thread counts run in order, so the first count "
+                         "is always complete on a sane machine")
     ap.add_argument("--stream-steps", type=int, default=1000, help="steps per streaming run (default 1000)")
     ap.add_argument("--stream-runs", type=int, default=7, help="streaming runs per case (default 7)")
     ap.add_argument("--no-stream", action="store_true", help="skip the streaming-latency section")
@@ -189,7 +194,7 @@ def environment(tpc):
         "torch": torch.__version__,
         "cpu": cpu_model(),
         "cpus": os.cpu_count(),
-        "env": {k: os.environ.get(k) for k in CORETYPE_VARS + THREAD_VARS},
+        "env": {k: os.environ.get(k) for k in CORETYPE_VARS + THREAD_VARS + WAIT_VARS},
         "removed_by_unset_openblas_coretype": json.loads(os.environ.get(REEXEC_VAR) or "null"),
         "threadpoolctl": None if tpc is None else tpc.__version__,
         "loadavg": loadavg(),
@@ -218,6 +223,9 @@ def print_environment(env, args, mode):
     for k in CORETYPE_VARS:
         print(f"  {k}={env['env'][k]!r}" + ("   <- set: a current OpenBLAS may pick a slower kernel; "
                                                "see --unset-openblas-coretype" if env["env"][k] else ""))
+    waits = {k: env["env"][k] for k in WAIT_VARS if env["env"][k]}
+    print("  OpenMP wait policy: " + (", ".join(f"{k}={v}" for k, v in waits.items()) if waits
+                                      else "default (spinning: fastest idle, collapses when the cores are shared)"))
     if env["removed_by_unset_openblas_coretype"]:
         print(f"  --unset-openblas-coretype: re-exec'd without {env['removed_by_unset_openblas_coretype']}")
     for d in env["blas"]:
@@ -456,20 +464,32 @@ def stream_case(cell, H, args, rng, seed):
             "us_per_step": (t_rk / steps * 1e6, t_th / steps * 1e6)}
 
 
-def run_threads(args, n, tpc, progress=sys.stderr):
-    """All cases at one thread count; returns a list of result rows."""
+def run_threads(args, n, tpc, deadline, progress=sys.stderr):
+    """All cases at one thread count; returns a list of result rows.
+
+    ``deadline`` (a time.time() value, or None): a case that would start after it is not run but
+    recorded as skipped, so that a machine whose cores are shared cannot stretch the run without end.
+    """
     torch.set_num_threads(n)
     limiter = tpc.threadpool_limits(limits=n, user_api="blas") if tpc is not None else None
     rows = []
+
+    def over():
+        return deadline is not None and time.time() > deadline
+
     try:
         cells = [Cell(c, OPS[c]) for c in args.cell if hasattr(OPS.get(c), "forward")]
         for ci, cell in enumerate(cells):
             for k, cfg in enumerate(args.configs):
+                B, T, D, H = cfg
+                row = {"section": "sequence", "cell": cell.name, "threads": n, "batch": B, "time": T,
+                       "input": D, "hidden": H}
+                if over():
+                    rows.append({**row, "skipped": True})
+                    continue
                 t0 = time.perf_counter()
                 r = seq_case(cell, cfg, args, np.random.default_rng(1000 + k), seed=100 * ci + k)
-                B, T, D, H = cfg
-                rows.append({"section": "sequence", "cell": cell.name, "threads": n, "batch": B, "time": T,
-                             "input": D, "hidden": H,
+                rows.append({**row, "skipped": False,
                              "fwd_repeats": r["repeats"][0], "fwd_bwd_repeats": r["repeats"][1],
                              "fwd_rnnkit_ms": r["fwd"][0], "fwd_torch_ms": r["fwd"][1],
                              "fwd_bwd_rnnkit_ms": r["fwd_bwd"][0], "fwd_bwd_torch_ms": r["fwd_bwd"][1],
@@ -479,10 +499,13 @@ def run_threads(args, n, tpc, progress=sys.stderr):
             if args.no_stream:
                 continue
             for k, H in enumerate(STREAM_HIDDEN):
+                row = {"section": "streaming", "cell": cell.name, "threads": n, "batch": 1,
+                       "input": STREAM_INPUT, "hidden": H, "steps": args.stream_steps, "runs": args.stream_runs}
+                if over():
+                    rows.append({**row, "skipped": True})
+                    continue
                 r = stream_case(cell, H, args, np.random.default_rng(2000 + k), seed=500 + 10 * ci + k)
-                rows.append({"section": "streaming", "cell": cell.name, "threads": n, "batch": 1,
-                             "input": STREAM_INPUT, "hidden": H, "steps": args.stream_steps,
-                             "runs": args.stream_runs,
+                rows.append({**row, "skipped": False,
                              "rnnkit_us": r["us_per_step"][0], "torch_us": r["us_per_step"][1],
                              "check_ok": r["ok"], "check_worst": r["worst"], "check_worst_name": r["worst_name"]})
     finally:
@@ -508,26 +531,38 @@ def check_cell(r):
     return "ok" if r["check_ok"] else f"FAIL {r['check_worst_name']}"
 
 
+def _ms(r, key, fmt):
+    return "-" if r.get("skipped") else format(r[key], fmt)
+
+
+def _ratio(r, a, b):
+    return "-" if r.get("skipped") else f"{r[a] / r[b]:.2f}"
+
+
+def _check(r):
+    return "skipped (--time-budget)" if r.get("skipped") else check_cell(r)
+
+
 def print_tables(rows):
     seq = [r for r in rows if r["section"] == "sequence"]
     stream = [r for r in rows if r["section"] == "streaming"]
-    key = lambda r: (CELLS.index(r["cell"]), r.get("batch", 1) * 10**9 + r.get("time", 0) * 10**6  # noqa: E731
-                     + r["hidden"], r["threads"])
+    key = lambda r: (CELLS.index(r["cell"]), r["batch"], r.get("time", 0), r["input"], r["hidden"],  # noqa: E731
+                     r["threads"])
     header = ["cell", "batch", "time", "in", "hidden", "threads", "reps", "rnnkit ms", "torch ms", "ratio", "check"]
     for title, p in (("Forward (inference; torch under no_grad)", "fwd"),
                      ("Forward + backward (d_out, d_h_T; torch: loss.backward() with x.requires_grad)", "fwd_bwd")):
         if not seq:
             continue
         a, b = f"{p}_rnnkit_ms", f"{p}_torch_ms"
-        body = [[r["cell"], r["batch"], r["time"], r["input"], r["hidden"], r["threads"], r[f"{p}_repeats"],
-                 f"{r[a]:.2f}", f"{r[b]:.2f}", f"{r[a] / r[b]:.2f}", check_cell(r)]
+        body = [[r["cell"], r["batch"], r["time"], r["input"], r["hidden"], r["threads"],
+                 r.get(f"{p}_repeats", "-"), _ms(r, a, ".2f"), _ms(r, b, ".2f"), _ratio(r, a, b), _check(r)]
                 for r in sorted(seq, key=key)]
         print(table(title, header, body))
         print()
     if stream:
         header = ["cell", "batch", "in", "hidden", "threads", "rnnkit us/step", "torch us/step", "ratio", "check"]
-        body = [[r["cell"], 1, r["input"], r["hidden"], r["threads"], f"{r['rnnkit_us']:.1f}",
-                 f"{r['torch_us']:.1f}", f"{r['rnnkit_us'] / r['torch_us']:.2f}", check_cell(r)]
+        body = [[r["cell"], 1, r["input"], r["hidden"], r["threads"], _ms(r, "rnnkit_us", ".1f"),
+                 _ms(r, "torch_us", ".1f"), _ratio(r, "rnnkit_us", "torch_us"), _check(r)]
                 for r in sorted(stream, key=key)]
         print(table(f"Streaming latency (batch 1, {stream[0]['steps']} steps x {stream[0]['runs']} runs, median; "
                     "rnnkit step vs torch nn.*Cell under no_grad)", header, body))
@@ -545,7 +580,8 @@ def main(argv=None):
 
     if os.environ.get(CHILD_VAR):                        # fallback child: one thread count, JSON out
         n = args.threads[0]
-        rows = run_threads(args, n, None)
+        deadline = float(os.environ[CHILD_VAR]) if os.environ[CHILD_VAR] != "none" else None
+        rows = run_threads(args, n, None, deadline)
         info = {"blas_env": {k: os.environ.get(k) for k in THREAD_VARS}}
         tpc_any = _threadpoolctl()
         if tpc_any is not None:
@@ -564,17 +600,19 @@ def main(argv=None):
     print_environment(env, args, mode)
     t_start = time.perf_counter()
 
+    deadline = time.time() + args.time_budget if args.time_budget > 0 else None
     rows, children = [], []
     for n in args.threads:
         if tpc is not None:
-            rows += run_threads(args, n, tpc)
+            rows += run_threads(args, n, tpc, deadline)
             continue
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "rows.json")
             child_argv = [a for a in argv]
             child_argv = _replace_opt(child_argv, "--threads", str(n))
             child_argv = _replace_opt(child_argv, "--json", out)
-            cenv = dict(os.environ, **{CHILD_VAR: "1"}, **{k: str(n) for k in THREAD_VARS})
+            cenv = dict(os.environ, **{CHILD_VAR: "none" if deadline is None else repr(deadline)},
+                        **{k: str(n) for k in THREAD_VARS})
             subprocess.run([sys.executable, os.path.abspath(__file__)] + child_argv, env=cenv, check=True)
             with open(out) as f:
                 res = json.load(f)
@@ -586,7 +624,11 @@ def main(argv=None):
         pools = [f"{d.get('internal_api')}={d.get('num_threads')}" for d in c.get("blas", [])]
         print(f"subprocess for threads={c['threads']}: " + ", ".join(f"{k}={v}" for k, v in c["blas_env"].items())
               + (f"; measured pools: {', '.join(pools)}" if pools else ""))
-    failed = [r for r in rows if not r["check_ok"]]
+    failed = [r for r in rows if not r.get("skipped") and not r["check_ok"]]
+    skipped = [r for r in rows if r.get("skipped")]
+    if skipped:
+        print(f"{len(skipped)} case(s) skipped: the run passed --time-budget {args.time_budget:g} s "
+              "(shared cores? see the load average; rerun them with --threads/--cell/--configs)")
     env["loadavg_end"] = loadavg()
     if env["loadavg_end"] is not None:
         print("load average at end: " + " ".join(f"{v:.2f}" for v in env["loadavg_end"]))

@@ -12,7 +12,7 @@ import pytest
 import rnnkit.io as rio
 from rnnkit.callbacks import ModelCheckpoint
 from rnnkit.io import ModelFileError, load_model, save_model
-from rnnkit.layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten
+from rnnkit.layers import GRU, LSTM, RNN, Dense, Dropout, Embedding
 from rnnkit.model import Sequential, feedforward
 from rnnkit.optim import SGD, Adam
 

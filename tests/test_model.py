@@ -90,7 +90,7 @@ def test_early_stopping_restores_best_weights():
 def test_nan_loss_stops_and_keeps_last_good_weights():
     X, y = sum_task(64)
     model = Sequential([RNN(8, nonlinearity="relu"), Dense(1)]).compile("mse", "sgd", lr=1e3)
-    with pytest.raises(TrainingError, match="the weights are the last good ones") as e:
+    with pytest.raises(TrainingError, match="the weights are the last good ones"):
         model.fit(X, y * 1e3, epochs=20, batch_size=8, verbose=0)
     assert all(np.isfinite(v).all() for v in model.get_weights().values())
 

@@ -72,10 +72,9 @@ def _jsonable(v):
 
 def write_json(path, obj):
     """Atomic JSON write (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2) + "\n")
-    os.replace(tmp, path)
+    from ._atomic import atomic_write
+    with atomic_write(path, "w") as fh:
+        fh.write(json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
 def write_run(result, config, app_name, out_dir):

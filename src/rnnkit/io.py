@@ -64,7 +64,6 @@ import inspect
 import json
 import math
 import os
-import secrets
 import warnings
 import zipfile
 
@@ -72,6 +71,7 @@ import numpy as np
 
 from . import __version__
 from . import optim
+from ._atomic import atomic_write
 from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Layer
 
 FORMAT_NAME = "rnnkit-model"
@@ -243,37 +243,9 @@ def save_model(model, path, metadata=None):
     """
     header_bytes, arrays = _header_and_arrays(model, metadata)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _write_archive(fh, header_bytes, arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_directory(directory)
+    with atomic_write(path) as fh:
+        _write_archive(fh, header_bytes, arrays)
     return path
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable where the platform allows it (POSIX); best effort."""
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 # -- loading -------------------------------------------------------------------------------------

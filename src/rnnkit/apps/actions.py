@@ -52,7 +52,7 @@ from ..data import datasets
 from ..layers import GRU, LSTM, RNN, Dense
 from ..model import Sequential
 from ..ops.activations import log_softmax
-from .common import AppResult, Timer
+from .common import AppResult, ChannelStandardizer, Timer
 
 NAME = "actions"
 DESCRIPTION = "smartwatch actions (BasicMotions / shoulder exercises), an action per time step (seed §5.2.3)"
@@ -78,28 +78,6 @@ def build(config, n_classes):
     rec = cell(config["hidden"], num_layers=config["layers"], bidirectional=bool(config["bidirectional"]),
                return_sequences=True)
     return Sequential([rec, Dense(n_classes)], seed=config["seed"])
-
-
-class ChannelStandardizer:
-    """x[..., c] -> (x[..., c] - mean_c) / std_c, statistics over every training step of every series."""
-
-    def __init__(self, series=None, mean=None, std=None):
-        if series is not None:
-            allsteps = np.concatenate([np.asarray(s, np.float64).reshape(-1, np.shape(s)[-1]) for s in series])
-            mean, std = allsteps.mean(0), allsteps.std(0)
-        self.mean = np.asarray(mean, np.float64)
-        std = np.asarray(std, np.float64)
-        self.std = np.where(std > 0, std, 1.0)
-
-    def transform(self, x):
-        return ((np.asarray(x, np.float64) - self.mean) / self.std).astype(np.float32)
-
-    def to_dict(self):
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, d):
-        return cls(mean=d["mean"], std=d["std"])
 
 
 def downsample(x, factor):

@@ -25,13 +25,13 @@ reads the results against the seed.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 
 import numpy as np
 
 from ..layers import GRU, LSTM, RNN, Dense
 from ..model import Sequential, TrainingError
+from .._threads import blas_threads
 from .common import AppResult, Timer
 
 NAME = "adding"
@@ -112,21 +112,6 @@ def param_counts(config, cells=None):
         m.build(2)
         out[cell] = m.num_params()
     return out
-
-
-@contextlib.contextmanager
-def _blas_threads(n):
-    """Limit BLAS threads (threadpoolctl, when installed) around the run; no-op for None."""
-    if n is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:                                       # pragma: no cover - optional
-        yield
-        return
-    with threadpool_limits(limits=int(n), user_api="blas"):
-        yield
 
 
 # -- the experiments ---------------------------------------------------------------------------------
@@ -231,7 +216,7 @@ def run(config, verbose=0):
     cells = [config["cell"]] if config.get("cell") else list(config["cells"])
     lengths = [int(T) for T in config["lengths"]]
     probe_T = int(config.get("probe_length") or max(lengths))
-    with Timer() as timer, _blas_threads(config.get("blas_threads")):
+    with Timer() as timer, blas_threads(config.get("blas_threads")):
         params = param_counts(config, cells)
         results = {}
         baseline = {}

@@ -59,6 +59,28 @@ class Standardizer:
         return {"mean": self.mean, "std": self.std}
 
 
+class ChannelStandardizer:
+    """x[..., c] -> (x[..., c] - mean_c) / std_c, statistics over every training step of every series."""
+
+    def __init__(self, series=None, mean=None, std=None):
+        if series is not None:
+            allsteps = np.concatenate([np.asarray(s, np.float64).reshape(-1, np.shape(s)[-1]) for s in series])
+            mean, std = allsteps.mean(0), allsteps.std(0)
+        self.mean = np.asarray(mean, np.float64)
+        std = np.asarray(std, np.float64)
+        self.std = np.where(std > 0, std, 1.0)
+
+    def transform(self, x):
+        return ((np.asarray(x, np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self):
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(mean=d["mean"], std=d["std"])
+
+
 def rmse(a, b):
     return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))
 

@@ -42,12 +42,13 @@ import importlib.metadata
 import importlib.util
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 __all__ = [
     "DataPackageMissing",
@@ -200,18 +201,8 @@ def _cache_path(name: str, key: str) -> Path:
 
 
 def _write_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as fh:
+        np.savez(fh, **arrays)
 
 
 def _cached(

@@ -39,7 +39,6 @@ The MBROLA voices (``mb-*``) are listed but need the separate ``mbrola`` package
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import io
@@ -48,13 +47,15 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
+
+from .._atomic import atomic_write
+from .._threads import blas_threads
 
 __all__ = [
     "DIGIT_WORDS", "DIGIT_VOICES", "TRAIN_VOICES", "TEST_VOICES", "ESPEAK_INSTALL_HINT",
@@ -367,22 +368,6 @@ def sample_digit_specs(n: int, voices: Sequence[str], seed, min_len: int = 3, ma
     return specs
 
 
-@contextlib.contextmanager
-def _single_blas_thread():
-    """Run the enclosed block with one BLAS thread (threadpoolctl, a dependency of librosa via
-    scikit-learn). MFCCs make many small matrix products (mel filters x spectrogram); letting
-    OpenBLAS start its own threads for each one made featurising ~10x slower on a busy 2-core
-    machine (measured: 200 utterances 7.6 s -> 0.7 s). Set once around a whole batch, from the
-    calling thread, because the limit is process-wide."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:                         # pragma: no cover - librosa pulls it in
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _run_pool(fn, items, n_jobs: int) -> list:
     n_jobs = _check_int(n_jobs, "n_jobs", 1)
     if n_jobs == 1 or len(items) <= 1:
@@ -553,20 +538,8 @@ def _featurize_params(feature_params) -> dict:
 
 
 def _write_npz_atomic(path: Path, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_write(path) as fh:
+        np.savez(fh, **arrays)
 
 
 def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 3, max_len: int = 7,
@@ -577,7 +550,7 @@ def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 
     ``features[i]`` is ``featurize(wave_i, **feature_params)`` (float32 ``(frames, dim)``),
     ``labels[i]`` the int64 digits, ``voices[i]`` the voice name. Rendering and featurising run
     together on ``n_jobs`` threads, with BLAS limited to one thread meanwhile (see
-    ``_single_blas_thread``). When featurising many waveforms yourself on a small machine, do the
+    ``rnnkit._threads``). When featurising many waveforms yourself on a small machine, do the
     same (``threadpoolctl.threadpool_limits(1, "blas")`` or ``OPENBLAS_NUM_THREADS=1``).
 
     The result is cached in ``cache_dir()`` as ``digits-<key>.npz``, the key being a hash of every
@@ -630,7 +603,7 @@ def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 
         wave = render_speech(spec.text, spec.voice, spec.speed, spec.pitch, sample_rate)
         return featurize(wave, sample_rate=sample_rate, **fparams)
 
-    with _single_blas_thread():
+    with blas_threads(1):  # many small products: BLAS threads cost ~10x here (see rnnkit._threads)
         features = _run_pool(work, specs, n_jobs)
     labels = [s.labels for s in specs]
     utt_voices = [s.voice for s in specs]

@@ -197,7 +197,7 @@ class Recurrent(Layer):
 
         With ``return_state=True`` also returns the final states in PyTorch's layout.
         """
-        dtype = self.params[f"W_x_l0"].dtype
+        dtype = self.params["W_x_l0"].dtype
         x = _checks.check_sequence_batch(x, "x", features=self.input_size, dtype=dtype)
         B, T, _ = x.shape
         lengths = _checks.check_lengths(lengths, B, T)

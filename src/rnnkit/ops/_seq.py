@@ -75,6 +75,22 @@ def last_valid(hs, schedule: Schedule):
 # ----------------------------------------------------------------------------------------------
 # Recurrent dropout mask and gradient diagnostics, the same for every cell.
 
+def prepare(params, x, lengths, h_mask, shapes):
+    """What every cell's forward starts with: check weights, input, lengths and dropout mask.
+
+    ``shapes(D, H)`` gives the cell's expected weight shapes. Returns ``(x, dtype, schedule, mask)``.
+    """
+    gates = shapes(1, 1)["W_x"][0]
+    # the bias fixes H and W_x's columns fix D; every weight is then checked against them
+    H = np.shape(params.get("b", params["W_x"]))[0] // gates
+    D = np.shape(params["W_x"])[-1]
+    dtype = _checks.check_params(params, shapes(D, H))
+    x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
+    B, T, _ = x.shape
+    sched = Schedule(_checks.check_lengths(lengths, B, T), B, T)
+    return x, dtype, sched, check_h_mask(h_mask, B, H, dtype, sched)
+
+
 def check_h_mask(h_mask, batch: int, hidden: int, dtype, schedule: Schedule):
     """None, or the (B, H) recurrent-dropout mask, checked and sorted like the batch (a new array)."""
     if h_mask is None:

@@ -56,7 +56,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _seq
-from ._seq import (Schedule, batch_first, fuse_blocks, gate_blocks, last_valid, time_major)
+from ._seq import (batch_first, fuse_blocks, gate_blocks, last_valid, time_major)
 from ._seq import block_grads as _block_grads
 from ._seq import sum_blocks_matmul as _sum_blocks_matmul
 from ._seq import torch_get as _torch_get
@@ -110,14 +110,8 @@ def forward(params, x, h0=None, lengths=None, reset_after=False, h_mask=None):
     if not isinstance(reset_after, (bool, np.bool_)):
         raise TypeError(f"reset_after: expected a bool, got {reset_after!r}")
     W_x, W_h = params["W_x"], params["W_h"]
-    H = W_h.shape[-1]
-    D = W_x.shape[-1]
-    dtype = _checks.check_params(params, param_shapes(D, H))
-    x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
-    B, T, _ = x.shape
-    lengths = _checks.check_lengths(lengths, B, T)
-    sched = Schedule(lengths, B, T)
-    m = _seq.check_h_mask(h_mask, B, H, dtype, sched)
+    x, dtype, sched, m = _seq.prepare(params, x, lengths, h_mask, param_shapes)
+    (B, T, D), H = x.shape, W_h.shape[-1]
 
     xt = time_major(x, sched)                                     # (T, B, D)
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0

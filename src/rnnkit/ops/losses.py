@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import log_softmax, sigmoid, softmax
+from .activations import log_softmax, sigmoid
 
 
 def _weights(mask, shape, dtype, reduction):

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _seq
-from ._seq import (Schedule, batch_first, fuse_blocks, gate_blocks, last_valid, sum_blocks_matmul,
+from ._seq import (batch_first, fuse_blocks, gate_blocks, last_valid, sum_blocks_matmul,
                    time_major, torch_get)
 from .activations import sigmoid
 
@@ -96,15 +96,9 @@ def forward(params, x, state0=None, lengths=None, h_mask=None):
     c_t = f c_{t-1} + i g is not masked).
     """
     W_x, W_h = params["W_x"], params["W_h"]
-    H = W_h.shape[-1]
-    D = W_x.shape[-1]
-    dtype = _checks.check_params(params, param_shapes(D, H))
-    x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
-    B, T, _ = x.shape
-    lengths = _checks.check_lengths(lengths, B, T)
+    x, dtype, sched, m = _seq.prepare(params, x, lengths, h_mask, param_shapes)
+    (B, T, D), H = x.shape, W_h.shape[-1]
     h0, c0 = _check_state0(state0, B, H, dtype)
-    sched = Schedule(lengths, B, T)
-    m = _seq.check_h_mask(h_mask, B, H, dtype, sched)
 
     xt = time_major(x, sched)                                     # (T, B, D)
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _seq
-from ._seq import Schedule, batch_first, last_valid, time_major
+from ._seq import batch_first, last_valid, time_major
 from .activations import relu_grad, tanh_grad
 
 NONLINEARITIES = ("tanh", "relu")
@@ -56,13 +56,8 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", h_mask=None):
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
     W_x, W_h = params["W_x"], params["W_h"]
-    H, D = W_x.shape
-    dtype = _checks.check_params(params, param_shapes(D, H))
-    x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
-    B, T, _ = x.shape
-    lengths = _checks.check_lengths(lengths, B, T)
-    sched = Schedule(lengths, B, T)
-    m = _seq.check_h_mask(h_mask, B, H, dtype, sched)
+    x, dtype, sched, m = _seq.prepare(params, x, lengths, h_mask, param_shapes)
+    (B, T, D), H = x.shape, W_h.shape[-1]
 
     xt = time_major(x, sched)                                     # (T, B, D)
     hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
