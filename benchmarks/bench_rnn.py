@@ -209,7 +209,7 @@ def environment(tpc):
             b = cfg["Build Dependencies"]["blas"]
             env["blas"] = [{"name": b.get("name"), "version": b.get("version"),
                             "openblas configuration": b.get("openblas configuration")}]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - an older numpy's show_config: report, do not fail
             env["blas"] = [{"error": repr(e)}]
     env["torch_blas"] = {"mkl": torch.backends.mkl.is_available(), "mkldnn": torch.backends.mkldnn.is_available(),
                          "num_threads_default": torch.get_num_threads()}
@@ -260,7 +260,7 @@ class Cell:
     # weights ----------------------------------------------------------------------------------
     def params_from_torch(self, module):
         t = {k: v.detach().cpu().numpy().copy() for k, v in module.named_parameters()}
-        t = {k[:-3] if k.endswith("_l0") else k: v for k, v in t.items()}
+        t = {k.removesuffix("_l0"): v for k, v in t.items()}
         if self.name == "gru":
             return self.mod.from_torch_layout(t)
         return {"W_x": t["weight_ih"], "W_h": t["weight_hh"], "b": t["bias_ih"], "b_h": t["bias_hh"]}
@@ -415,7 +415,7 @@ def seq_case(cell, cfg, args, rng, seed):
     for name, a, b in zip(("h_T", "c_T"), states, cell.torch_states(t_state)):
         pairs[name] = (a, b)
     pairs["dx"] = (dx, xg.grad)
-    tg = {k[:-3]: v.grad for k, v in module.named_parameters()}
+    tg = {k.removesuffix("_l0"): v.grad for k, v in module.named_parameters()}
     for k, g in cell.grads_to_torch(grads).items():
         pairs["d" + k] = (g, tg[k])
     ok, worst_name, worst = compare(pairs, dtype)
@@ -546,8 +546,9 @@ def _check(r):
 def print_tables(rows):
     seq = [r for r in rows if r["section"] == "sequence"]
     stream = [r for r in rows if r["section"] == "streaming"]
-    key = lambda r: (CELLS.index(r["cell"]), r["batch"], r.get("time", 0), r["input"], r["hidden"],  # noqa: E731
-                     r["threads"])
+    def key(r):
+        return CELLS.index(r["cell"]), r["batch"], r.get("time", 0), r["input"], r["hidden"], r["threads"]
+
     header = ["cell", "batch", "time", "in", "hidden", "threads", "reps", "rnnkit ms", "torch ms", "ratio", "check"]
     for title, p in (("Forward (inference; torch under no_grad)", "fwd"),
                      ("Forward + backward (d_out, d_h_T; torch: loss.backward() with x.requires_grad)", "fwd_bwd")):
