@@ -360,14 +360,15 @@ class Sequential:
         raise ValueError(f"predict_proba: the model's loss is {self.loss!r}, not a classification loss")
 
     def predict_classes(self, X, lengths=None, batch_size=256):
-        out = self.predict(X, lengths, batch_size)
+        """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences."""
+        Xp, lp, seq = self._inputs(X, lengths)
+        out = self._outputs(Xp, lp, seq, batch_size)
         if self.loss == "binary_crossentropy":
             return (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
         if self.loss == "crossentropy":
             return out.argmax(-1)
         if self.loss == "ctc":
             from .ops import ctc
-            Xp, lp, seq = self._inputs(X, lengths)
             return ctc.greedy_decode(out, lp, blank=self.ctc_blank)
         raise ValueError(f"predict_classes: the model's loss is {self.loss!r}, not a classification loss")
 

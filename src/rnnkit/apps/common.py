@@ -58,6 +58,12 @@ class Standardizer:
     def to_dict(self):
         return {"mean": self.mean, "std": self.std}
 
+    @classmethod
+    def from_dict(cls, d):
+        new = cls.__new__(cls)
+        new.mean, new.std = float(d["mean"]), float(d["std"])
+        return new
+
 
 class ChannelStandardizer:
     """x[..., c] -> (x[..., c] - mean_c) / std_c, statistics over every training step of every series."""

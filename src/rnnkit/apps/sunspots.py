@@ -42,26 +42,42 @@ def arima_one_step(train, test, order):
     return np.asarray(full.predict(start=len(train), end=len(train) + len(test) - 1))
 
 
+def _data(config, scaler=None):
+    """Windows over the standardised series and the chronological parts (train stats only)."""
+    series = datasets.load_sunspots()
+    values = series.values.astype(np.float64)
+    w = config["window"]
+    tr, va, te = datasets.chronological_split(len(values), (0.7, 0.15, 0.15))
+    scaler = scaler or Standardizer(values[tr])
+    X, y = datasets.make_windows(scaler.transform(values), w)
+    idx = np.arange(w, len(values))            # the year each window predicts
+    part = lambda s: (idx >= s.start) & (idx < s.stop)
+    return series, values, scaler, X, y, idx, (part(tr), part(va), part(te)), te
+
+
+def evaluate(model, config):
+    """Test RMSE/MAE of a saved model, with the scaler stored beside it."""
+    scaler = Standardizer.from_dict(model.metadata["scaler"])
+    _, values, _, X, _, idx, (_, _, test), _ = _data(config, scaler)
+    pred = scaler.inverse(model.predict(X[test])[:, 0])
+    truth = values[idx[test]]
+    return {"rmse": rmse(pred, truth), "mae": mae(pred, truth), "n_test": int(test.sum())}
+
+
 def run(config, verbose=0):
     from ..callbacks import EarlyStopping
     with Timer() as timer:
-        series = datasets.load_sunspots()
-        values = series.values.astype(np.float64)
+        series, values, scaler, X, y, idx, (train, val, test), te = _data(config)
         w = config["window"]
-        tr, va, te = datasets.chronological_split(len(values), (0.7, 0.15, 0.15))
-        scaler = Standardizer(values[tr])
-        X, y = datasets.make_windows(scaler.transform(values), w)
-        idx = np.arange(w, len(values))            # the year each window predicts
-        part = lambda s: (idx >= s.start) & (idx < s.stop)
         model = build(config).compile("mse", "adam", lr=config["lr"], clip_norm=1.0)
-        hist = model.fit(X[part(tr)], y[part(tr)], epochs=config["epochs"], batch_size=config["batch_size"],
-                         validation_data=(X[part(va)], y[part(va)]), verbose=verbose,
+        hist = model.fit(X[train], y[train], epochs=config["epochs"], batch_size=config["batch_size"],
+                         validation_data=(X[val], y[val]), verbose=verbose,
                          callbacks=[EarlyStopping(patience=25)])
-        pred = scaler.inverse(model.predict(X[part(te)])[:, 0])
-        truth = values[idx[part(te)]]
-        persistence = values[idx[part(te)] - 1]
+        pred = scaler.inverse(model.predict(X[test])[:, 0])
+        truth = values[idx[test]]
+        persistence = values[idx[test] - 1]
         arima = arima_one_step(values[:te.start], truth, config["arima_order"])
-    years = series.time[idx[part(te)]]
+    years = series.time[idx[test]]
     metrics = {"rmse": rmse(pred, truth), "mae": mae(pred, truth),
                "arima_rmse": rmse(arima, truth), "arima_mae": mae(arima, truth),
                "persistence_rmse": rmse(persistence, truth), "n_test": int(len(truth)),

@@ -1,0 +1,49 @@
+"""The rnnkit command end to end on a tiny run: run folder contents, a model that loads and predicts."""
+import json
+
+import numpy as np
+import pytest
+
+from rnnkit.cli import APPS, main
+from rnnkit.model import Sequential
+
+
+def test_list_names_every_app(capsys):
+    main(["list"])
+    out = capsys.readouterr().out
+    for name in APPS:
+        assert name in out
+
+
+def test_train_writes_a_complete_run_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", "sunspots", "--quick", "--epochs", "2", "--hidden", "8", "--cell", "lstm",
+          "--out", str(run), "--verbose", "0"])
+    out = capsys.readouterr().out
+    assert "test RMSE" in out and str(run) in out
+    assert {p.name for p in run.iterdir()} >= {"config.json", "metrics.json", "model.npz", "loss.png",
+                                                 "forecast.png"}
+    config = json.loads((run / "config.json").read_text())
+    assert config["app"] == "sunspots" and config["cell"] == "lstm" and config["hidden"] == 8
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert np.isfinite(metrics["summary"]["rnnkit"]) and len(metrics["history"]["loss"]) <= 2
+    assert (run / "loss.png").stat().st_size > 1000
+
+    model = Sequential.load(run / "model.npz")
+    assert model.metadata["app"] == "sunspots"
+    window = model.metadata["window"]
+    X = np.random.default_rng(0).standard_normal((3, window, 1)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    main(["predict", str(run / "model.npz"), str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")])
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), model.predict(X))
+
+    main(["evaluate", str(run)])
+    scored = json.loads(capsys.readouterr().out.split("\n", 0)[0])
+    assert scored  # the app re-scores the saved model on its held-out years
+
+
+def test_bad_app_and_bad_option_are_named():
+    with pytest.raises(SystemExit, match="unknown application 'nope'"):
+        main(["train", "nope"])
+    with pytest.raises(SystemExit, match="--set colour: not an option of this app"):
+        main(["train", "sunspots", "--set", "colour=red"])
