@@ -60,9 +60,9 @@ from ._seq import (batch_first, fuse_blocks, gate_blocks, last_valid, time_major
 from ._seq import block_grads as _block_grads
 from ._seq import sum_blocks_matmul as _sum_blocks_matmul
 from ._seq import torch_get as _torch_get
-from .activations import sigmoid
 
 GATES = 3
+_TIME_BLOCKS_MAX_BATCH = 4   # up to this batch size the forward loop runs on a time-major buffer
 
 
 def param_shapes(input_size: int, hidden_size: int) -> dict:
@@ -123,13 +123,30 @@ def forward(params, x, h0=None, lengths=None, reset_after=False, h_mask=None):
         bias[:2 * H] += b_h[:2 * H]                               # b_hn stays inside r * (...)
     else:
         bias = b + b_h
-    gates = np.matmul(xt.reshape(T * B, D), gate_blocks(W_x, GATES, transpose=True))  # all steps at once
-    gates += gate_blocks(bias, GATES)[:, None, :]
-    gates = gates.reshape(GATES, T, B, H)                         # pre-activations, then (in place) gates
+    # The r and z rows of W_x, W_h and the bias are halved once (exact: a power of two), so that one
+    # tanh gives tanh(a/2) and sigma(a) = 0.5 tanh(a/2) + 0.5 (bit-identical to activations.sigmoid).
+    scale = np.array([0.5, 0.5, 1], dtype=dtype)[:, None, None]   # new arrays below: params untouched
+    W_xT = gate_blocks(W_x, GATES, transpose=True) * scale        # (3, D, H)
+    bias = gate_blocks(bias, GATES) * scale[:, 0]                 # (3, H)
+    if B <= _TIME_BLOCKS_MAX_BATCH:
+        # small batch: the loop works on a time-major (T, 3, B, H) buffer, so that a step's gates are
+        # one contiguous (3, B, H) array (strided 3-D views cost ~1 us more per ufunc at these sizes);
+        # it is turned into the gate-major layout for the cache with one copy
+        pre = xt.reshape(T * B, D) @ W_xT.transpose(1, 0, 2).reshape(D, GATES * H)
+        pre += bias.reshape(-1)
+        gtm = np.ascontiguousarray(pre.reshape(T, B, GATES, H).transpose(0, 2, 1, 3))
+        del pre
+    else:
+        gates = np.matmul(xt.reshape(T * B, D), W_xT)             # all steps at once
+        gates += bias[:, None, :]
+        gates = gates.reshape(GATES, T, B, H)                     # pre-activations, then (in place) gates
+        gtm = gates.transpose(1, 0, 2, 3)                         # (T, 3, B, H) view for the loop
     # aux[t] = r_t * (m *) h_{t-1} (seed form) or W_hn (m *) h_{t-1} + b_hn (reset_after): for backward
     aux = np.zeros((T, B, H), dtype=dtype)
-    W_hT = gate_blocks(W_h, GATES, transpose=True)               # (3, H, H)
-    (_loop_reset_after if reset_after else _loop_seed)(W_hT, b_h[2 * H:], gates, hs, aux, sched, m)
+    W_hT = gate_blocks(W_h, GATES, transpose=True) * scale       # (3, H, H); r, z halved
+    (_loop_reset_after if reset_after else _loop_seed)(W_hT, b_h[2 * H:], gtm, hs, aux, sched, m)
+    if B <= _TIME_BLOCKS_MAX_BATCH:
+        gates = np.ascontiguousarray(gtm.transpose(1, 0, 2, 3))  # gate-major (3, T, B, H) for backward
 
     out = batch_first(hs[1:], sched)
     h_T = sched.unsort(last_valid(hs, sched))
@@ -145,20 +162,24 @@ def _update(a, h, h_new):
 
 
 def _loop_seed(W_hT, b_hn, gates, hs, rh, sched, m):
-    _, T, B, H = gates.shape
+    """Seed-form loop over ``gates``, a time-major (T, 3, B, H) array or view; gates in place."""
+    T, _, B, H = gates.shape
     W_rzT, W_nT = W_hT[:2], W_hT[2]
+    half = gates.dtype.type(0.5)
     rec = np.empty((2, B, H), dtype=gates.dtype)
     recn = np.empty((B, H), dtype=gates.dtype)
     hm = None if m is None else np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
-        a = gates[:, t, :n]                                       # (3, n, H): r, z, n
+        a = gates[t, :, :n]                                       # (3, n, H): r, z, n
         h = hs[t, :n]
         hr = h if m is None else np.multiply(h, m[:n], out=hm[:n])   # what the products read
         np.matmul(hr, W_rzT, out=rec[:, :n])                      # r and z in one (batched) product
         rz = a[:2]
         rz += rec[:, :n]
-        sigmoid(rz, out=rz)
+        np.tanh(rz, out=rz)
+        rz *= half
+        rz += half                                                # r, z = sigma(a) (rows pre-halved)
         u = rh[t, :n]
         np.multiply(a[0], hr, out=u)                              # r * h_{t-1}
         np.matmul(u, W_nT, out=recn[:n])                          # W_hn (r * h_{t-1})
@@ -166,23 +187,27 @@ def _loop_seed(W_hT, b_hn, gates, hs, rh, sched, m):
         np.tanh(a[2], out=a[2])
         _update(a, h, hs[t + 1, :n])
         if n < B:
-            gates[:, t, n:] = 0                                   # padded steps: no gates, no gradient
+            gates[t, :, n:] = 0                                   # padded steps: no gates, no gradient
 
 
 def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched, m):
-    _, T, B, H = gates.shape
+    """reset_after loop over ``gates``, a time-major (T, 3, B, H) array or view; gates in place."""
+    T, _, B, H = gates.shape
+    half = gates.dtype.type(0.5)
     rec = np.empty((GATES, B, H), dtype=gates.dtype)
     tmp = np.empty((B, H), dtype=gates.dtype)
     hm = None if m is None else np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
-        a = gates[:, t, :n]                                       # (3, n, H): r, z, n
+        a = gates[t, :, :n]                                       # (3, n, H): r, z, n
         h = hs[t, :n]
         hr = h if m is None else np.multiply(h, m[:n], out=hm[:n])
         np.matmul(hr, W_hT, out=rec[:, :n])                       # one (batched) product, three gates
         rz = a[:2]
         rz += rec[:2, :n]
-        sigmoid(rz, out=rz)
+        np.tanh(rz, out=rz)
+        rz *= half
+        rz += half                                                # r, z = sigma(a) (rows pre-halved)
         vt = v[t, :n]
         np.add(rec[2, :n], b_hn, out=vt)                          # W_hn h_{t-1} + b_hn
         np.multiply(a[0], vt, out=tmp[:n])
@@ -190,7 +215,7 @@ def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched, m):
         np.tanh(a[2], out=a[2])
         _update(a, h, hs[t + 1, :n])
         if n < B:
-            gates[:, t, n:] = 0
+            gates[t, :, n:] = 0
 
 
 def backward(cache, d_out=None, d_h=None, record=None):
@@ -318,21 +343,29 @@ def step(params, x_t, h, reset_after=False):
     H2 = 2 * H
     W_h, b, b_h = params["W_h"], params["b"], params["b_h"]
     a = x_t @ params["W_x"].T
+    rz = a[..., :H2]
+    half = a.dtype.type(0.5) if a.dtype.kind == "f" else 0.5
     if reset_after:
         bias = b.copy()
         bias[:H2] += b_h[:H2]
         a += bias
         rec = h @ W_h.T
-        a[..., :H2] += rec[..., :H2]
-        sigmoid(a[..., :H2], out=a[..., :H2])
+        rz += rec[..., :H2]
+        rz *= half                                                # sigma(a) = 0.5 tanh(a/2) + 0.5
+        np.tanh(rz, out=rz)
+        rz *= half
+        rz += half
         v = rec[..., H2:]
         v += b_h[H2:]
         v *= a[..., :H]
         a[..., H2:] += v
     else:
         a += b + b_h
-        a[..., :H2] += h @ W_h[:H2].T
-        sigmoid(a[..., :H2], out=a[..., :H2])
+        rz += h @ W_h[:H2].T
+        rz *= half
+        np.tanh(rz, out=rz)
+        rz *= half
+        rz += half
         a[..., H2:] += (a[..., :H] * h) @ W_h[H2:].T
     np.tanh(a[..., H2:], out=a[..., H2:])
     h_new = a[..., H2:] - h
