@@ -13,8 +13,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _needs(loader):
-    if not datasets.available().get(loader):
-        pytest.skip(f"{loader}: data package not installed")
+    """The data packages are part of the test set-up (requirements/): missing one is a failure."""
+    assert datasets.available().get(loader), f"{loader}: data package not installed (make test installs it)"
 
 
 def _check_plots(result, tmp_path):

