@@ -327,7 +327,8 @@ class Recurrent(Layer):
             for j, v in enumerate(s):
                 new[j].append(v)
             inp = s[0]
-        out = tuple(np.stack(v) for v in new)
+        # one layer: a view with the layer axis added, no copy (this is the latency path)
+        out = tuple(v[0][None] if len(v) == 1 else np.stack(v) for v in new)
         return inp, (out if self.cell.n_states > 1 else out[0])
 
     def get_config(self):
