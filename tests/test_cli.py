@@ -47,3 +47,19 @@ def test_bad_app_and_bad_option_are_named():
         main(["train", "nope"])
     with pytest.raises(SystemExit, match="--set colour: not an option of this app"):
         main(["train", "sunspots", "--set", "colour=red"])
+
+
+def test_set_parses_json_or_plain_strings():
+    import argparse
+
+    from rnnkit.apps import sunspots
+    from rnnkit.cli import _config_from_args
+    args = argparse.Namespace(quick=True, cell=None, hidden=None, layers=None, epochs=None, batch_size=None,
+                              seed=None, lr=None, bidirectional=None,
+                              set=["cell=lstm", "arima_order=[2, 0, 1]", "window=12", "lr=1e-3"])
+    config = _config_from_args(sunspots, args)
+    assert config["cell"] == "lstm" and config["arima_order"] == [2, 0, 1]
+    assert config["window"] == 12 and config["lr"] == 1e-3
+    args.set = ["window"]
+    with pytest.raises(SystemExit, match="--set window: expected KEY=VALUE"):
+        _config_from_args(sunspots, args)

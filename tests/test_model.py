@@ -116,7 +116,7 @@ def test_feature_mismatch_and_label_range():
         model.predict(np.zeros((2, 3, 5)))
     with pytest.raises(ValueError, match=r"y: class ids must be in \[0, 2\] \(the model has 3 outputs\), got range \[0, 3\]"):
         model.fit(np.zeros((2, 3, 2)), np.array([0, 3]), verbose=0)
-    with pytest.raises(ValueError, match=r"lengths: must be in \[1, 3\]"):
+    with pytest.raises(ValueError, match=r"lengths: lengths must be <= the padded time axis \(3\), got max 4"):
         model.predict(np.zeros((2, 3, 2)), lengths=np.array([1, 4]))
 
 
@@ -164,3 +164,34 @@ def test_l2_on_chosen_parameters_only():
     assert np.abs(wp["1.W_y"]).sum() < np.abs(wb["1.W_y"]).sum()       # chosen: shrunk
     with pytest.raises(ValueError, match="regularize: no parameter matches"):
         Sequential([RNN(8), Dense(1)]).compile("mse", l2=0.1, regularize=["*nothing*"]).fit(X, y, verbose=0)
+
+
+def test_predict_is_zero_past_each_length_whatever_the_head():
+    model = Sequential([RNN(3, return_sequences=True), Dense(1)]).compile("binary_crossentropy").build(2)
+    model.layers[1].params["c"][:] = 5.0          # a head that is non-zero on zero input
+    X = [np.ones((4, 2), np.float32), np.ones((1, 2), np.float32)]
+    out = model.predict(X)
+    np.testing.assert_array_equal(out[1, 1:], 0)
+    np.testing.assert_allclose(out[1, :1], model.predict(X[1:])[0, :1], atol=1e-6)
+
+
+def test_ragged_per_step_targets_must_match_input_lengths():
+    X = [np.zeros((2, 1)), np.zeros((4, 1)), np.zeros((3, 1))]
+    y = [np.zeros(4, int), np.zeros(2, int), np.zeros(3, int)]
+    model = Sequential([RNN(3, return_sequences=True), Dense(2)]).compile("crossentropy")
+    with pytest.raises(ValueError, match=r"y\[0\]: expected 2 per-step targets \(one per step of X\[0\]\), got 4"):
+        model.fit(X, y, verbose=0)
+
+
+def test_lr_in_two_places_and_missing_validation_are_refused_before_training():
+    from rnnkit import optim
+    from rnnkit.callbacks import ReduceLROnPlateau
+    with pytest.raises(ValueError, match="lr: given as 0.5 and inside the optimizer"):
+        Sequential([RNN(3), Dense(1)]).compile("mse", optim.SGD(0.01), lr=0.5)
+    X, y = sum_task(16)
+    model = Sequential([RNN(3), Dense(1)]).compile("mse")
+    for cb in (EarlyStopping(), ReduceLROnPlateau()):
+        with pytest.raises(ValueError, match="monitors 'val_loss', but fit has no validation data"):
+            model.fit(X, y, callbacks=[cb], verbose=0)
+    with pytest.raises(TypeError, match="lengths: expected integers"):
+        model.predict(X[:2], lengths=np.array([2.5, 4.0]))

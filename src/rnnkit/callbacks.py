@@ -153,9 +153,9 @@ class ReduceLROnPlateau(Callback):
         self._is_better = _better(self.mode, 0.0)
 
     def on_epoch_end(self, epoch, logs):
-        cur = logs.get(self.monitor)
-        if cur is None:
-            return
+        if self.monitor not in logs:
+            raise KeyError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not among the logs {sorted(logs)}")
+        cur = logs[self.monitor]
         if self._is_better(cur, self.best):
             self.best, self.wait = cur, 0
         else:

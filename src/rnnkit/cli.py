@@ -105,10 +105,15 @@ def _config_from_args(app, args):
     if args.bidirectional is not None:
         config["bidirectional"] = args.bidirectional
     for item in args.set or []:
-        key, _, value = item.partition("=")
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise SystemExit(f"rnnkit: --set {item}: expected KEY=VALUE")
         if key not in config:
             raise SystemExit(f"rnnkit: --set {key}: not an option of this app ({', '.join(config)})")
-        config[key] = json.loads(value) if value[:1] in "[{0123456789-tfn" else value
+        try:  # numbers, lists, true/false/null as JSON; anything else is a plain string
+            config[key] = json.loads(value)
+        except json.JSONDecodeError:
+            config[key] = value
     return config
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from . import optim
 from .data.batching import bucket_batches, length_mask, pad_sequences
 from .layers import Dense, Embedding, Flatten, Layer
+from .ops import _checks
 from .ops import activations as A
 from .ops import losses as L
 
@@ -129,24 +130,27 @@ class Sequential:
         if lengths is not None:
             if not seq:
                 raise ValueError("lengths: given, but X has no time axis")
-            lengths = np.asarray(lengths)
-            if lengths.shape != (X.shape[0],):
-                raise ValueError(f"lengths: expected shape ({X.shape[0]},), got {lengths.shape}")
-            if lengths.min() < 1 or lengths.max() > X.shape[1]:
-                raise ValueError(f"lengths: must be in [1, {X.shape[1]}] (the padded time axis), "
-                                 f"got range [{lengths.min()}, {lengths.max()}]")
-            lengths = lengths.astype(np.int64)
+            lengths = _checks.check_lengths(lengths, X.shape[0], X.shape[1])
         self.build(feat)
         return X, lengths, seq
 
-    def _targets(self, y, n, T, seq_out):
-        """User targets -> an array aligned with the model's output (or label sequences for CTC)."""
+    def _targets(self, y, n, T, seq_out, lengths=None):
+        """User targets -> an array aligned with the model's output (or label sequences for CTC).
+
+        Ragged per-step targets must have one target per input step (``lengths``, the inputs' own).
+        """
         if self.loss == "ctc":
             if not isinstance(y, (list, tuple)) or len(y) != n:
                 raise ValueError(f"y: CTC needs a list of {n} label sequences (one per input), got {type(y).__name__}")
             return [np.asarray(s, dtype=np.int64).reshape(-1) for s in y]
         if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and seq_out:
-            y, _ = pad_sequences(y)
+            if len(y) == n:
+                x_len = np.full(n, T) if lengths is None else lengths
+                for i, (s, L) in enumerate(zip(y, x_len)):
+                    if len(s) != L:
+                        raise ValueError(f"y[{i}]: expected {L} per-step targets (one per step of X[{i}]), "
+                                         f"got {len(s)}")
+            y, _ = pad_sequences(y, maxlen=T, name="y")
         y = np.asarray(y)
         if y.shape[0] != n:
             raise ValueError(f"y: expected {n} targets (one per input sequence), got {y.shape[0]}")
@@ -255,7 +259,7 @@ class Sequential:
             raise ValueError(f"epochs: expected >= 0, got {epochs!r}")
         Xp, lp, seq = self._inputs(X, lengths)
         seq_out = self.output_is_sequence(seq)
-        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out)
+        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
         n = len(Xp)
         val = None
         if validation_data is not None:
@@ -269,6 +273,11 @@ class Sequential:
             val = (Xp[vi], _take(yp, vi), None if lp is None else lp[vi])
             Xp, yp, lp = Xp[ti], _take(yp, ti), (None if lp is None else lp[ti])
             n = len(Xp)
+        for cb in callbacks:  # fail before training, not after the first epoch
+            monitor = getattr(cb, "monitor", "")
+            if monitor.startswith("val_") and val is None:
+                raise ValueError(f"callbacks: {type(cb).__name__} monitors {monitor!r}, but fit has no "
+                                 "validation data (give validation_data or validation_split)")
         shuffle_rng = np.random.default_rng(None if self.seed is None else self.seed + 1)
         history = History()
         cbs = CallbackList([history, *callbacks], self)
@@ -287,11 +296,13 @@ class Sequential:
             for bi in bar:
                 xb, yb, lb = self._batch(Xp, yp, lp, bi, seq, seq_out)
                 loss, out = self.train_step(xb, yb, lb, seq_out)
-                total += loss * len(bi); count += len(bi)
+                # weight by what the loss averaged over: steps for per-step outputs, else sequences
+                w = len(bi) if not seq_out else (int(lb.sum()) if lb is not None else len(bi) * xb.shape[1])
+                total += loss * w; count += w
                 if self.metrics:  # on the training batches as they go (dropout on), like Keras
                     mask = length_mask(lb, out.shape[1]) if (seq_out and lb is not None) else None
                     for name, fn in self.metrics.items():
-                        accum[name].append((fn(out, yb, mask, self.loss, lb), len(bi)))
+                        accum[name].append((fn(out, yb, mask, self.loss, lb), w))
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{total / count:.4f}")
             logs = {"loss": total / count}
@@ -335,7 +346,9 @@ class Sequential:
         if first.ndim == 3:  # per-step outputs: pad every batch back to the full time axis
             res = np.zeros((n, Xp.shape[1], first.shape[-1]), dtype=first.dtype)
             for bi, o in outs:
-                res[bi, :o.shape[1]] = o
+                T = o.shape[1]
+                # steps past a sequence's length are padding: zero there, whatever the head computes
+                res[bi, :T] = o if lp is None else o * length_mask(lp[bi], T)[..., None]
         else:
             res = np.zeros((n,) + first.shape[1:], dtype=first.dtype)
             for bi, o in outs:
@@ -376,7 +389,7 @@ class Sequential:
         """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout)."""
         Xp, lp, seq = self._inputs(X, lengths)
         seq_out = self.output_is_sequence(seq)
-        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out)
+        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
         out = self._outputs(Xp, lp, seq, batch_size)
         logs = {}
         if self.loss == "ctc":

@@ -139,6 +139,8 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 def get(spec, lr=None) -> Optimizer:
     """An optimiser from a name ("sgd", "adam") or an instance."""
     if isinstance(spec, Optimizer):
+        if lr is not None and lr != spec.lr:
+            raise ValueError(f"lr: given as {lr!r} and inside the optimizer ({spec.lr!r}); give it in one place")
         return spec
     try:
         cls = OPTIMIZERS[spec]

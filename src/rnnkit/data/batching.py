@@ -4,16 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def pad_sequences(seqs, dtype=None, value=0, maxlen=None):
+def pad_sequences(seqs, dtype=None, value=0, maxlen=None, name="X"):
     """List of (T_i, ...) arrays -> (padded (B, T, ...), lengths (B,)). Empty sequences are refused."""
     if len(seqs) == 0:
-        raise ValueError("X: empty list of sequences")
+        raise ValueError(f"{name}: empty list of sequences")
     arrs = [np.asarray(s) for s in seqs]
     for i, a in enumerate(arrs):
         if a.ndim == 0 or a.shape[0] == 0:
-            raise ValueError(f"X[{i}]: empty sequence (every sequence needs at least one step)")
+            raise ValueError(f"{name}[{i}]: empty sequence (every sequence needs at least one step)")
         if a.shape[1:] != arrs[0].shape[1:]:
-            raise ValueError(f"X[{i}]: expected steps of shape {arrs[0].shape[1:]} like X[0], got {a.shape[1:]}")
+            raise ValueError(f"{name}[{i}]: expected steps of shape {arrs[0].shape[1:]} like {name}[0], got {a.shape[1:]}")
     lengths = np.array([a.shape[0] for a in arrs], dtype=np.int64)
     T = int(lengths.max()) if maxlen is None else int(maxlen)
     dtype = dtype or np.result_type(*[a.dtype for a in arrs])
