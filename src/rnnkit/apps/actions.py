@@ -205,17 +205,10 @@ def _train(model, config, X_tr, y_tr, verbose):
     return history
 
 
-def _scaler_of(model, X_tr):
-    meta = getattr(model, "metadata", None) or {}
-    if "scaler" in meta:
-        return ChannelStandardizer.from_dict(meta["scaler"])
-    return ChannelStandardizer(X_tr)
-
-
 def evaluate(model, config):
     """Test accuracies of a (loaded) model on the app's held-out series, with the in-run baseline."""
     X_tr, y_tr, X_te, y_te, classes, desc = load(config)
-    scaler = _scaler_of(model, X_tr)
+    scaler = ChannelStandardizer.of_model(model, X_tr)
     s = score(step_log_probs(model, [scaler.transform(x) for x in X_te]), y_te)
     return {"dataset": config.get("dataset", "basic_motions"), "seq_accuracy": s["seq_accuracy"],
             "last_step_accuracy": s["last_step_accuracy"], "per_step_accuracy": s["per_step_accuracy"],

@@ -86,6 +86,12 @@ class ChannelStandardizer:
     def from_dict(cls, d):
         return cls(mean=d["mean"], std=d["std"])
 
+    @classmethod
+    def of_model(cls, model, X_train):
+        """The scaler saved in a model's metadata, else one fitted on ``X_train``."""
+        meta = getattr(model, "metadata", None) or {}
+        return cls.from_dict(meta["scaler"]) if "scaler" in meta else cls(X_train)
+
 
 def rmse(a, b):
     return float(np.sqrt(np.mean((np.asarray(a, float) - np.asarray(b, float)) ** 2)))

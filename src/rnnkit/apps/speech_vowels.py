@@ -69,17 +69,10 @@ def confusion_matrix(y_true, y_pred, n_classes):
     return cm
 
 
-def _scaler_of(model, X_tr):
-    meta = getattr(model, "metadata", None) or {}
-    if "scaler" in meta:
-        return ChannelStandardizer.from_dict(meta["scaler"])
-    return ChannelStandardizer(X_tr)
-
-
 def evaluate(model, config):
     """Test accuracy of a (loaded) model on the official test split."""
     X_tr, y_tr, X_te, y_te, classes = load()
-    scaler = _scaler_of(model, X_tr)
+    scaler = ChannelStandardizer.of_model(model, X_tr)
     pred = model.predict_classes([scaler.transform(x) for x in X_te])
     return {"accuracy": float((pred == y_te).mean()), "n_test": int(len(y_te)),
             "baseline_1nn_dtw_published": BASELINE[0]}
