@@ -162,3 +162,25 @@ def test_initialisation_defaults():
     limit = np.sqrt(6 / (5 + 32))
     assert np.abs(layer.params["W_x_l0"]).max() <= limit                      # Glorot uniform
     assert layer.params["W_x_l1"].shape == (32, 16)                           # reads both directions
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+def test_dropout_between_stacked_layers_training_only_and_exact_gradient(cell):
+    layer = built(CELLS[cell](num_layers=2, dropout=0.5, return_sequences=True), 2)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 2))
+    lengths = np.array([4, 2, 3])
+    infer = layer.forward(x, lengths)
+    np.testing.assert_array_equal(infer, layer.forward(x, lengths))       # no dropout at inference
+    R = rng.standard_normal(infer.shape)
+
+    def loss():  # the same dropout mask every call: re-seed the layer's generator
+        layer.rng = np.random.default_rng(123)
+        return np.sum(layer.forward(x, lengths, training=True) * R)
+
+    assert not np.allclose(loss(), np.sum(infer * R))                    # dropout active in training
+    dx = layer.backward(R)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    for k, p in layer.params.items():
+        assert_grad_close(grads[k], loss, p, name=k)
+    assert_grad_close(dx, loss, x, name="x")
