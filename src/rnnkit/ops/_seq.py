@@ -101,6 +101,17 @@ def check_h_mask(h_mask, batch: int, hidden: int, dtype, schedule: Schedule):
     return np.ascontiguousarray(schedule.sort(m))
 
 
+def delta_t(dh, d_out_tm, t: int, n: int, norms):
+    """dL/dh_t for the n running sequences, as a view into ``dh``: the gradient carried back from
+    step t+1 plus the output's at t; its norm is recorded in ``norms[t]`` when asked (diagnostics)."""
+    g = dh[:n]
+    if d_out_tm is not None:
+        g += d_out_tm[t, :n]
+    if norms is not None:
+        norms[t] = step_norms(g, n)
+    return g
+
+
 def step_norms(g, n: int) -> float:
     """Mean over the ``n`` running sequences of ||dL/dh_t||_2, from their gradient rows ``g`` (n, H).
 

@@ -257,11 +257,7 @@ def backward(cache, d_out=None, d_h=None, record=None):
         W_n = W_h3[2]
         for t in range(T - 1, -1, -1):
             n = sched.active[t]
-            g = dh[:n]
-            if d_out_tm is not None:
-                g += d_out_tm[t, :n]
-            if norms is not None:
-                norms[t] = _seq.step_norms(g, n)                  # delta_t, complete here
+            g = _seq.delta_t(dh, d_out_tm, t, n, norms)        # dL/dh_t, complete here
             d = da[:, t, :n]
             d[1:] *= g                                            # dL/da_z, dL/da_n
             du = tmp[:n]
@@ -300,11 +296,7 @@ def backward(cache, d_out=None, d_h=None, record=None):
     dan = np.zeros((T, B, H), dtype=dtype)                        # dL/da_n
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
-        g = dh[:n]
-        if d_out_tm is not None:
-            g += d_out_tm[t, :n]
-        if norms is not None:
-            norms[t] = _seq.step_norms(g, n)
+        g = _seq.delta_t(dh, d_out_tm, t, n, norms)        # dL/dh_t, complete here
         d = da[:, t, :n]
         d *= g                                                    # dL/da_r, dL/da_z, dL/dv
         np.multiply(g, Pn[t, :n], out=dan[t, :n])

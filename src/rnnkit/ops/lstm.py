@@ -371,11 +371,7 @@ def backward(cache, d_out=None, d_state=None, record=None):
 
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
-        g = dh[:n]
-        if d_out_tm is not None:
-            g += d_out_tm[t, :n]
-        if norms is not None:
-            norms[t] = _seq.step_norms(g, n)                      # delta_t, complete here
+        g = _seq.delta_t(dh, d_out_tm, t, n, norms)        # dL/dh_t, complete here
         c = dc[:n]
         np.multiply(g, Q[t, :n], out=tmp[:n])
         c += tmp[:n]                                              # dc_t
@@ -440,11 +436,7 @@ def _backward_fused(W_h, hs, cs, gates, tc, sched, m, dh, dc, d_out_tm, norms):
     da4 = da.reshape(T, B, GATES, H)
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
-        g = dh[:n]
-        if d_out_tm is not None:
-            g += d_out_tm[t, :n]
-        if norms is not None:
-            norms[t] = _seq.step_norms(g, n)                      # delta_t, complete here
+        g = _seq.delta_t(dh, d_out_tm, t, n, norms)        # dL/dh_t, complete here
         c = dc[:n]
         np.multiply(g, Q[t, :n], out=tmp[:n])
         c += tmp[:n]                                              # dc_t

@@ -116,11 +116,7 @@ def backward(cache, d_out=None, d_h=None, record=None):
 
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
-        g = dh[:n]
-        if d_out_tm is not None:
-            g += d_out_tm[t, :n]
-        if norms is not None:
-            norms[t] = _seq.step_norms(g, n)                      # delta_t, complete here
+        g = _seq.delta_t(dh, d_out_tm, t, n, norms)        # dL/dh_t, complete here
         np.multiply(g, fprime[t, :n], out=da[t, :n])
         np.matmul(da[t, :n], W_h, out=g)                          # delta_{t-1} = W_h^T dL/da_t
         if m is not None:
