@@ -32,3 +32,12 @@ def assert_grad_close(analytic, f, x, name="", tol=1e-6, eps=1e-6):
     err = rel_error(analytic, num)
     # norm-wise relative error, and every element close too (a wrong small entry must not hide)
     assert err < tol and np.allclose(analytic, num, rtol=1e-4, atol=1e-7), f"{name}: relative error {err:.3e} >= {tol:g}\nanalytic={analytic}\nnumeric={num}"
+
+
+def assert_op_grads_close(loss, params, grads, x, dx, states, d_states):
+    """Every weight, the input and each initial state of a recurrent op against finite differences."""
+    for k in params:
+        assert_grad_close(grads[k], loss, params[k], name=k)
+    assert_grad_close(dx, loss, x, name="x")
+    for name, s, d in zip(("h0", "c0"), states, d_states):
+        assert_grad_close(d, loss, s, name=name)

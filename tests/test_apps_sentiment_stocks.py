@@ -5,35 +5,14 @@ import numpy as np
 import pytest
 
 from rnnkit.apps import sentiment, stocks
-from rnnkit.apps.common import AppResult
+from apphelpers import check_app_result
 from rnnkit.data import datasets
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_blas_thread():
-    """These models are small: one BLAS thread is faster, and on a busy 2-core machine OpenBLAS's
-    spinning worker threads make every step (even scikit-learn's) several times slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
 def _check_result(result, tmp_path):
-    assert isinstance(result, AppResult)
-    assert result.task and result.data and result.metric and result.baseline_name
-    assert math.isfinite(result.value) and result.baseline is not None and math.isfinite(result.baseline)
-    assert result.seconds > 0 and result.model is not None
-    assert result.history["loss"] and all(math.isfinite(v) for v in result.history["loss"])
-    assert "val_loss" in result.history
-    assert result.plots
-    for name, draw in result.plots.items():
-        draw(tmp_path / name)
-        assert (tmp_path / name).is_file() and (tmp_path / name).stat().st_size > 1000
+    check_app_result(result, tmp_path)
+    assert "val_loss" in result.history  # both apps stop early on a validation split
 
 
 # -- sentiment -----------------------------------------------------------------------------------

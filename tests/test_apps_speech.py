@@ -5,7 +5,6 @@ missing, the tests that render speech fail with the install command; they are no
 The digit runs use ``cache=False`` so that nothing is read from or written to the user's cache.
 """
 import json
-import math
 import re
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 from rnnkit import cli
 from rnnkit.apps import speech_digits as sd
 from rnnkit.apps import speech_vowels as sv
-from rnnkit.apps.common import AppResult
+from apphelpers import check_app_result
 from rnnkit.data import datasets, speech
 from rnnkit.layers import GRU, Dense
 from rnnkit.model import Sequential
@@ -28,18 +27,6 @@ def espeak():
     if not speech.espeak_available():
         pytest.fail(speech.ESPEAK_INSTALL_HINT)
     return speech
-
-
-def _check_result(result, tmp_path):
-    assert isinstance(result, AppResult)
-    assert result.task and result.data and result.metric and result.baseline_name
-    assert math.isfinite(result.value) and result.baseline is not None and math.isfinite(result.baseline)
-    assert result.seconds > 0 and result.model is not None
-    assert result.history["loss"] and all(math.isfinite(v) for v in result.history["loss"])
-    assert result.plots
-    for name, draw in result.plots.items():
-        draw(tmp_path / name)
-        assert (tmp_path / name).is_file() and (tmp_path / name).stat().st_size > 1000
 
 
 # -- edit distance, error rates, label mapping ------------------------------------------------------
@@ -129,7 +116,7 @@ def digits_run(espeak):
 
 def test_speech_digits_smoke_run_is_sane(digits_run, tmp_path):
     config, result = digits_run
-    _check_result(result, tmp_path)
+    check_app_result(result, tmp_path)
     assert "val_loss" in result.history and len(result.history["loss"]) == 1
     m = result.metrics
     assert (m["n_train"], m["n_val"], m["n_test"]) == (16, 4, 8)
@@ -180,7 +167,7 @@ def vowels_run():
 
 def test_speech_vowels_smoke_run_is_sane(vowels_run, tmp_path):
     config, result = vowels_run
-    _check_result(result, tmp_path)
+    check_app_result(result, tmp_path)
     m = result.metrics
     assert (m["n_train"], m["n_test"]) == (270, 370) and len(m["classes"]) == 9
     assert len(m["accuracy_per_seed"]) == 2 and m["seeds"] == [0, 1]
