@@ -1,6 +1,6 @@
 # Two entry points, each doing its own set-up on a fresh machine (idempotent):
 #   make demo   the seed's worked example and short real-data runs, with a results table
-#   make test   the whole test suite
+#   make test   the linter (ruff, configured in pyproject.toml) and the whole test suite
 PY      ?= python3
 VENV    := .venv
 VPY     := $(VENV)/bin/python
@@ -32,6 +32,7 @@ demo: setup system-deps
 	$(VPY) -m rnnkit.cli demo
 
 test: setup system-deps
+	$(VPY) -m ruff check src tests benchmarks
 	$(VPY) -m pytest tests
 
 bench: setup

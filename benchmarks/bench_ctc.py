@@ -1,9 +1,9 @@
 """CTC loss forward + backward: rnnkit (NumPy) against PyTorch CPU, in the same run.
 
 Case: T=200 frames, batch 16, 30 classes (blank 0), label length 40, float32, full-length inputs.
-Prints the median of 5 repeats (after one warm-up; rnnkit and torch runs alternate) in ms for rnnkit and torch, and the ratio
-rnnkit / torch, with torch.set_num_threads(1) and (2). NumPy's BLAS thread pool is limited to the
-same count through threadpoolctl when it is installed (otherwise this is noted and NumPy runs
+Prints the median of 5 repeats (after one warm-up; rnnkit and torch runs alternate) in ms for rnnkit
+and torch, and the ratio rnnkit / torch, with torch.set_num_threads(1) and (2). NumPy's BLAS thread
+pool is limited to the same count through threadpoolctl when it is installed (otherwise this is noted and NumPy runs
 with its default pool; the CTC op uses BLAS only for one small matmul in the backward pass).
 
     python benchmarks/bench_ctc.py [--repeats 5] [--dtype float32]

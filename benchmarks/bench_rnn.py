@@ -11,7 +11,7 @@ Sections (each printed as one aligned table, optionally written as JSON with ``-
 
 Every case uses identical data and identical weights on both sides (torch's default initialisation,
 copied into rnnkit's layout; the GRU is compared as ``reset_after=True`` through
-``gru.from_torch_layout``). Times are the median of ``--repeats`` runs after one warm-up, with the
+``rnnkit.interop.torch.from_torch_layout``). Times are the median of ``--repeats`` runs after one warm-up, with the
 rnnkit and torch runs interleaved so that drift on a noisy machine hits both alike. ratio =
 rnnkit / torch: below 1 means rnnkit is faster.
 
@@ -147,15 +147,12 @@ def _load():
     np, torch = _np, _torch
     if SRC not in sys.path:
         sys.path.insert(0, SRC)
+    from rnnkit import ops
+    from rnnkit.interop import torch as interop
+    global LAYOUT
+    LAYOUT = interop
     for name in CELLS:
-        try:
-            mod = __import__(f"rnnkit.ops.{name}", fromlist=["forward"])
-            missing = [f for f in ("forward", "backward", "step") if not hasattr(mod, f)]
-            if name == "gru" and not hasattr(mod, "from_torch_layout"):
-                missing.append("from_torch_layout")
-            OPS[name] = mod if not missing else f"missing {', '.join(missing)}"
-        except Exception as e:  # noqa: BLE001 - a half-written op must not stop the others
-            OPS[name] = f"import failed: {type(e).__name__}: {e}"
+        OPS[name] = ops.get_cell(name)
 
 
 def _threadpoolctl():
@@ -251,43 +248,31 @@ def print_environment(env, args, mode):
 # Cells: one adapter per cell so the benchmark code is the same for all three.
 
 class Cell:
-    def __init__(self, name, mod):
-        self.name, self.mod = name, mod
-        self.gates = {"rnn": 1, "lstm": 4, "gru": 3}[name]
+    """One cell of ``rnnkit.ops`` (the shared cell protocol) beside its torch modules; the GRU runs in
+    its PyTorch form (reset_after=True)."""
+
+    def __init__(self, name, cell):
+        self.name, self.cell = name, cell
+        self.gates = cell.gates
+        self.options = {"reset_after": True} if name == "gru" else {}
         self.seq_cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[name]
         self.cell_cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[name]
 
     # weights ----------------------------------------------------------------------------------
     def params_from_torch(self, module):
-        t = {k: v.detach().cpu().numpy().copy() for k, v in module.named_parameters()}
-        t = {k.removesuffix("_l0"): v for k, v in t.items()}
-        if self.name == "gru":
-            return self.mod.from_torch_layout(t)
-        return {"W_x": t["weight_ih"], "W_h": t["weight_hh"], "b": t["bias_ih"], "b_h": t["bias_hh"]}
+        return LAYOUT.from_torch_layout(self.name, dict(module.named_parameters()))
 
     def grads_to_torch(self, grads):
-        if self.name == "gru":
-            return self.mod.to_torch_layout(grads)   # negates the z rows, as for the weights
-        return {"weight_ih": grads["W_x"], "weight_hh": grads["W_h"], "bias_ih": grads["b"],
-                "bias_hh": grads["b_h"]}
+        return LAYOUT.to_torch_layout(self.name, grads)   # the GRU's z rows negated, as for the weights
 
     # whole sequence ----------------------------------------------------------------------------
     def forward(self, params, x):
         """-> (out, [final states], cache)."""
-        if self.name == "lstm":
-            out, (h, c), cache = self.mod.forward(params, x)
-            return out, [h, c], cache
-        if self.name == "gru":
-            out, h, cache = self.mod.forward(params, x, None, None, reset_after=True)
-        else:
-            out, h, cache = self.mod.forward(params, x)
-        return out, [h], cache
+        out, state, cache = self.cell.forward(params, x, **self.options)
+        return out, list(state), cache
 
     def backward(self, cache, d_out, d_h):
-        if self.name == "lstm":
-            dx, _, grads = self.mod.backward(cache, d_out, (d_h, None))
-        else:
-            dx, _, grads = self.mod.backward(cache, d_out, d_h)
+        dx, _, grads = self.cell.backward(cache, d_out, (d_h,) + (None,) * (self.cell.n_states - 1))
         return dx, grads
 
     @staticmethod
@@ -299,14 +284,10 @@ class Cell:
 
     # streaming --------------------------------------------------------------------------------
     def step(self, params, x_t, state):
-        if self.name == "gru":
-            return self.mod.step(params, x_t, state, reset_after=True)
-        return self.mod.step(params, x_t, state)
+        return self.cell.step(params, x_t, state, **self.options)
 
     def zero_state(self, B, H, dtype):
-        if self.name == "lstm":
-            return (np.zeros((B, H), dtype), np.zeros((B, H), dtype))
-        return np.zeros((B, H), dtype)
+        return tuple(np.zeros((B, H), dtype) for _ in range(self.cell.n_states))
 
     def torch_zero_state(self, B, H, tdtype):
         if self.name == "lstm":
@@ -456,7 +437,7 @@ def stream_case(cell, H, args, rng, seed):
         return s
 
     s, ts = rk(), th()
-    s = list(s) if isinstance(s, tuple) else [s]
+    s = list(s)
     ts = list(ts) if isinstance(ts, tuple) else [ts]
     ok, worst_name, worst = compare({n: (a, b) for n, a, b in zip(("h", "c"), s, ts)}, dtype)
     t_rk, t_th = interleaved(rk, th, args.stream_runs)

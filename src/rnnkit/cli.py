@@ -21,6 +21,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from ._atomic import atomic_write
+from ._threads import blas_threads
+from .apps import worked_example
+from .apps.common import plot_history
+from .model import Sequential
+from .ops import CELLS
+
 APPS = {
     "sunspots": "rnnkit.apps.sunspots",
     "stocks": "rnnkit.apps.stocks",
@@ -58,7 +67,6 @@ def available_apps():
 # -- run folders ---------------------------------------------------------------------------------
 
 def _jsonable(v):
-    import numpy as np
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -72,14 +80,12 @@ def _jsonable(v):
 
 def write_json(path, obj):
     """Atomic JSON write (temporary file, then rename)."""
-    from ._atomic import atomic_write
     with atomic_write(path, "w") as fh:
         fh.write(json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
 def write_run(result, config, app_name, out_dir):
     """Write the run folder of one training run; returns its path."""
-    from .apps.common import plot_history
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {"app": app_name, **config})
@@ -154,14 +160,11 @@ def cmd_evaluate(args):
     app = load_app(config.pop("app"))
     if not hasattr(app, "evaluate"):
         raise SystemExit(f"rnnkit: the {app.NAME} app has no evaluate step")
-    from .model import Sequential
     model = Sequential.load(run / "model.npz")
     print(json.dumps(_jsonable(app.evaluate(model, config)), indent=2))
 
 
 def cmd_predict(args):
-    import numpy as np
-    from .model import Sequential
     model = Sequential.load(args.model)
     X = np.load(args.inputs, allow_pickle=False)
     out = model.predict(X)
@@ -172,7 +175,6 @@ def cmd_predict(args):
 
 
 def cmd_generate(args):
-    from .model import Sequential
     model = Sequential.load(args.model)
     app = load_app("charlm")
     print(app.generate(model, prompt=args.prompt, length=args.length, temperature=args.temperature,
@@ -180,7 +182,6 @@ def cmd_generate(args):
 
 
 def cmd_transcribe(args):
-    from .model import Sequential
     model = Sequential.load(args.model)
     app = load_app("speech-digits")
     for f in args.files:
@@ -188,7 +189,6 @@ def cmd_transcribe(args):
 
 
 def cmd_demo(args):
-    from .apps import worked_example
     print(worked_example.report())
     print()
     rows = []
@@ -215,7 +215,7 @@ def main(argv=None):
 
     t = sub.add_parser("train", help="train an application's model and write a run folder")
     t.add_argument("app")
-    t.add_argument("--cell", choices=["rnn", "lstm", "gru"])
+    t.add_argument("--cell", choices=sorted(CELLS))
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)
     t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
@@ -234,17 +234,22 @@ def main(argv=None):
     e.set_defaults(fn=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="model outputs for inputs in a .npy file")
-    pr.add_argument("model"); pr.add_argument("inputs"); pr.add_argument("--output")
+    pr.add_argument("model")
+    pr.add_argument("inputs")
+    pr.add_argument("--output")
     pr.set_defaults(fn=cmd_predict)
 
     g = sub.add_parser("generate", help="sample text from a character language model")
-    g.add_argument("model"); g.add_argument("--prompt", default="")
-    g.add_argument("--length", type=int, default=300); g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("model")
+    g.add_argument("--prompt", default="")
+    g.add_argument("--length", type=int, default=300)
+    g.add_argument("--temperature", type=float, default=0.8)
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(fn=cmd_generate)
 
     tr = sub.add_parser("transcribe", help="spoken digits to text with a CTC model")
-    tr.add_argument("model"); tr.add_argument("files", nargs="+")
+    tr.add_argument("model")
+    tr.add_argument("files", nargs="+")
     tr.set_defaults(fn=cmd_transcribe)
 
     d = sub.add_parser("demo", help="worked example + short real-data runs, one results table")
@@ -255,7 +260,6 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS threads for NumPy (default 1: fastest for small recurrent models)")
     args = p.parse_args(argv)
-    from ._threads import blas_threads
     with blas_threads(args.threads):
         args.fn(args)
 

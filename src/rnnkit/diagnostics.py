@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import optim
 from .callbacks import Callback
-
-GATE_NAMES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+from .layers import Recurrent
+from .model import TrainingError
+from .ops import get_cell
 
 
 def recurrent_layers(model):
     """[(name, layer)] for every recurrent layer of ``model``; name "INDEX.CELL", e.g. "0.lstm"."""
-    from .layers import Recurrent
-    return [(f"{i}.{layer.cell_name}", layer) for i, layer in enumerate(model.layers)
+    return [(f"{i}.{layer.cell.name}", layer) for i, layer in enumerate(model.layers)
             if isinstance(layer, Recurrent)]
 
 
@@ -45,7 +46,7 @@ def sigma_max(W_h, cell: str = "rnn") -> dict:
     """
     W = np.asarray(W_h, dtype=np.float64)
     out = {"W_h": float(np.linalg.norm(W, 2))}
-    names = GATE_NAMES.get(cell, ())
+    names = get_cell(cell).gate_names
     if names:
         H = W.shape[1]
         for k, name in enumerate(names):
@@ -55,7 +56,7 @@ def sigma_max(W_h, cell: str = "rnn") -> dict:
 
 def _weights(layers):
     """Copies of every sub-RNN's W_h: {layer name: {suffix: array}} (cheap; SVDs come later if needed)."""
-    return {name: {s: layer.params["W_h" + s].copy() for _, _, s in layer._suffixes()}
+    return {name: {s: layer.params["W_h" + s].copy() for _, _, s in layer.suffixes()}
             for name, layer in layers}
 
 
@@ -64,10 +65,10 @@ def _layer_record(layers, weights, dh_entries, with_sigma=True):
     for name, layer in layers:
         entry = dh_entries.get(name) or {}
         rec[name] = {}
-        for _, _, s in layer._suffixes():
+        for _, _, s in layer.suffixes():
             sub = {"dh_norms": entry.get(s)}
             if with_sigma:
-                sub["sigma_max"] = sigma_max(weights[name][s], layer.cell_name)
+                sub["sigma_max"] = sigma_max(weights[name][s], layer.cell.name)
             rec[name][s] = sub
     return rec
 
@@ -79,26 +80,19 @@ def measure(model, X, y, lengths=None):
     (pass a sample of moderate size); the weights do not change (the layers' ``grads`` are
     overwritten). Returns {"loss", "grad_norm", "layers": {name: {suffix: {"dh_norms", "sigma_max"}}}}.
     """
-    from . import optim
     if model.loss is None:
         raise RuntimeError("measure: compile the model first (the loss defines dL/dh_t)")
-    Xp, lp, seq = model._inputs(X, lengths)
-    seq_out = model.output_is_sequence(seq)
-    yp = model._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out)
     layers = recurrent_layers(model)
     saved = [layer.record_dh for _, layer in layers]
     try:
         for _, layer in layers:
             layer.record_dh = []
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = model.forward(Xp, lp, training=False)
-            loss, dout = model._loss(out, yp, lp, seq_out)
-            model.backward(dout)
+        loss, grads = model.compute_gradients(X, y, lengths, training=False)
         entries = {name: (layer.record_dh[-1] if layer.record_dh else {}) for name, layer in layers}
     finally:
         for (_, layer), s in zip(layers, saved):
             layer.record_dh = s
-    return {"loss": float(loss), "grad_norm": optim.global_norm(model._grads()),
+    return {"loss": float(loss), "grad_norm": optim.global_norm(grads),
             "layers": _layer_record(layers, _weights(layers), entries)}
 
 
@@ -160,10 +154,10 @@ class GradientRecorder(Callback):
         self._epoch, self._pending = 0, None
         original = model.train_step          # the bound method; restored by ``detach``
 
-        def train_step(xb, yb, lb, seq_out):
+        def train_step(*batch):
             weights = _weights(self._layers) if self.sigma else None
             try:
-                loss, out = original(xb, yb, lb, seq_out)
+                loss, out = original(*batch)
             except BaseException as exc:
                 self._on_failure(exc)
                 raise
@@ -207,8 +201,6 @@ class GradientRecorder(Callback):
         return {**row, "layers": _layer_record(self._layers, weights, entries, with_sigma=self.sigma)}
 
     def _on_failure(self, exc):
-        from . import optim
-        from .model import TrainingError
         if isinstance(exc, TrainingError):
             with np.errstate(over="ignore", invalid="ignore"):
                 norm = optim.global_norm(self.model._grads())
@@ -266,8 +258,11 @@ def plot_dh_norms(records, path, title=None):
     ax.set_xlabel("time step t (the loss reads the last step)")
     ax.set_ylabel("mean ||dL/dh_t||")
     ax.set_title(title or "Gradient reaching h_t through time")
-    ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
-    fig.tight_layout(); fig.savefig(path, dpi=80); plt.close(fig)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
 
 
 def plot_grad_norms(runs, path, title=None):
@@ -293,9 +288,16 @@ def plot_grad_norms(runs, path, title=None):
             bad = rows[-1]["step"]
             a2.plot([bad], [np.nanmax(loss) if len(loss) else 1.0], "x", color=c, ms=10, mew=2,
                     label=f"{label}: NaN/inf at step {bad}, stopped")
-    a1.set_yscale("log"); a1.set_xlabel("optimizer step (0 = first)"); a1.set_ylabel("global gradient norm")
-    a2.set_yscale("log"); a2.set_xlabel("optimizer step (0 = first)"); a2.set_ylabel("training loss (batch)")
+    a1.set_yscale("log")
+    a1.set_xlabel("optimizer step (0 = first)")
+    a1.set_ylabel("global gradient norm")
+    a2.set_yscale("log")
+    a2.set_xlabel("optimizer step (0 = first)")
+    a2.set_ylabel("training loss (batch)")
     for a in (a1, a2):
-        a.grid(alpha=0.3, which="both"); a.legend(fontsize=7)
+        a.grid(alpha=0.3, which="both")
+        a.legend(fontsize=7)
     fig.suptitle(title or "Gradient clipping")
-    fig.tight_layout(); fig.savefig(path, dpi=80); plt.close(fig)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

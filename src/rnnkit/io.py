@@ -1,8 +1,12 @@
 """Saving and loading models: one documented file format, no pickle, atomic writes.
 
     model.save("sentiment.npz", metadata={"vocab": vocab.tokens})
-    model = Sequential.load("sentiment.npz")       # or rnnkit.io.load_model(path)
+    model = Sequential.load("sentiment.npz")
     model.metadata["vocab"]
+
+This module reads and writes the file format: the header and the arrays, their safety checks, and the
+registry of layer classes a file may name. It knows nothing of ``Sequential``: the model turns itself
+into a config and arrays (``Sequential.get_config``) and back (``Sequential.from_config``).
 
 The file format "rnnkit-model", format_version 1
 -------------------------------------------------
@@ -17,8 +21,8 @@ compression), so ``numpy.load(path, allow_pickle=False)`` reads it and other too
     ``rnnkit_version``   the version of rnnkit that wrote the file (informational)
     ``layers``           the architecture, in order: a list of ``{"class": name, "config": {...}}``,
                          where ``name`` is a key of ``LAYER_CLASSES`` ("Dense", "Embedding", "Dropout",
-                         "Flatten", "RNN", "LSTM", "GRU") and ``config`` is the layer's ``get_config()``
-                         (its constructor's keyword arguments)
+                         "Flatten", "RNN", "LSTM", "GRU", "Recurrent") and ``config`` is the layer's
+                         ``get_config()`` (its constructor's keyword arguments)
     ``dtype``            ``"float32"`` or ``"float64"``: the model's dtype
     ``seed``             the model's seed (an integer or null)
     ``input_size``       input features (or vocabulary size) the model was built for; null if unbuilt
@@ -59,37 +63,36 @@ file is removed and a previous file at ``path`` is left as it was.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
-import math
 import os
-import warnings
 import zipfile
 
 import numpy as np
 
-from . import __version__
-from . import optim
+from . import __version__, optim
+from ._archive import (
+    COMPILE_KEYS,
+    DTYPES,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HEADER_ENTRY,
+    ModelFileError,
+    Reader,
+    check_json_data,
+    is_int,
+    json_default,
+    parse_header,
+    weights_checksum,
+)
 from ._atomic import atomic_write
-from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Layer
-
-FORMAT_NAME = "rnnkit-model"
-FORMAT_VERSION = 1
-HEADER_ENTRY = "header"
-MAX_HEADER_BYTES = 256 * 2 ** 20  # a generous bound (a large vocabulary in the metadata fits)
-_DTYPES = ("float32", "float64")
-_COMPILE_KEYS = ("loss", "optimizer", "metrics", "clip_norm", "clip_value", "l1", "l2", "regularize",
-                 "ctc_blank")
-_HEADER_KEYS = ("format", "format_version", "rnnkit_version", "layers", "dtype", "seed", "input_size",
-                "compile", "metadata", "weights", "checksum")
+from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Layer, Recurrent
 
 #: The layer classes a file may name. A file's class name is looked up here and nowhere else.
-LAYER_CLASSES: dict = {cls.__name__: cls for cls in (Dense, Embedding, Dropout, Flatten, RNN, LSTM, GRU)}
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be loaded: damaged, hostile, or not an rnnkit model file."""
+LAYER_CLASSES: dict = {cls.__name__: cls for cls in (Dense, Embedding, Dropout, Flatten, RNN, LSTM, GRU,
+                                                     Recurrent)}
+#: The keys of the model's config as stored in the header (everything but the format's own keys).
+CONFIG_KEYS = ("layers", "dtype", "seed", "input_size", "compile", "metadata")
 
 
 def register_layer(cls, name: str | None = None):
@@ -122,369 +125,220 @@ def _unaccepted_keys(cls, config):
     return [] if accepted is None else sorted(set(config) - accepted)
 
 
-def _json_default(o):
-    if isinstance(o, np.generic):  # numpy scalars in configs or metadata -> Python numbers
-        return o.item()
-    raise TypeError(f"{type(o).__name__} is not JSON data")
-
-
-def _check_json_data(value, where):
-    """Refuse what JSON would silently change (non-str keys) or cannot hold (NaN/inf, objects)."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"{where}: keys must be strings, got {k!r} ({type(k).__name__})")
-            _check_json_data(v, f"{where}[{k!r}]")
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_json_data(v, f"{where}[{i}]")
-    elif isinstance(value, (float, np.floating)):
-        if not math.isfinite(value):
-            raise ValueError(f"{where}: {value!r} is not representable in JSON")
-    elif not (value is None or isinstance(value, (str, bool, int, np.integer, np.bool_))):
-        raise TypeError(f"{where}: expected JSON data (dict, list, str, number, bool, None), "
-                        f"got {type(value).__name__}")
-
-
-def weights_checksum(names, arrays) -> str:
-    """The SHA-256 of the weights as the file format defines it (see the module docstring)."""
-    h = hashlib.sha256()
-    for name in names:
-        a = arrays[name]
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
-        h.update(f"{name}|{a.dtype.str}|{','.join(str(s) for s in a.shape)}\n".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 # -- saving --------------------------------------------------------------------------------------
 
-def _layer_name(i, layer):
+def layer_spec(i, layer) -> dict:
+    """``{"class": name, "config": {...}}`` for layer ``i``, checked to be loadable again."""
     cls = type(layer)
     name = cls.__name__
     if LAYER_CLASSES.get(name) is not cls:
         raise ValueError(f"save: layer {i} is a {cls.__module__}.{cls.__qualname__}, which is not in "
                          f"rnnkit.io.LAYER_CLASSES (known: {sorted(LAYER_CLASSES)}); register it with "
                          "rnnkit.io.register_layer")
+    config = layer.get_config()
+    bad = _unaccepted_keys(cls, config)
+    if bad:  # a layer whose get_config() disagrees with its constructor would write unloadable files
+        raise ValueError(f"save: layer {i} ({name}): get_config() returns keys its constructor "
+                         f"does not accept: {bad}")
+    check_json_data(config, f"layer {i} ({name}) config")
+    return {"class": name, "config": config}
+
+
+def optimizer_name(opt) -> str:
+    name = next((n for n, c in optim.OPTIMIZERS.items() if type(opt) is c), None)
+    if name is None:
+        raise ValueError(f"save: the optimizer {type(opt).__qualname__} is not one of "
+                         f"{sorted(optim.OPTIMIZERS)}; a model file can only name those")
     return name
 
 
-def _compile_settings(model):
-    if getattr(model, "loss", None) is None:
-        return None
-    opt = model.optimizer
-    opt_name = next((n for n, c in optim.OPTIMIZERS.items() if type(opt) is c), None)
-    if opt_name is None:
-        raise ValueError(f"save: the optimizer {type(opt).__qualname__} is not one of "
-                         f"{sorted(optim.OPTIMIZERS)}; a model file can only name those")
-    metrics = []
-    for key in getattr(model, "metrics", {}):
-        if isinstance(key, str):
-            metrics.append(key)
-        else:
-            warnings.warn(f"save: the custom metric {key!r} is not stored in the model file "
-                          "(only named metrics are); pass it to compile() again after loading",
-                          stacklevel=3)
-    return {"loss": model.loss, "optimizer": {"name": opt_name, "config": opt.get_config()},
-            "metrics": metrics, "clip_norm": model.clip_norm, "clip_value": model.clip_value,
-            "l1": model.l1, "l2": model.l2, "regularize": list(model.regularize),
-            "ctc_blank": model.ctc_blank}
-
-
-def _header_and_arrays(model, metadata):
-    layers = []
-    for i, layer in enumerate(model.layers):
-        name = _layer_name(i, layer)
-        config = layer.get_config()
-        bad = _unaccepted_keys(type(layer), config)
-        if bad:  # a layer whose get_config() disagrees with its constructor would write unloadable files
-            raise ValueError(f"save: layer {i} ({name}): get_config() returns keys its constructor "
-                             f"does not accept: {bad}")
-        _check_json_data(config, f"layer {i} ({name}) config")
-        layers.append({"class": name, "config": config})
-    if model.input_size is None and any(l.built for l in model.layers):
-        raise ValueError("save: some layers are built but the model is not; call model.build(input_size)")
-    if metadata is None:
-        metadata = getattr(model, "metadata", None) or None  # a loaded model keeps its metadata
+def write_model_file(path, config: dict, arrays: dict):
+    """Write a model file: ``config`` (the keys ``CONFIG_KEYS``, JSON data) and the named weight
+    ``arrays``, atomically. Returns ``path``."""
+    metadata = config["metadata"]
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata: expected a dict of JSON data or None, got {type(metadata).__name__}")
-        _check_json_data(metadata, "metadata")
-    arrays = {k: np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")) for k, v in model._params().items()}
+        check_json_data(metadata, "metadata")
+    arrays = {k: np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")) for k, v in arrays.items()}
     names = list(arrays)
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "rnnkit_version": __version__,
-        "layers": layers,
-        "dtype": np.dtype(model.dtype).name,
-        "seed": model.seed,
-        "input_size": model.input_size,
-        "compile": _compile_settings(model),
-        "metadata": metadata,
+        **{k: config[k] for k in CONFIG_KEYS},
         "weights": [{"name": k, "dtype": arrays[k].dtype.str, "shape": list(arrays[k].shape)} for k in names],
         "checksum": {"algorithm": "sha256", "value": weights_checksum(names, arrays)},
     }
-    text = json.dumps(header, default=_json_default, allow_nan=False, ensure_ascii=False)
-    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8), arrays
-
-
-def _write_archive(fh, header_bytes, arrays):
-    """Write the ZIP of .npy entries to the open binary file ``fh`` (the same bytes as numpy.savez)."""
-    np.savez(fh, **{HEADER_ENTRY: header_bytes}, **arrays)
-
-
-def save_model(model, path, metadata=None):
-    """Write ``model`` (architecture, weights, compile settings, ``metadata``) to ``path``, atomically.
-
-    ``metadata``: a dict of JSON data (str keys; lists, str, numbers, bool, None; tuples load back as
-    lists), e.g. a vocabulary. With ``metadata=None`` the model's own ``model.metadata`` (set by
-    ``load_model``) is kept. The file name is used as given (no extension is added); ".npz" is usual.
-    """
-    header_bytes, arrays = _header_and_arrays(model, metadata)
+    text = json.dumps(header, default=json_default, allow_nan=False, ensure_ascii=False)
     path = os.fspath(path)
-    with atomic_write(path) as fh:
-        _write_archive(fh, header_bytes, arrays)
+    with atomic_write(path) as fh:   # the same bytes as numpy.savez
+        np.savez(fh, **{HEADER_ENTRY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}, **arrays)
     return path
 
 
 # -- loading -------------------------------------------------------------------------------------
 
-class _Reader:
-    """Reads .npy entries of a ZIP without ever unpickling."""
-
-    def __init__(self, path, zf):
-        self.path, self.zf = path, zf
-
-    def fail(self, problem):
-        return ModelFileError(f"{self.path}: {problem}")
-
-    def header(self, entry):
-        """(dtype, shape, fortran_order) from an entry's .npy header, without reading its data."""
-        with self.zf.open(entry + ".npy") as fp:
-            return self._npy_header(entry, fp)
-
-    def _npy_header(self, entry, fp):
-        try:
-            version = np.lib.format.read_magic(fp)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-            else:
-                raise ValueError(f"unsupported .npy version {version}")
-        except zipfile.BadZipFile as e:
-            raise self.fail(f"entry {entry!r} is damaged ({e})") from None
-        except Exception as e:  # noqa: BLE001 - anything wrong in a header is a bad file
-            raise self.fail(f"entry {entry!r} is not a readable .npy array ({e})") from None
-        if dtype.hasobject:
-            raise self.fail(f"entry {entry!r} holds an object array (pickled Python objects); "
-                            "model files never contain pickles, refused")
-        return dtype, shape, fortran
-
-    def array(self, entry, max_bytes=None):
-        with self.zf.open(entry + ".npy") as fp:
-            dtype, shape, fortran = self._npy_header(entry, fp)
-            count = math.prod(shape)
-            nbytes = count * dtype.itemsize
-            if max_bytes is not None and nbytes > max_bytes:
-                raise self.fail(f"entry {entry!r} is too large ({nbytes} bytes > {max_bytes})")
-            try:
-                data = fp.read(nbytes)
-            except zipfile.BadZipFile as e:
-                raise self.fail(f"entry {entry!r} is damaged ({e})") from None
-        if len(data) != nbytes:
-            raise self.fail(f"entry {entry!r} is truncated ({len(data)} of {nbytes} bytes)")
-        return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
-
-
-def _parse_header(reader):
-    raw = reader.array(HEADER_ENTRY, MAX_HEADER_BYTES)
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise reader.fail(f"the header entry must be a 1-D uint8 array of JSON text, "
-                          f"got dtype {raw.dtype} shape {raw.shape}")
-
-    def no_constants(name):
-        raise ValueError(f"{name} is not allowed")
-
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"), parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise reader.fail(f"the header is not valid JSON ({e})") from None
-    if not isinstance(header, dict):
-        raise reader.fail(f"the header must be a JSON object, got {type(header).__name__}")
-    fmt = header.get("format")
-    if fmt != FORMAT_NAME:
-        raise reader.fail(f"wrong format name {fmt!r} (expected {FORMAT_NAME!r}): not an rnnkit model file")
-    version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise reader.fail(f"invalid format_version {version!r} (expected a positive integer)")
-    if version > FORMAT_VERSION:
-        raise reader.fail(f"format_version {version} is newer than this rnnkit ({__version__}) can read "
-                          f"(up to {FORMAT_VERSION}); upgrade rnnkit "
-                          f"(written by rnnkit {header.get('rnnkit_version')!r})")
-    missing = [k for k in _HEADER_KEYS if k not in header]
-    extra = sorted(set(header) - set(_HEADER_KEYS))
-    if missing or extra:
-        raise reader.fail(f"header keys: missing {missing}, unexpected {extra}")
-    return header
-
-
-def _is_int(v, minimum=None):
-    return isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum)
-
-
-def _build_layers(reader, specs):
+def layers_from_specs(specs) -> list:
+    """The layers named by a header's ``layers`` list, from the registry only (ValueError if bad)."""
     if not isinstance(specs, list) or not specs:
-        raise reader.fail("header 'layers': expected a non-empty list")
+        raise ValueError("header 'layers': expected a non-empty list")
     layers = []
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict) or set(spec) != {"class", "config"}:
-            raise reader.fail(f"layer {i}: expected {{'class': name, 'config': {{...}}}}, got {spec!r:.200}")
+            raise ValueError(f"layer {i}: expected {{'class': name, 'config': {{...}}}}, got {spec!r:.200}")
         name, config = spec["class"], spec["config"]
         cls = LAYER_CLASSES.get(name) if isinstance(name, str) else None
         if cls is None:
-            raise reader.fail(f"layer {i}: unknown layer class {name!r:.100} "
-                              f"(known: {sorted(LAYER_CLASSES)})")
+            raise ValueError(f"layer {i}: unknown layer class {name!r:.100} (known: {sorted(LAYER_CLASSES)})")
         if not isinstance(config, dict):
-            raise reader.fail(f"layer {i} ({name}): config must be a JSON object, got {type(config).__name__}")
+            raise ValueError(f"layer {i} ({name}): config must be a JSON object, got {type(config).__name__}")
         bad = _unaccepted_keys(cls, config)
         if bad:
-            raise reader.fail(f"layer {i} ({name}): config keys not accepted by {name}: {bad}")
+            raise ValueError(f"layer {i} ({name}): config keys not accepted by {name}: {bad}")
         try:
             layers.append(cls(**config))
         except (TypeError, ValueError, KeyError) as e:
-            raise reader.fail(f"layer {i} ({name}): invalid config {config!r:.200} ({e})") from None
+            raise ValueError(f"layer {i} ({name}): invalid config {config!r:.200} ({e})") from None
     return layers
 
 
-def _compile(reader, model, settings):
-    if settings is None:
-        return
-    if not isinstance(settings, dict) or set(settings) != set(_COMPILE_KEYS):
-        raise reader.fail(f"header 'compile': expected null or an object with keys {list(_COMPILE_KEYS)}")
+def optimizer_from_config(settings):
+    """The optimizer of a header's ``compile`` settings, its structure checked (ValueError if bad)."""
+    if not isinstance(settings, dict) or set(settings) != set(COMPILE_KEYS):
+        raise ValueError(f"header 'compile': expected null or an object with keys {list(COMPILE_KEYS)}")
     opt = settings["optimizer"]
     if not isinstance(opt, dict) or set(opt) != {"name", "config"} or not isinstance(opt["config"], dict):
-        raise reader.fail("header 'compile.optimizer': expected {'name': ..., 'config': {...}}")
+        raise ValueError("header 'compile.optimizer': expected {'name': ..., 'config': {...}}")
     cls = optim.OPTIMIZERS.get(opt["name"]) if isinstance(opt["name"], str) else None
     if cls is None:
-        raise reader.fail(f"unknown optimizer {opt['name']!r:.100} (known: {sorted(optim.OPTIMIZERS)})")
+        raise ValueError(f"unknown optimizer {opt['name']!r:.100} (known: {sorted(optim.OPTIMIZERS)})")
     bad = _unaccepted_keys(cls, opt["config"])
     if bad:
-        raise reader.fail(f"optimizer {opt['name']}: config keys not accepted: {bad}")
-    if not _is_int(settings["ctc_blank"], 0):
-        raise reader.fail(f"header 'compile.ctc_blank': expected a non-negative integer, "
-                          f"got {settings['ctc_blank']!r:.50}")
+        raise ValueError(f"optimizer {opt['name']}: config keys not accepted: {bad}")
+    if not is_int(settings["ctc_blank"], 0):
+        raise ValueError(f"header 'compile.ctc_blank': expected a non-negative integer, "
+                         f"got {settings['ctc_blank']!r:.50}")
     reg = settings["regularize"]
     if not isinstance(reg, list) or not all(isinstance(p, str) for p in reg):
-        raise reader.fail("header 'compile.regularize': expected a list of name patterns")
+        raise ValueError("header 'compile.regularize': expected a list of name patterns")
     metrics = settings["metrics"]
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise reader.fail("header 'compile.metrics': expected a list of metric names")
+        raise ValueError("header 'compile.metrics': expected a list of metric names")
     try:
-        optimizer = cls(**opt["config"])
-        model.compile(loss=settings["loss"], optimizer=optimizer, metrics=metrics,
-                      clip_norm=settings["clip_norm"], clip_value=settings["clip_value"],
-                      l1=settings["l1"], l2=settings["l2"], regularize=settings["regularize"],
-                      ctc_blank=settings["ctc_blank"])
+        return cls(**opt["config"])
     except (TypeError, ValueError, KeyError) as e:
-        raise reader.fail(f"invalid compile settings ({e})") from None
+        raise ValueError(f"invalid compile settings ({e})") from None
 
 
-def _load(path, zf):
-    reader = _Reader(path, zf)
-    infos = zf.infolist()
-    names = [i.filename for i in infos]
-    if len(set(names)) != len(names):
-        raise reader.fail("the archive has duplicate entry names")
-    bad = [n for n in names if not n.endswith(".npy") or "/" in n or "\\" in n]
-    if bad:
-        raise reader.fail(f"unexpected archive entries {bad[:5]} (a model file holds only .npy arrays)")
-    entries = [n[:-4] for n in names]
-    if HEADER_ENTRY not in entries:
-        raise reader.fail(f"no {HEADER_ENTRY!r} entry: not an rnnkit model file")
-    for e in entries:  # refuse pickles before reading any data
-        reader.header(e)
-    header = _parse_header(reader)
+class ModelFile:
+    """An open model file: ``config`` (checked JSON) now, the weights on request.
 
-    # the model, from the registry and JSON values only
-    if header["dtype"] not in _DTYPES:
-        raise reader.fail(f"header 'dtype': expected one of {_DTYPES}, got {header['dtype']!r:.50}")
-    if not (header["seed"] is None or _is_int(header["seed"], 0)):
-        raise reader.fail(f"header 'seed': expected a non-negative integer or null, got {header['seed']!r:.50}")
-    input_size = header["input_size"]
-    if not (input_size is None or _is_int(input_size, 1)):
-        raise reader.fail(f"header 'input_size': expected a positive integer or null, got {input_size!r:.50}")
-    metadata = header["metadata"]
-    if not (metadata is None or isinstance(metadata, dict)):
-        raise reader.fail(f"header 'metadata': expected an object or null, got {type(metadata).__name__}")
-    from .model import Sequential
-    model = Sequential(_build_layers(reader, header["layers"]), seed=header["seed"], dtype=header["dtype"])
-    if input_size is not None:
-        try:
-            model.build(input_size)
-        except MemoryError:
-            raise reader.fail(f"the architecture is too large to build (input_size {input_size})") from None
-        except (TypeError, ValueError) as e:
-            raise reader.fail(f"the architecture cannot be built for input_size {input_size} ({e})") from None
-    _compile(reader, model, header["compile"])
+        with ModelFile(path) as f:
+            model = build_from(f.config)                 # the caller's job (Sequential.load)
+            weights = f.read_weights(model_params)       # names, shapes, dtypes, checksum checked
 
-    # the weights: names, shapes and dtypes checked against the model before any data is read
-    expected = model._params()
-    listed = header["weights"]
-    if not isinstance(listed, list) or not all(isinstance(w, dict) and set(w) == {"name", "dtype", "shape"}
-                                               for w in listed):
-        raise reader.fail("header 'weights': expected a list of {'name', 'dtype', 'shape'}")
-    stored = [e for e in entries if e != HEADER_ENTRY]
-    missing = [k for k in expected if k not in stored]
-    extra = sorted(set(stored) - set(expected))
-    if missing:
-        raise reader.fail(f"missing weights {missing} for this architecture")
-    if extra:
-        raise reader.fail(f"extra weights {extra} that this architecture does not have")
-    if [w["name"] for w in listed] != list(expected):
-        raise reader.fail(f"header 'weights' lists {[w['name'] for w in listed]}, "
-                          f"the architecture has {list(expected)}")
-    for k, p in expected.items():
-        dtype, shape, _ = reader.header(k)
-        if shape != p.shape:
-            raise reader.fail(f"weight {k!r} has shape {shape}, the architecture needs {p.shape}")
-        if dtype != p.dtype.newbyteorder("<"):
-            raise reader.fail(f"weight {k!r} has dtype {dtype.str}, the model's dtype is {p.dtype.str}")
-    arrays = {k: reader.array(k) for k in expected}
-    checksum = header["checksum"]
-    if not isinstance(checksum, dict) or checksum.get("algorithm") != "sha256":
-        raise reader.fail(f"header 'checksum': expected {{'algorithm': 'sha256', 'value': hex}}, got {checksum!r:.100}")
-    actual = weights_checksum(list(expected), arrays)
-    if checksum.get("value") != actual:
-        raise reader.fail(f"checksum mismatch: the weights are damaged or were edited "
-                          f"(header says {str(checksum.get('value'))[:16]}..., the data gives {actual[:16]}...)")
-    model.set_weights(arrays)
-    model.metadata = {} if metadata is None else metadata
-    return model
-
-
-def load_model(path):
-    """A ``Sequential`` from a file written by ``save_model``; ``model.metadata`` holds its metadata.
-
-    Raises ``ModelFileError`` (a ``ValueError``) naming the file and the problem for anything that is
-    not a valid rnnkit model file; ``FileNotFoundError`` if there is no file.
+    Every problem raises ``ModelFileError`` naming the file; ``fail(problem)`` makes one.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as e:
-        raise ModelFileError(f"{path}: not a ZIP archive, or a truncated one ({e}); "
-                             "an rnnkit model file is a .npz archive") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise ModelFileError(f"{path}: cannot read the archive ({e})") from None
-    with zf:
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"{self.path}: no such model file")
         try:
-            return _load(path, zf)
+            self._zf = zipfile.ZipFile(self.path)
+        except zipfile.BadZipFile as e:
+            raise ModelFileError(f"{self.path}: not a ZIP archive, or a truncated one ({e}); "
+                                 "an rnnkit model file is a .npz archive") from None
+        except (OSError, ValueError, EOFError) as e:
+            raise ModelFileError(f"{self.path}: cannot read the archive ({e})") from None
+        try:
+            self._reader = Reader(self.path, self._zf)
+            self._header = self._guard(self._open)
+        except BaseException:
+            self._zf.close()
+            raise
+        self.config = {k: self._header[k] for k in CONFIG_KEYS}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._zf.close()
+
+    def fail(self, problem) -> ModelFileError:
+        return self._reader.fail(problem)
+
+    def _guard(self, fn, *args):
+        try:
+            return fn(*args)
         except ModelFileError:
             raise
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
             # a damaged entry (CRC error, truncated data, unsupported compression) found while reading
-            raise ModelFileError(f"{path}: damaged archive ({type(e).__name__}: {e})") from None
+            raise ModelFileError(f"{self.path}: damaged archive ({type(e).__name__}: {e})") from None
+
+    def _open(self):
+        reader, zf = self._reader, self._zf
+        names = [i.filename for i in zf.infolist()]
+        if len(set(names)) != len(names):
+            raise reader.fail("the archive has duplicate entry names")
+        bad = [n for n in names if not n.endswith(".npy") or "/" in n or "\\" in n]
+        if bad:
+            raise reader.fail(f"unexpected archive entries {bad[:5]} (a model file holds only .npy arrays)")
+        self._entries = [n[:-4] for n in names]
+        if HEADER_ENTRY not in self._entries:
+            raise reader.fail(f"no {HEADER_ENTRY!r} entry: not an rnnkit model file")
+        for e in self._entries:  # refuse pickles before reading any data
+            reader.header(e)
+        header = parse_header(reader)
+        if header["dtype"] not in DTYPES:
+            raise reader.fail(f"header 'dtype': expected one of {DTYPES}, got {header['dtype']!r:.50}")
+        if not (header["seed"] is None or is_int(header["seed"], 0)):
+            raise reader.fail(f"header 'seed': expected a non-negative integer or null, got {header['seed']!r:.50}")
+        input_size = header["input_size"]
+        if not (input_size is None or is_int(input_size, 1)):
+            raise reader.fail(f"header 'input_size': expected a positive integer or null, got {input_size!r:.50}")
+        metadata = header["metadata"]
+        if not (metadata is None or isinstance(metadata, dict)):
+            raise reader.fail(f"header 'metadata': expected an object or null, got {type(metadata).__name__}")
+        listed = header["weights"]
+        if not isinstance(listed, list) or not all(isinstance(w, dict) and set(w) == {"name", "dtype", "shape"}
+                                                   for w in listed):
+            raise reader.fail("header 'weights': expected a list of {'name', 'dtype', 'shape'}")
+        return header
+
+    def read_weights(self, expected: dict) -> dict:
+        """The stored weights, checked against ``expected`` ({name: array of the right shape and dtype})
+        before any data is read, then against the checksum."""
+        return self._guard(self._read_weights, expected)
+
+    def _read_weights(self, expected):
+        reader, header = self._reader, self._header
+        listed = header["weights"]
+        stored = [e for e in self._entries if e != HEADER_ENTRY]
+        missing = [k for k in expected if k not in stored]
+        extra = sorted(set(stored) - set(expected))
+        if missing:
+            raise reader.fail(f"missing weights {missing} for this architecture")
+        if extra:
+            raise reader.fail(f"extra weights {extra} that this architecture does not have")
+        if [w["name"] for w in listed] != list(expected):
+            raise reader.fail(f"header 'weights' lists {[w['name'] for w in listed]}, "
+                              f"the architecture has {list(expected)}")
+        for k, p in expected.items():
+            dtype, shape, _ = reader.header(k)
+            if shape != p.shape:
+                raise reader.fail(f"weight {k!r} has shape {shape}, the architecture needs {p.shape}")
+            if dtype != p.dtype.newbyteorder("<"):
+                raise reader.fail(f"weight {k!r} has dtype {dtype.str}, the model's dtype is {p.dtype.str}")
+        arrays = {k: reader.array(k) for k in expected}
+        checksum = header["checksum"]
+        if not isinstance(checksum, dict) or checksum.get("algorithm") != "sha256":
+            raise reader.fail(f"header 'checksum': expected {{'algorithm': 'sha256', 'value': hex}}, "
+                              f"got {checksum!r:.100}")
+        actual = weights_checksum(list(expected), arrays)
+        if checksum.get("value") != actual:
+            raise reader.fail(f"checksum mismatch: the weights are damaged or were edited "
+                              f"(header says {str(checksum.get('value'))[:16]}..., the data gives {actual[:16]}...)")
+        return arrays

@@ -1,7 +1,8 @@
 """Metrics computed from model outputs (logits for classifiers) and targets, honouring masks.
 
-Each metric is ``fn(out, y, mask, loss, lengths) -> float``; ``loss`` tells how to read ``out``
-(logits for "binary_crossentropy"/"crossentropy", values for "mse").
+Each metric is ``fn(out, y, mask, loss) -> float``: ``mask`` (None, or the batch's boolean mask of
+counted steps for per-step outputs) and ``loss`` tells how to read ``out`` (logits for
+"binary_crossentropy"/"crossentropy", values for "mse").
 """
 from __future__ import annotations
 
@@ -23,16 +24,16 @@ def _select(a, mask):
     return a if mask is None else a[mask]
 
 
-def accuracy(out, y, mask=None, loss="crossentropy", lengths=None):
+def accuracy(out, y, mask=None, loss="crossentropy"):
     pred, true = _labels(out, y, loss)
     return float(np.mean(_select(pred, mask) == _select(true, mask)))
 
 
-def mae(out, y, mask=None, loss="mse", lengths=None):
+def mae(out, y, mask=None, loss="mse"):
     return float(np.mean(np.abs(_select(out - y, mask))))
 
 
-def rmse(out, y, mask=None, loss="mse", lengths=None):
+def rmse(out, y, mask=None, loss="mse"):
     return float(np.sqrt(np.mean(_select(out - y, mask) ** 2)))
 
 
@@ -55,13 +56,13 @@ def confusion_matrix(pred, true, num_classes):
     return cm
 
 
-def macro_recall(out, y, mask=None, loss="crossentropy", lengths=None):
+def macro_recall(out, y, mask=None, loss="crossentropy"):
     pred, true = _labels(out, y, loss)
     _, r = precision_recall(_select(pred, mask), _select(true, mask))
     return float(r.mean())
 
 
-def macro_precision(out, y, mask=None, loss="crossentropy", lengths=None):
+def macro_precision(out, y, mask=None, loss="crossentropy"):
     pred, true = _labels(out, y, loss)
     p, _ = precision_recall(_select(pred, mask), _select(true, mask))
     return float(p.mean())

@@ -17,11 +17,12 @@ import fnmatch
 
 import numpy as np
 
-from . import optim
-from .data.batching import bucket_batches, length_mask, pad_sequences
-from .layers import Dense, Embedding, Flatten, Layer
-from .ops import _checks
+from . import _model_config, _model_data, io, optim
+from .callbacks import CallbackList, History
+from .layers import Dense, Embedding, Flatten, Layer, Recurrent
+from .metrics import get as get_metric
 from .ops import activations as A
+from .ops import ctc, ctc_decode
 from .ops import losses as L
 
 LOSSES = ("mse", "binary_crossentropy", "crossentropy", "ctc")
@@ -65,7 +66,6 @@ class Sequential:
                 raise ValueError(f"{name}: expected a positive number or None, got {v!r}")
         if l1 < 0 or l2 < 0:
             raise ValueError(f"l1/l2: penalties must be >= 0, got l1={l1!r}, l2={l2!r}")
-        from .metrics import get as get_metric
         self.metrics = {m: get_metric(m) for m in metrics}
         self.loss = loss
         self.optimizer = optim.get(optimizer, lr)
@@ -101,103 +101,40 @@ class Sequential:
 
     # -- data ----------------------------------------------------------------------------------
     def _inputs(self, X, lengths=None):
-        """User input -> (padded array, lengths or None, is_sequence)."""
-        if isinstance(X, (list, tuple)):
-            if lengths is not None:
-                raise ValueError("lengths: give lengths only with a padded array, not with a ragged list")
-            Xp, lengths = pad_sequences(X)
-            X = Xp
-        X = np.asarray(X)
-        if X.size == 0 or X.shape[0] == 0:
-            raise ValueError(f"X: empty input (shape {X.shape})")
-        if self.takes_tokens:
-            if not np.issubdtype(X.dtype, np.integer):
-                raise TypeError(f"X: the model starts with an Embedding and expects integer token ids, got dtype {X.dtype}")
-            if X.ndim != 2:
-                raise ValueError(f"X: token ids must be (batch, time) or a list of 1-D arrays, got shape {X.shape}")
-            seq = True
-            feat = self.layers[0].vocab_size
-        else:
-            if X.dtype.kind not in "fiub":
-                raise TypeError(f"X: expected numbers, got dtype {X.dtype}")
-            if X.ndim not in (2, 3):
-                raise ValueError(f"X: expected (batch, time, features) or (batch, features), got shape {X.shape}")
-            X = X.astype(self.dtype, copy=False)
-            if not np.isfinite(X).all():
-                raise ValueError("X: contains NaN or inf")
-            seq = X.ndim == 3
-            feat = X.shape[-1]
-        if lengths is not None:
-            if not seq:
-                raise ValueError("lengths: given, but X has no time axis")
-            lengths = _checks.check_lengths(lengths, X.shape[0], X.shape[1])
-        self.build(feat)
+        """User input -> (padded array, lengths or None, is_sequence), validated; builds the model."""
+        vocab = self.layers[0].vocab_size if self.takes_tokens else None
+        X, lengths, seq = _model_data.inputs(X, lengths, self.dtype, vocab)
+        self.build(vocab if vocab is not None else X.shape[-1])
         return X, lengths, seq
 
     def _targets(self, y, n, T, seq_out, lengths=None):
-        """User targets -> an array aligned with the model's output (or label sequences for CTC).
-
-        Ragged per-step targets must have one target per input step (``lengths``, the inputs' own).
-        """
-        if self.loss == "ctc":
-            if not isinstance(y, (list, tuple)) or len(y) != n:
-                raise ValueError(f"y: CTC needs a list of {n} label sequences (one per input), got {type(y).__name__}")
-            return [np.asarray(s, dtype=np.int64).reshape(-1) for s in y]
-        if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and seq_out:
-            if len(y) == n:
-                x_len = np.full(n, T) if lengths is None else lengths
-                for i, (s, L) in enumerate(zip(y, x_len)):
-                    if len(s) != L:
-                        raise ValueError(f"y[{i}]: expected {L} per-step targets (one per step of X[{i}]), "
-                                         f"got {len(s)}")
-            y, _ = pad_sequences(y, maxlen=T, name="y")
-        y = np.asarray(y)
-        if y.shape[0] != n:
-            raise ValueError(f"y: expected {n} targets (one per input sequence), got {y.shape[0]}")
-        K = self.output_size
-        if self.loss == "crossentropy" and np.issubdtype(y.dtype, np.integer):
-            want = (n, T) if seq_out else (n,)
-            if y.shape[:len(want)] != want or y.ndim != len(want):
-                raise ValueError(f"y: class ids need shape {want}, got {y.shape}")
-            if y.min() < 0 or y.max() >= K:
-                raise ValueError(f"y: class ids must be in [0, {K - 1}] (the model has {K} outputs), "
-                                 f"got range [{y.min()}, {y.max()}]")
-            return y
-        if y.dtype.kind not in "fiub":
-            raise TypeError(f"y: expected numeric targets, got dtype {y.dtype}")
-        y = y.astype(self.dtype)
-        want = (n, T, K) if seq_out else (n, K)
-        if y.shape == want[:-1] and K == 1:
-            y = y[..., None]
-        if y.shape != want:
-            raise ValueError(f"y: expected shape {want} for this model's output, got {y.shape}")
-        if not np.isfinite(y).all():
-            raise ValueError("y: contains NaN or inf")
-        if self.loss == "binary_crossentropy" and ((y < 0) | (y > 1)).any():
-            raise ValueError("y: binary cross-entropy needs targets in [0, 1]")
-        return y
+        return _model_data.targets(y, n, T, seq_out, lengths, self.loss, self.output_size, self.dtype)
 
     # -- the network ---------------------------------------------------------------------------
-    def forward(self, x, lengths=None, training=False):
-        for layer in self.layers:
-            x = layer.forward(x, lengths, training)
+    def forward(self, X, lengths=None, training=False):
+        """The network's raw output for one batch (no batching, no padding of the result)."""
+        X, lengths, _ = self._inputs(X, lengths)
+        return self._forward(X, lengths, training)
+
+    def _forward(self, x, lengths, training):
+        for layer in self.layers:           # inputs checked once, by _inputs
+            x = layer.call(x, lengths, training)
         return x
 
     def backward(self, dy):
+        """Backpropagate dL/d output through every layer (after a forward); fills each layer's grads."""
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
 
-    def _loss(self, out, y, lengths, seq_out):
-        """(loss, d_loss/d_out) for one batch."""
+    def _loss(self, out, y, lengths, mask):
+        """(loss, d_loss/d_out) for one batch; ``mask`` marks the counted steps of per-step outputs."""
         if self.loss == "ctc":
-            from .ops import ctc
             B, T = out.shape[:2]
             in_len = np.full(B, T) if lengths is None else lengths
             loss, cache = ctc.forward(out, y, in_len, np.array([len(s) for s in y]),
                                       blank=self.ctc_blank, reduction="mean", zero_infinity=True)
             return loss, ctc.backward(cache, 1.0)
-        mask = length_mask(lengths, out.shape[1]) if (seq_out and lengths is not None) else None
         return L.get(self.loss)(out, y, mask)
 
     def _params(self):
@@ -217,12 +154,25 @@ class Sequential:
                 raise ValueError(f"weights: {k!r} does not fit this model")
             params[k][...] = v
 
-    def train_step(self, xb, yb, lb, seq_out):
-        """One gradient step; returns (loss, output). Refuses to update on a non-finite loss/gradient."""
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are caught just below
-            out = self.forward(xb, lb, training=True)
-            loss, dout = self._loss(out, yb, lb, seq_out)
-            self.backward(dout)
+    def compute_gradients(self, X, y, lengths=None, training=True):
+        """``(loss, grads)`` on (X, y) as one batch, without changing the weights: the loss with its
+        L1/L2 penalty and the gradient of every parameter ("layer_index.name", copies). ``training``
+        turns dropout on (as in ``fit``) or off."""
+        if self.loss is None:
+            raise RuntimeError("compute_gradients: call compile(loss=...) first (the loss defines the gradient)")
+        Xp, lp, seq = self._inputs(X, lengths)
+        seq_out = self.output_is_sequence(seq)
+        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
+        mask = _model_data.step_mask(lp, Xp.shape[1] if seq else None, seq_out)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, _, grads = self._gradients(Xp, yp, lp, mask, training)
+        return loss, {k: g.copy() for k, g in grads.items()}
+
+    def _gradients(self, xb, yb, lb, mask, training):
+        """(loss with penalty, output, grads) for one checked batch; grads are the layers' arrays."""
+        out = self._forward(xb, lb, training)
+        loss, dout = self._loss(out, yb, lb, mask)
+        self.backward(dout)
         params, grads = self._params(), self._grads()
         if self.l1 or self.l2:
             names = [k for k in params if any(fnmatch.fnmatchcase(k, p) for p in self.regularize)]
@@ -233,6 +183,13 @@ class Sequential:
             loss = loss + pen
             for k, g in pgrads.items():
                 grads[k] = grads[k] + g
+        return float(loss), out, grads
+
+    def train_step(self, xb, yb, lb, mask):
+        """One gradient step on a checked batch; returns (loss, output). Refuses to update on a
+        non-finite loss or gradient (the weights stay the last good ones)."""
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are caught just below
+            loss, out, grads = self._gradients(xb, yb, lb, mask, training=True)
         if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads.values()):
             raise TrainingError(
                 f"training stopped: the loss became {loss} (a NaN/inf loss or gradient) at optimizer step "
@@ -245,14 +202,13 @@ class Sequential:
             optim.clip_by_global_norm(grads, self.clip_norm)
         clipped = self.clip_value is not None or self.clip_norm is not None
         self.last_grad_norm_clipped = optim.global_norm(grads) if clipped else self.last_grad_norm
-        self.optimizer.step(params, grads)
-        return float(loss), out
+        self.optimizer.step(self._params(), grads)
+        return loss, out
 
     # -- public API ----------------------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, lengths=None, validation_data=None,
             validation_split=0.0, callbacks=(), shuffle=True, verbose=1):
         """Train; returns the ``History`` (also kept as ``self.history``)."""
-        from .callbacks import CallbackList, History
         if self.loss is None:
             raise RuntimeError("fit: call compile(loss=..., optimizer=...) first")
         if int(epochs) < 0:
@@ -260,19 +216,10 @@ class Sequential:
         Xp, lp, seq = self._inputs(X, lengths)
         seq_out = self.output_is_sequence(seq)
         yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
+        val = validation_data
+        if val is None and validation_split:
+            val, (Xp, yp, lp) = _model_data.split_validation(Xp, yp, lp, validation_split, self.seed)
         n = len(Xp)
-        val = None
-        if validation_data is not None:
-            val = validation_data
-        elif validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"validation_split: expected a fraction in (0, 1), got {validation_split!r}")
-            n_val = max(1, int(round(n * validation_split)))
-            idx = np.random.default_rng(self.seed).permutation(n)
-            vi, ti = np.sort(idx[:n_val]), np.sort(idx[n_val:])
-            val = (Xp[vi], _take(yp, vi), None if lp is None else lp[vi])
-            Xp, yp, lp = Xp[ti], _take(yp, ti), (None if lp is None else lp[ti])
-            n = len(Xp)
         for cb in callbacks:  # fail before training, not after the first epoch
             monitor = getattr(cb, "monitor", "")
             if monitor.startswith("val_") and val is None:
@@ -286,23 +233,18 @@ class Sequential:
         full_len = np.full(n, Xp.shape[1]) if (seq and lp is None) else lp
         for epoch in range(int(epochs)):
             cbs.on_epoch_begin(epoch)
-            if seq:
-                batches = bucket_batches(full_len, batch_size, shuffle_rng if shuffle else None)
-            else:
-                order = shuffle_rng.permutation(n) if shuffle else np.arange(n)
-                batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-            bar = _progress(batches, epoch, epochs, verbose)
+            batches = _model_data.epoch_batches(full_len, n, batch_size, shuffle_rng if shuffle else None)
+            bar = _model_data.progress(batches, epoch, epochs, verbose)
             total, count, accum = 0.0, 0, {m: [] for m in self.metrics}
             for bi in bar:
-                xb, yb, lb = self._batch(Xp, yp, lp, bi, seq, seq_out)
-                loss, out = self.train_step(xb, yb, lb, seq_out)
+                xb, yb, lb, mask = _model_data.batch(Xp, yp, lp, bi, seq, seq_out)
+                loss, out = self.train_step(xb, yb, lb, mask)
                 # weight by what the loss averaged over: steps for per-step outputs, else sequences
                 w = len(bi) if not seq_out else (int(lb.sum()) if lb is not None else len(bi) * xb.shape[1])
-                total += loss * w; count += w
-                if self.metrics:  # on the training batches as they go (dropout on), like Keras
-                    mask = length_mask(lb, out.shape[1]) if (seq_out and lb is not None) else None
-                    for name, fn in self.metrics.items():
-                        accum[name].append((fn(out, yb, mask, self.loss, lb), w))
+                total += loss * w
+                count += w
+                for name, fn in self.metrics.items():  # on the training batches (dropout on), like Keras
+                    accum[name].append((fn(out, yb, mask, self.loss), w))
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{total / count:.4f}")
             logs = {"loss": total / count}
@@ -321,39 +263,8 @@ class Sequential:
         self.history = history
         return history
 
-    def _batch(self, Xp, yp, lp, idx, seq, seq_out):
-        xb = Xp[idx]
-        lb = None if lp is None else lp[idx]
-        yb = _take(yp, idx)
-        if seq and lb is not None:
-            T = int(lb.max())  # trim the batch to its own longest sequence
-            xb = xb[:, :T]
-            if seq_out and not isinstance(yb, list):
-                yb = yb[:, :T]
-            if (lb == T).all():
-                lb = None
-        return xb, yb, lb
-
     def _outputs(self, Xp, lp, seq, batch_size=256):
-        outs = []
-        n = len(Xp)
-        order = np.argsort(lp, kind="stable") if lp is not None else np.arange(n)
-        for i in range(0, n, batch_size):
-            bi = order[i:i + batch_size]
-            xb, _, lb = self._batch(Xp, None, lp, bi, seq, False)
-            outs.append((bi, self.forward(xb, lb, training=False)))
-        first = outs[0][1]
-        if first.ndim == 3:  # per-step outputs: pad every batch back to the full time axis
-            res = np.zeros((n, Xp.shape[1], first.shape[-1]), dtype=first.dtype)
-            for bi, o in outs:
-                T = o.shape[1]
-                # steps past a sequence's length are padding: zero there, whatever the head computes
-                res[bi, :T] = o if lp is None else o * length_mask(lp[bi], T)[..., None]
-        else:
-            res = np.zeros((n,) + first.shape[1:], dtype=first.dtype)
-            for bi, o in outs:
-                res[bi] = o
-        return res
+        return _model_data.outputs(self._forward, Xp, lp, seq, batch_size)
 
     def predict(self, X, lengths=None, batch_size=256):
         """Raw model outputs (logits for classification losses), in the order of X.
@@ -381,8 +292,7 @@ class Sequential:
         if self.loss == "crossentropy":
             return out.argmax(-1)
         if self.loss == "ctc":
-            from .ops import ctc
-            return ctc.greedy_decode(out, lp, blank=self.ctc_blank)
+            return ctc_decode.greedy_decode(out, lp, blank=self.ctc_blank)
         raise ValueError(f"predict_classes: the model's loss is {self.loss!r}, not a classification loss")
 
     def evaluate(self, X, y, lengths=None, batch_size=256):
@@ -391,6 +301,7 @@ class Sequential:
         seq_out = self.output_is_sequence(seq)
         yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
         out = self._outputs(Xp, lp, seq, batch_size)
+        mask = _model_data.step_mask(lp, Xp.shape[1] if seq else None, seq_out)
         logs = {}
         if self.loss == "ctc":
             total = 0.0
@@ -398,13 +309,12 @@ class Sequential:
                 sl = slice(i, i + batch_size)
                 lb = None if lp is None else lp[sl]
                 o = out[sl] if lb is None else out[sl, :int(lb.max())]
-                total += self._loss(o, yp[sl], lb, seq_out)[0] * len(o)
+                total += self._loss(o, yp[sl], lb, None)[0] * len(o)
             logs["loss"] = total / len(Xp)
         else:
-            logs["loss"] = float(self._loss(out, yp, lp, seq_out)[0])
-        mask = length_mask(lp, Xp.shape[1]) if (seq_out and lp is not None) else None
+            logs["loss"] = float(self._loss(out, yp, lp, mask)[0])
         for name, fn in self.metrics.items():
-            logs[name] = fn(out, yp, mask, self.loss, lp)
+            logs[name] = fn(out, yp, mask, self.loss)
         return logs
 
     # -- inspection ----------------------------------------------------------------------------
@@ -428,7 +338,6 @@ class Sequential:
         return text
 
     def _input_is_sequence_guess(self):
-        from .layers import Recurrent
         return any(isinstance(l, (Recurrent, Embedding, Flatten)) for l in self.layers)
 
     def num_params(self):
@@ -437,16 +346,46 @@ class Sequential:
     def copy(self):
         return copy.deepcopy(self)
 
-    def save(self, path, metadata=None):
-        """Write the model to one file, atomically, without pickle (format: ``rnnkit.io``)."""
-        from .io import save_model
-        return save_model(self, path, metadata)
+    # -- saving ------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The architecture and settings as JSON data (what a model file's header stores): "layers"
+        ([{"class", "config"}]), "dtype", "seed", "input_size", "compile" (None if not compiled)."""
+        return _model_config.get_config(self)
 
-    @staticmethod
-    def load(path):
-        """A model from a file written by ``save`` (refuses damaged or hostile files; see ``rnnkit.io``)."""
-        from .io import load_model
-        return load_model(path)
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """A new model from ``get_config()``'s output (fresh weights; built if "input_size" is set).
+        Raises ValueError / TypeError naming what is wrong."""
+        return _model_config.from_config(cls, config)
+
+    def save(self, path, metadata=None):
+        """Write the model to one file, atomically, without pickle (format: ``rnnkit.io``).
+
+        ``metadata``: a dict of JSON data (str keys; lists, str, numbers, bool, None; tuples load back
+        as lists), e.g. a vocabulary. With ``metadata=None`` the model's own ``model.metadata`` (set by
+        ``load``) is kept. The file name is used as given (no extension is added); ".npz" is usual.
+        """
+        if metadata is None:
+            metadata = getattr(self, "metadata", None) or None   # a loaded model keeps its metadata
+        return io.write_model_file(path, {**self.get_config(), "metadata": metadata}, self._params())
+
+    @classmethod
+    def load(cls, path) -> Sequential:
+        """A model from a file written by ``save``; ``model.metadata`` holds its metadata.
+
+        Raises ``rnnkit.io.ModelFileError`` (a ``ValueError``) naming the file and the problem for
+        anything that is not a valid rnnkit model file; ``FileNotFoundError`` if there is no file.
+        """
+        with io.ModelFile(path) as f:
+            try:
+                model = cls.from_config(f.config)
+            except MemoryError:
+                raise f.fail(f"the architecture is too large to build (input_size {f.config['input_size']})") from None
+            except (TypeError, ValueError, KeyError) as e:
+                raise f.fail(str(e)) from None
+            model.set_weights(f.read_weights(model._params()))
+        model.metadata = f.config["metadata"] or {}
+        return model
 
 
 def feedforward(hidden_units, outputs, activation="relu", window=None, seed=0, dtype="float32"):
@@ -458,19 +397,3 @@ def feedforward(hidden_units, outputs, activation="relu", window=None, seed=0, d
     hidden = [hidden_units] if isinstance(hidden_units, int) else list(hidden_units)
     layers = ([Flatten(window)] if window else []) + [Dense(h, activation) for h in hidden] + [Dense(outputs)]
     return Sequential(layers, seed=seed, dtype=dtype)
-
-
-def _take(y, idx):
-    if y is None:
-        return None
-    return [y[i] for i in idx] if isinstance(y, list) else y[idx]
-
-
-def _progress(batches, epoch, epochs, verbose):
-    if verbose != 1:
-        return batches
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is optional: a bar is a convenience, never a requirement
-        return batches
-    return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="batch")

@@ -19,8 +19,11 @@ overlap the test block's start cannot leak it).
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
+
+from .model import Sequential
 
 __all__ = ["KFold", "StratifiedKFold", "TimeSeriesSplit", "cross_validate"]
 
@@ -111,7 +114,6 @@ class StratifiedKFold(KFold):
             raise ValueError(f"n_splits: {self.n_splits} folds need at least {self.n_splits} samples, got {n}")
         classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
         if counts.min() < self.n_splits:
-            import warnings
             warnings.warn(f"StratifiedKFold: the smallest class ({classes[counts.argmin()]!r}) has only "
                           f"{counts.min()} samples, fewer than n_splits={self.n_splits}; some test folds "
                           "will lack it", stacklevel=2)
@@ -228,7 +230,6 @@ def cross_validate(build_model, X, y, cv=5, fit_kwargs=None, lengths=None, scori
     if scoring is not None and not (callable(scoring) or isinstance(scoring, dict)):
         raise TypeError(f"scoring: expected a callable or a dict of callables, got {type(scoring).__name__}")
 
-    from .model import Sequential
     folds, histories = [], []
     for f, (tr, te) in enumerate(_splits(cv, y, n)):
         tr, te = np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64)

@@ -121,8 +121,10 @@ class Adam(Optimizer):
         if m is None:
             m, v = np.zeros_like(w), np.zeros_like(w)
             self.state[key] = (m, v)
-        m *= T(self.beta1); m += T(1 - self.beta1) * g
-        v *= T(self.beta2); v += T(1 - self.beta2) * (g * g)
+        m *= T(self.beta1)
+        m += T(1 - self.beta1) * g
+        v *= T(self.beta2)
+        v += T(1 - self.beta2) * (g * g)
         if self.weight_decay:
             w -= T(self.lr * self.weight_decay) * w
         step = T(self.lr / self._c1) * m / (np.sqrt(v / T(self._c2)) + T(self.eps))

@@ -24,7 +24,7 @@ Data (``dataset``):
     series. Baseline: 1-NN with DTW, 0.975 test accuracy (published UEA figure).
 ``"watch"``
     seglearn's shoulder-exercise set: 140 series at 50 Hz, 947-2,618 steps, 7 exercises, 10
-    subjects; whole subjects held out (``datasets.split_by_subject``: subjects 8, 9, 10 -> 98
+    subjects; whole subjects held out (``classification.split_by_subject``: subjects 8, 9, 10 -> 98
     train / 42 test). Series are downsampled by ``downsample`` (mean over blocks, which also
     low-pass filters: 50 Hz -> 10 Hz with 5). Each epoch trains on ``crops_per_series`` fresh random
     crops of ``crop_length`` steps per training series (augmentation, and short BPTT); the test
@@ -48,15 +48,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import datasets
-from ..layers import GRU, LSTM, RNN, Dense
+from ..data import classification
+from ..layers import Dense
 from ..model import Sequential
 from ..ops.activations import log_softmax
-from .common import AppResult, ChannelStandardizer, Timer
+from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer
 
 NAME = "actions"
 DESCRIPTION = "smartwatch actions (BasicMotions / shoulder exercises), an action per time step (seed §5.2.3)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 DATASETS = ("basic_motions", "watch")
 PUBLISHED = {"basic_motions": (0.975, "1-NN DTW (published)")}
 
@@ -74,9 +73,7 @@ def default_config(quick=False, dataset="basic_motions"):
 
 
 def build(config, n_classes):
-    cell = CELLS[config["cell"]]
-    rec = cell(config["hidden"], num_layers=config["layers"], bidirectional=bool(config["bidirectional"]),
-               return_sequences=True)
+    rec = recurrent_layer(config, return_sequences=True)
     return Sequential([rec, Dense(n_classes)], seed=config["seed"])
 
 
@@ -96,16 +93,16 @@ def load(config):
     """
     name = config.get("dataset", "basic_motions")
     if name == "basic_motions":
-        tr, te = datasets.load_basic_motions("train"), datasets.load_basic_motions("test")
+        tr, te = classification.load_basic_motions("train"), classification.load_basic_motions("test")
         return (list(tr.X), tr.y, list(te.X), te.y, tr.classes,
                 "BasicMotions, 6 channels x 100 steps, official 40/40 split")
     if name == "watch":
-        d = datasets.load_watch()
-        tr_idx, te_idx = datasets.split_by_subject(d.subjects)
+        d = classification.load_watch()
+        tr_idx, te_idx = classification.split_by_subject(d.subjects)
         f = int(config.get("downsample", 1))
         X = [downsample(x, f) for x in d.X]
         desc = (f"shoulder exercises, {len(tr_idx)}/{len(te_idx)} series, subjects "
-                f"{list(datasets.WATCH_TEST_SUBJECTS)} held out, 50 Hz / {f}")
+                f"{list(classification.WATCH_TEST_SUBJECTS)} held out, 50 Hz / {f}")
         return ([X[i] for i in tr_idx], d.y[tr_idx], [X[i] for i in te_idx], d.y[te_idx], d.classes, desc)
     raise ValueError(f"dataset: expected one of {DATASETS}, got {name!r}")
 
@@ -149,9 +146,11 @@ def logistic_baseline(X_tr, y_tr, X_te, y_te, C=1.0, iters=3000):
     K = int(max(y_tr.max(), np.max(y_te)) + 1)
     A = np.hstack([F_tr, np.ones((len(F_tr), 1))])
     Y = np.eye(K)[y_tr]
-    reg = np.ones((A.shape[1], 1)); reg[-1] = 0.0  # the intercept is not penalised
+    reg = np.ones((A.shape[1], 1))
+    reg[-1] = 0.0  # the intercept is not penalised
     L = C * 0.5 * np.linalg.norm(A, 2) ** 2 + 1.0  # bound on the Hessian's largest eigenvalue
-    W = np.zeros((A.shape[1], K)); V = W.copy()
+    W = np.zeros((A.shape[1], K))
+    V = W.copy()
     for k in range(int(iters)):
         P = np.exp(log_softmax(A @ V))
         grad = C * A.T @ (P - Y) + reg * V
@@ -177,9 +176,11 @@ def score(logps, y):
     seq_pred = np.array([lp.mean(0).argmax() for lp in logps])
     last_pred = np.array([lp[-1].argmax() for lp in logps])
     T = max(len(h) for h in step_hits)
-    hits = np.zeros(T); count = np.zeros(T)
+    hits = np.zeros(T)
+    count = np.zeros(T)
     for h in step_hits:
-        hits[:len(h)] += h; count[:len(h)] += 1
+        hits[:len(h)] += h
+        count[:len(h)] += 1
     return {"seq_accuracy": float((seq_pred == y).mean()), "last_step_accuracy": float((last_pred == y).mean()),
             "per_step_accuracy": per_step, "seq_pred": seq_pred,
             "accuracy_by_step": hits / np.maximum(count, 1), "active_by_step": count}
@@ -261,16 +262,25 @@ def run(config, verbose=0):
         for i in picks[:int(config.get("n_plot", 4))]:
             p = np.exp(logps[i][:, y_te[i]])
             a1.plot(np.arange(1, len(p) + 1), p, label=f"#{i} {classes[y_te[i]]}")
-        a1.set_ylim(-0.02, 1.02); a1.set_xlabel("time step"); a1.set_ylabel("P(true action | x_1..x_t)")
-        a1.set_title("Per-step probability of the true action"); a1.legend(fontsize=8); a1.grid(alpha=0.3)
+        a1.set_ylim(-0.02, 1.02)
+        a1.set_xlabel("time step")
+        a1.set_ylabel("P(true action | x_1..x_t)")
+        a1.set_title("Per-step probability of the true action")
+        a1.legend(fontsize=8)
+        a1.grid(alpha=0.3)
         keep = s["active_by_step"] >= max(1, len(y_te) / 2)  # steps that at least half the series reach
         acc = s["accuracy_by_step"][keep]
         a2.plot(np.arange(1, len(acc) + 1), acc, "k-", label="argmax y_t (steps >= half the series reach)")
         a2.axhline(s["seq_accuracy"], ls="--", c="C1", label=f"sequence (mean log-p) {s['seq_accuracy']:.3f}")
-        a2.set_ylim(-0.02, 1.02); a2.set_xlabel("time step"); a2.set_ylabel("accuracy of y_t")
-        a2.set_title(f"Test per-step accuracy (mean {s['per_step_accuracy']:.3f})"); a2.legend(fontsize=8)
+        a2.set_ylim(-0.02, 1.02)
+        a2.set_xlabel("time step")
+        a2.set_ylabel("accuracy of y_t")
+        a2.set_title(f"Test per-step accuracy (mean {s['per_step_accuracy']:.3f})")
+        a2.legend(fontsize=8)
         a2.grid(alpha=0.3)
-        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     return AppResult(task="actions (§5.2.3)", data=desc, metric="test sequence accuracy",
                      value=s["seq_accuracy"], baseline=baseline, baseline_name=baseline_name, model=model,

@@ -29,14 +29,17 @@ import time
 
 import numpy as np
 
-from ..layers import GRU, LSTM, RNN, Dense
-from ..model import Sequential, TrainingError
 from .._threads import blas_threads
+from ..diagnostics import GradientRecorder, measure, plot_dh_norms, plot_grad_norms
+from ..layers import RNN, Dense, Recurrent
+from ..layers.base import orthogonal
+from ..model import Sequential, TrainingError
+from ..ops import CELLS
+from ..optim import SGD
 from .common import AppResult, Timer
 
 NAME = "adding"
 DESCRIPTION = "adding problem: RNN vs LSTM vs GRU over T, gradients through time, clipping (seed §3.2, §4)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 PREDICT_1 = 1.0 / 6.0
 
 
@@ -100,7 +103,7 @@ def _hidden(config, cell):
 def build(config, cell, seed=None):
     if cell not in CELLS:
         raise ValueError(f"cells: expected names from {sorted(CELLS)}, got {cell!r}")
-    return Sequential([CELLS[cell](_hidden(config, cell)), Dense(1)],
+    return Sequential([Recurrent(_hidden(config, cell), cell=cell), Dense(1)],
                       seed=config["seed"] if seed is None else seed)
 
 
@@ -132,7 +135,6 @@ def _ratio(dh):
 
 def train_one(config, cell, T, data, verbose=0):
     """Train one cell at one length; returns a dict of results (and the model)."""
-    from ..diagnostics import measure
     X, y, Xt, yt = data
     probe = slice(0, min(int(config["probe_size"]), len(Xt)))
     model = build(config, cell).compile("mse", config["optimizer"], lr=config["lr"],
@@ -161,9 +163,6 @@ def train_one(config, cell, T, data, verbose=0):
 
 def clipping_experiment(config, verbose=0):
     """Vanilla RNN, W_h = radius * orthogonal, plain SGD: {label: summary} and {label: recorder}."""
-    from ..diagnostics import GradientRecorder
-    from ..layers.base import orthogonal
-    from ..optim import SGD
     T = int(config["clip_length"])
     rng = np.random.default_rng([int(config["seed"]), T, 1])
     X, y = make_adding(int(config["clip_n_train"]), T, rng)
@@ -193,12 +192,13 @@ def clipping_experiment(config, verbose=0):
             g = rec.series("grad_norm")
             loss = rec.series("loss")
             finite = np.isfinite(loss)
+            g_finite = np.where(np.isfinite(g), g, np.nan)
             summaries[label] = {
                 "nonlinearity": nl, "radius": radius, "clip_norm": clip, "status": status,
                 "steps": int(finite.sum()), "failed_step": rec.failed,
                 "grad_norm_first": float(g[0]) if len(g) else float("nan"),
-                "grad_norm_max": float(np.nanmax(np.where(np.isfinite(g), g, np.nan))) if np.isfinite(g).any() else float("nan"),
-                "grad_norm_median": float(np.nanmedian(np.where(np.isfinite(g), g, np.nan))) if np.isfinite(g).any() else float("nan"),
+                "grad_norm_max": float(np.nanmax(g_finite)) if np.isfinite(g).any() else float("nan"),
+                "grad_norm_median": float(np.nanmedian(g_finite)) if np.isfinite(g).any() else float("nan"),
                 "loss_first": float(loss[0]) if len(loss) else float("nan"),
                 "loss_last": float(loss[finite][-1]) if finite.any() else float("nan"),
                 "loss_last_epoch_mean": float(np.mean(loss[finite][-(len(X) // int(config["batch_size"])):]))
@@ -234,7 +234,6 @@ def run(config, verbose=0):
         if probe_T not in lengths:                                 # a probe-only length: measure at init
             data = _data({**config, "n_train": 1}, probe_T)
             for cell in cells:
-                from ..diagnostics import measure
                 m = build(config, cell).compile("mse", config["optimizer"], lr=config["lr"])
                 m.build(2)
                 p = slice(0, int(config["probe_size"]))
@@ -278,13 +277,17 @@ def run(config, verbose=0):
             ax.plot(lengths, [results[(c, T)]["test_mse"] for T in lengths], "-o", color=f"C{i}",
                     label=f"{c.upper()} (H={_hidden(config, c)}, {params[c]} params)")
         ax.plot(lengths, [baseline[T] for T in lengths], "k--", lw=1, label="predict 1 (≈0.167)")
-        ax.set_yscale("log"); ax.set_xlabel("sequence length T"); ax.set_ylabel("test MSE")
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length T")
+        ax.set_ylabel("test MSE")
         ax.set_title(f"Adding problem: {config['n_train']} sequences x {config['epochs']} epochs each")
-        ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
-        fig.tight_layout(); fig.savefig(path, dpi=80); plt.close(fig)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
 
     def plot_dh(path):
-        from ..diagnostics import plot_dh_norms
         curves = {}
         for c in cells:
             r = results[(c, probe_T)]
@@ -293,7 +296,6 @@ def run(config, verbose=0):
         plot_dh_norms(curves, path, title=f"||dL/dh_t|| through time, adding problem T={probe_T}")
 
     def plot_clip(path):
-        from ..diagnostics import plot_grad_norms
         plot_grad_norms(clip_recorders, path,
                         title=f"Vanilla RNN, W_h = radius x orthogonal, SGD lr={config['clip_lr']}, "
                               f"T={config['clip_length']}")

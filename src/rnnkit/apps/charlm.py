@@ -7,7 +7,7 @@ per character. Where the Markov chain of seed §1.2.2 conditions only on the cur
 P(x_{t+1} | x_t) (the bigram baseline below is exactly that chain over characters), the hidden state
 carries the whole past.
 
-Data: ``datasets.load_shakespeare`` - 37 plays and 5 poems; three whole plays (Hamlet, Twelfth Night,
+Data: ``corpora.load_shakespeare`` - 37 plays and 5 poems; three whole plays (Hamlet, Twelfth Night,
 Henry V: 441,591 characters) are held out, the rest (4,615,688 characters) is for training. The
 character vocabulary is the corpus' 84 symbols (saved in ``model.metadata["vocab"]``).
 
@@ -40,15 +40,14 @@ import time
 
 import numpy as np
 
-from ..data import datasets
-from ..layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Recurrent
+from ..data import corpora, text
+from ..layers import Dense, Dropout, Embedding, Recurrent
 from ..model import Sequential
 from ..ops.activations import log_softmax
-from .common import AppResult, Timer
+from .common import AppResult, Timer, recurrent_layer
 
 NAME = "charlm"
 DESCRIPTION = "character-level LSTM language model of Shakespeare, with sampling (seed §1.2.2, §4.1)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 #: What an empty prompt is conditioned on: a line break, the start of a speech or a paragraph.
 START = "\n"
 
@@ -69,9 +68,8 @@ def build(config, vocab_size):
     if config.get("bidirectional"):
         raise ValueError("bidirectional: a language model predicts the next character from the past "
                          "only; a backward direction would read the answer. Use bidirectional=False")
-    cell = CELLS[config["cell"]]
     return Sequential([Embedding(vocab_size, config["embed_dim"], padding_idx=None),
-                       cell(config["hidden"], num_layers=config["layers"], return_sequences=True),
+                       recurrent_layer(config, return_sequences=True),
                        Dense(vocab_size)], seed=config["seed"])
 
 
@@ -79,7 +77,7 @@ def build(config, vocab_size):
 
 def load(config):
     """(training ids, validation ids, CharVocabulary); ``val_chars`` cuts the validation text."""
-    data = datasets.load_shakespeare()
+    data = corpora.load_shakespeare()
     vocab = data.char_vocabulary()
     val_text = data.val_text
     if config.get("val_chars"):
@@ -160,11 +158,11 @@ def vocabulary_of(model, vocab=None):
             raise ValueError("generate: the model carries no vocabulary (model.metadata['vocab']); "
                              "pass vocab=... or use a model trained by `rnnkit train charlm`")
         vocab = meta["vocab"]
-    if isinstance(vocab, datasets.CharVocabulary):
+    if isinstance(vocab, text.CharVocabulary):
         return vocab
     if isinstance(vocab, dict):
-        return datasets.CharVocabulary.from_dict(vocab)
-    return datasets.CharVocabulary(list(vocab))
+        return text.CharVocabulary.from_dict(vocab)
+    return text.CharVocabulary(list(vocab))
 
 
 def _step(model, token, states):
@@ -254,7 +252,8 @@ def run(config, verbose=0):
             X, Y = random_chunks(train_ids, steps * B, L, rng)
             h = model.fit(X, Y, epochs=1, batch_size=B, shuffle=False, verbose=0).history
             val = model.evaluate(vX, vY)["loss"]
-            history["loss"].append(h["loss"][0]); history["val_loss"].append(float(val))
+            history["loss"].append(h["loss"][0])
+            history["val_loss"].append(float(val))
             history["lr"].append(float(model.optimizer.lr))
             if verbose:
                 print(f"epoch {epoch + 1}/{epochs}: loss={h['loss'][0]:.4f}  val_loss={val:.4f}  "
@@ -284,9 +283,14 @@ def run(config, verbose=0):
         ax.axhline(nll, c="k", lw=1, label=f"held-out plays, streamed: {nll:.3f}")
         ax.axhline(base["bigram"], c="C3", ls="--", label=f"bigram (add-one): {base['bigram']:.3f}")
         ax.axhline(base["unigram"], c="C4", ls=":", label=f"unigram: {base['unigram']:.3f}")
-        ax.set_xlabel("epoch"); ax.set_ylabel("nats per character"); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per character")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
         ax.set_title(f"Character LM, {config['cell'].upper()} {config['hidden']}")
-        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     held = f"{len(val_ids):,} chars" + ("" if not config.get("val_chars") else " (first part)")
     return AppResult(task="char LM (Shakespeare)", data=f"37 plays + 5 poems; Hamlet, Twelfth Night, "

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..layers import Recurrent
+
 
 @dataclass
 class AppResult:
@@ -110,5 +112,18 @@ def plot_history(history: dict, path):
     for key in ("loss", "val_loss"):
         if key in history:
             ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
-    ax.set_xlabel("epoch"); ax.set_ylabel("loss"); ax.legend(); ax.grid(alpha=0.3)
-    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def recurrent_layer(config, **kwargs) -> Recurrent:
+    """The recurrent layer a recipe's config names: ``cell`` (any cell of ``rnnkit.ops.CELLS``),
+    ``hidden``, ``layers`` and ``bidirectional``; ``kwargs`` go to ``Recurrent`` (e.g.
+    ``return_sequences=True``)."""
+    return Recurrent(config["hidden"], num_layers=config.get("layers", 1),
+                     bidirectional=bool(config.get("bidirectional", False)), cell=config["cell"], **kwargs)

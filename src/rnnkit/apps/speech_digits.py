@@ -7,7 +7,7 @@ the held-out ``speech.TEST_VOICES`` (4 voices whose accent/variant combinations 
 training), so the test figures measure generalisation to new speakers. The three corpora are drawn
 with different seeds.
 
-Features (seed §5.2.2). ``speech.featurize``: 13 MFCCs on 25 ms frames every 10 ms, per-utterance
+Features (seed §5.2.2). ``speech_features.featurize``: 13 MFCCs on 25 ms frames every 10 ms, per-utterance
 mean/variance normalisation (CMVN), then the frame context of the seed, x_t = [MFCC_{t-3}, ...,
 MFCC_{t-1}, MFCC_t], keeping every 3rd row: one 52-dimensional input every 30 ms.
 
@@ -20,8 +20,8 @@ Label mapping (stored in the model's metadata as ``labels`` / ``blank``):
     class 0        CTC blank
     class d + 1    digit d (d = 0..9), i.e. ``label = digit + 1`` and ``digit = label - 1``
 
-Decoding: greedy best path (``ops.ctc.greedy_decode``) and CTC prefix beam search
-(``ops.ctc.beam_search_decode``, ``beam_width``). Metrics on the held-out voices:
+Decoding: greedy best path (``ops.ctc_decode.greedy_decode``) and CTC prefix beam search
+(``ops.ctc_decode.beam_search_decode``, ``beam_width``). Metrics on the held-out voices:
 
 * digit error rate (DER) = sum over the test set of the edit distance (substitutions, insertions,
   deletions) between decoded and reference digit strings, divided by the total reference length;
@@ -45,15 +45,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import speech
-from ..layers import GRU, LSTM, RNN, Dense
+from ..callbacks import EarlyStopping, LearningRateScheduler, cosine_decay
+from ..data import audio, speech, speech_features
+from ..layers import Dense
 from ..model import Sequential
-from ..ops import ctc
-from .common import AppResult, Timer
+from ..ops import activations, ctc_decode
+from .common import AppResult, Timer, recurrent_layer
 
 NAME = "speech-digits"
 DESCRIPTION = "spoken digit strings (espeak-ng, held-out voices) to text with a BiGRU + CTC (seed §2.6, §5.2.2)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 BLANK = 0
 N_CLASSES = 11                                  # blank + 10 digits
@@ -64,7 +64,7 @@ def default_config(quick=False):
     """Settings of the app. ``quick``: a smoke-test size (~15 s with a cold cache); it checks that
     everything runs, its error rates are not meaningful (the model has barely started to learn).
 
-    ``features`` are the arguments of ``speech.featurize`` (``stride=3``: 30 ms per input frame).
+    ``features`` are the arguments of ``speech_features.featurize`` (``stride=3``: 30 ms per input frame).
     ``train_seed``/``val_seed``/``test_seed`` draw the three corpora (the test corpus uses the
     held-out voices only). ``epochs`` run with a cosine learning-rate decay from ``lr``; the weights
     of the epoch with the lowest validation CTC loss (training voices, never the test voices)
@@ -158,9 +158,7 @@ def load_corpus(config, part: str, feature_params=None):
 
 
 def build(config):
-    cell = CELLS[config["cell"]]
-    rec = cell(config["hidden"], num_layers=config["layers"], bidirectional=bool(config["bidirectional"]),
-               return_sequences=True)
+    rec = recurrent_layer(config, return_sequences=True)
     return Sequential([rec, Dense(N_CLASSES)], seed=config["seed"])
 
 
@@ -178,8 +176,8 @@ def decode(model, features, beam_width=8):
     features = list(features)
     out = model.predict(features)
     lengths = np.array([len(f) for f in features])
-    greedy = [labels_to_digits(s) for s in ctc.greedy_decode(out, lengths, blank=BLANK)]
-    beam = [labels_to_digits(s) for s in ctc.beam_search_decode(out, lengths, beam_width=int(beam_width),
+    greedy = [labels_to_digits(s) for s in ctc_decode.greedy_decode(out, lengths, blank=BLANK)]
+    beam = [labels_to_digits(s) for s in ctc_decode.beam_search_decode(out, lengths, beam_width=int(beam_width),
                                                                  blank=BLANK)]
     return greedy, beam, [out[i, :n] for i, n in enumerate(lengths)]
 
@@ -207,7 +205,6 @@ def _metadata(config):
 # -- application -------------------------------------------------------------------------------------
 
 def _fit_ctc(model, config, X_tr, y_tr, X_va, y_va, epochs, verbose):
-    from ..callbacks import EarlyStopping, LearningRateScheduler, cosine_decay
     model.compile("ctc", "adam", lr=config["lr"], clip_norm=config["clip_norm"], ctc_blank=BLANK)
     cbs = [LearningRateScheduler(cosine_decay(config["lr"], epochs, config["lr_min"]))]
     val = None
@@ -272,7 +269,7 @@ def plot_posteriors(path, features, logits, ref_digits, hyp_digits, voice, frame
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    post = np.exp(ctc.log_softmax(np.asarray(logits, np.float64)))
+    post = np.exp(activations.log_softmax(np.asarray(logits, np.float64)))
     t = np.arange(len(post)) * frame_s
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [1, 1.4]})
     a1.imshow(np.asarray(features).T, aspect="auto", origin="lower", cmap="viridis",
@@ -291,9 +288,14 @@ def plot_posteriors(path, features, logits, ref_digits, hyp_digits, voice, frame
             for run in np.split(top, np.flatnonzero(np.diff(top) > 1) + 1) if top.size else []:
                 k = int(run[np.argmax(p[run])])
                 a2.text(t[k], p[k] + 0.03, str(d), color=cmap(d), ha="center", fontsize=10)
-    a2.set_ylim(-0.02, 1.3); a2.set_xlabel("time (s)"); a2.set_ylabel("P(class | x)")
-    a2.legend(ncol=11, fontsize=8, loc="upper center", frameon=False); a2.grid(alpha=0.3)
-    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+    a2.set_ylim(-0.02, 1.3)
+    a2.set_xlabel("time (s)")
+    a2.set_ylabel("P(class | x)")
+    a2.legend(ncol=11, fontsize=8, loc="upper center", frameon=False)
+    a2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _feature_params(model, config=None):
@@ -319,15 +321,15 @@ def evaluate(model, config):
 def transcribe(model, wav_path, beam_width=None) -> str:
     """Digits spoken in an audio file, as text ("3 1 4"), by CTC prefix beam search.
 
-    The file is read with ``speech.load_wav`` at the model's sample rate and featurised with the
+    The file is read with ``audio.load_wav`` at the model's sample rate and featurised with the
     parameters stored in ``model.metadata`` (written by :func:`run`).
     """
     fp, sr = _feature_params(model)
     meta = getattr(model, "metadata", None) or {}
-    wave = speech.load_wav(wav_path, sample_rate=sr)
-    feats = speech.featurize(wave, sample_rate=sr, **fp)
+    wave = audio.load_wav(wav_path, sample_rate=sr)
+    feats = speech_features.featurize(wave, sample_rate=sr, **fp)
     out = model.predict([feats])
     width = int(beam_width or meta.get("beam_width", 8))
-    labels = ctc.beam_search_decode(out, np.array([len(feats)]), beam_width=width,
+    labels = ctc_decode.beam_search_decode(out, np.array([len(feats)]), beam_width=width,
                                     blank=int(meta.get("blank", BLANK)))[0]
     return digits_to_text(labels_to_digits(labels))

@@ -1,6 +1,6 @@
 """Speaker recognition from the vowel /ae/: JapaneseVowels, a recurrent classifier (seed §5.2.2).
 
-Data. UEA JapaneseVowels (bundled in aeon; ``datasets.load_japanese_vowels``): nine male speakers
+Data. UEA JapaneseVowels (bundled in aeon; ``classification.load_japanese_vowels``): nine male speakers
 say the Japanese vowel /ae/; each utterance is 7..29 frames of 12 LPC cepstral coefficients, the
 kind of per-frame audio feature vector x_t of seed §5.2.2. The archive's official split: 270
 training utterances (30 per speaker), 370 test utterances (24..88 per speaker).
@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import datasets
-from ..layers import GRU, LSTM, RNN, Dense
+from ..data import classification
+from ..layers import Dense
 from ..model import Sequential
-from .common import AppResult, ChannelStandardizer, Timer
+from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer
 
 NAME = "speech-vowels"
 DESCRIPTION = "JapaneseVowels speaker recognition, 9 speakers, RNN many-to-one vs 1-NN DTW (seed §5.2.2)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 BASELINE = (0.949, "1-NN DTW (published)")
 
 
@@ -51,14 +50,13 @@ def default_config(quick=False):
 
 def load():
     """``(X_train, y_train, X_test, y_test, classes)``: raw ragged (T_i, 12) series, labels 0..8."""
-    tr = datasets.load_japanese_vowels("train")
-    te = datasets.load_japanese_vowels("test")
+    tr = classification.load_japanese_vowels("train")
+    te = classification.load_japanese_vowels("test")
     return list(tr.X), np.asarray(tr.y), list(te.X), np.asarray(te.y), tuple(tr.classes)
 
 
 def build(config, n_classes, seed):
-    cell = CELLS[config["cell"]]
-    rec = cell(config["hidden"], num_layers=config["layers"], bidirectional=bool(config["bidirectional"]))
+    rec = recurrent_layer(config)
     return Sequential([rec, Dense(n_classes)], seed=seed)
 
 
@@ -122,14 +120,19 @@ def run(config, verbose=0):
                 if cm[i, j]:
                     ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=9,
                             color="white" if cm[i, j] > cm.max() / 2 else "black")
-        ax.set_xticks(range(K)); ax.set_xticklabels(classes)
-        ax.set_yticks(range(K)); ax.set_yticklabels(classes)
-        ax.set_xlabel("predicted speaker"); ax.set_ylabel("true speaker")
+        ax.set_xticks(range(K))
+        ax.set_xticklabels(classes)
+        ax.set_yticks(range(K))
+        ax.set_yticklabels(classes)
+        ax.set_xlabel("predicted speaker")
+        ax.set_ylabel("true speaker")
         ax.set_title(f"JapaneseVowels test, seed {seeds[0]}: accuracy {accs[0]:.3f}\n"
                      f"(mean over {len(seeds)} seeds {accs_arr.mean():.3f} ± {accs_arr.std():.3f}; "
                      f"1-NN DTW {BASELINE[0]})", fontsize=10)
         fig.colorbar(im, ax=ax, fraction=0.046)
-        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     plural = "s" if len(seeds) > 1 else ""
     return AppResult(task="speaker id, JapaneseVowels (§5.2.2)",

@@ -6,7 +6,7 @@ r_t = log P_t - log P_{t-1}: x_t = [r_{t-w}, ..., r_{t-1}] -> y_t = r_t, with th
 w = 3 and a longer one (``window``, default 20); one model is trained per window. A return forecast
 is a price forecast: P_hat_t = P_{t-1} exp(r_hat_t).
 
-Data: ``datasets.load_sp500`` (daily closes 1999-01-04 .. 2018-12-31, 5,031 days, 5,030 returns).
+Data: ``timeseries.load_sp500`` (daily closes 1999-01-04 .. 2018-12-31, 5,031 days, 5,030 returns).
 The returns are split chronologically 70/15/15 (train to 2012-12, validation 2013-2015, test
 2015-12-31 .. 2018-12-31, 755 days); every model and baseline is scored on the same test days.
 Returns are standardised with training statistics. Baselines, fitted on training days only:
@@ -25,17 +25,19 @@ says it in words.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..data import datasets
-from ..layers import GRU, LSTM, RNN, Dense, Dropout
+from ..callbacks import EarlyStopping
+from ..data import timeseries
+from ..layers import Dense, Dropout
 from ..model import Sequential
-from .common import AppResult, Standardizer, Timer, mae, rmse
+from .common import AppResult, Standardizer, Timer, mae, recurrent_layer, rmse
 
 NAME = "stocks"
 DESCRIPTION = ("S&P 500 next-day log return from past returns vs zero/persistence/AR forecasts "
                "(seed §5.2.1; daily returns are nearly unpredictable)")
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def default_config(quick=False):
@@ -48,8 +50,7 @@ def default_config(quick=False):
 
 
 def build(config):
-    cell = CELLS[config["cell"]]
-    layers = [cell(config["hidden"], num_layers=config["layers"], bidirectional=bool(config["bidirectional"]))]
+    layers = [recurrent_layer(config)]
     if config.get("dropout"):
         layers.append(Dropout(config["dropout"]))
     layers.append(Dense(1))
@@ -70,16 +71,16 @@ def windows(returns, window, first):
     """
     if first < window:
         raise ValueError(f"first: must be >= window={window}, got {first}")
-    X, y = datasets.make_windows(np.asarray(returns), int(window))   # X[i] -> target returns[i + window]
+    X, y = timeseries.make_windows(np.asarray(returns), int(window))   # X[i] -> target returns[i + window]
     X, y = X[first - window:], y[first - window:]
     return X, y, np.arange(first, len(returns))
 
 
 def prepare(config):
     """Everything the models and baselines need, from the data and ``config`` (no look-ahead)."""
-    data = datasets.load_sp500()
+    data = timeseries.load_sp500()
     r = log_returns(data.close)
-    parts = datasets.chronological_split(len(r), tuple(config["fractions"]))
+    parts = timeseries.chronological_split(len(r), tuple(config["fractions"]))
     scaler = Standardizer(r[parts[0]])
     first = max(int(config["window"]), int(config["short_window"]))
     return data, r, parts, scaler, first
@@ -98,7 +99,6 @@ def ar_fit_predict(X_train, y_train, X_test):
 
 def _fit_window(config, w, r, parts, scaler, first, verbose):
     """Train the RNN on windows of ``w`` days; its test forecasts (log returns) and the AR(w) ones."""
-    from ..callbacks import EarlyStopping
     tr, va, te = parts
     X, y, idx = windows(r, w, first)
     Xs, ys = scaler.transform(X), scaler.transform(y)
@@ -118,7 +118,6 @@ def diebold_mariano(truth, pred, ref):
     d_t = (truth - ref)^2 - (truth - pred)^2; statistic = mean(d) / sqrt(var(d) / n), normal
     approximation. Returns ``(statistic, p_value)``; a small p-value means ``pred`` is really better.
     """
-    import math
     d = (np.asarray(truth, float) - ref) ** 2 - (np.asarray(truth, float) - pred) ** 2
     sd = float(np.std(d, ddof=1))
     if sd == 0.0:
@@ -148,7 +147,7 @@ def run(config, verbose=0):
                **_scores(zero, truth, "zero"), **_scores(persistence, truth, "persistence"),
                **_scores(drift, truth, "mean")}
     preds = {}
-    for w, (m, h, p, a, c, *_rest) in fits.items():
+    for w, (_, h, p, a, c, *_rest) in fits.items():
         preds[w] = (p, a)
         metrics.update(_scores(p, truth, f"rnn_w{w}"))
         metrics.update(_scores(a, truth, f"ar_w{w}"))
@@ -191,29 +190,38 @@ def run(config, verbose=0):
         import matplotlib.pyplot as plt
         fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [2.2, 1, 1.3]})
         a1.plot(dates, truth, color="0.6", lw=0.7, label="actual log return")
-        for k, (w, (p, a)) in enumerate(sorted(preds.items())):
+        for k, (w, (p, _)) in enumerate(sorted(preds.items())):
             a1.plot(dates, p, lw=1.1, color=f"C{k}",
                     label=f"rnnkit {config['cell'].upper()} w={w} (RMSE {metrics[f'rnn_w{w}_rmse']:.5f})")
         a1.plot(dates, preds[w_long][1], "--", lw=0.9, color="C3",
                 label=f"AR({w_long}) (RMSE {metrics[f'ar_w{w_long}_rmse']:.5f})")
         a1.axhline(0, color="k", lw=0.8, label=f"zero forecast (RMSE {metrics['zero_rmse']:.5f})")
-        a1.set_ylabel("daily log return"); a1.legend(fontsize=8, loc="lower left"); a1.grid(alpha=0.3)
+        a1.set_ylabel("daily log return")
+        a1.legend(fontsize=8, loc="lower left")
+        a1.grid(alpha=0.3)
         a1.set_title("S&P 500 test period: one-day-ahead forecasts")
-        for k, (w, (p, a)) in enumerate(sorted(preds.items())):
+        for k, (w, (p, _)) in enumerate(sorted(preds.items())):
             a2.scatter(truth, p, s=5, alpha=0.5, color=f"C{k}", label=f"rnnkit w={w}")
         a2.axhline(0, color="k", lw=0.8)
-        a2.set_xlabel("actual return"); a2.set_ylabel("predicted return (note the scale)")
-        a2.set_title("predicted vs actual"); a2.legend(fontsize=8); a2.grid(alpha=0.3)
+        a2.set_xlabel("actual return")
+        a2.set_ylabel("predicted return (note the scale)")
+        a2.set_title("predicted vs actual")
+        a2.legend(fontsize=8)
+        a2.grid(alpha=0.3)
         # cumulative squared-error advantage over the zero forecast: rising = the model is winning
-        for k, (w, (p, a)) in enumerate(sorted(preds.items())):
+        for k, (w, (p, _)) in enumerate(sorted(preds.items())):
             a3.plot(dates, np.cumsum(truth ** 2 - (truth - p) ** 2), color=f"C{k}", label=f"rnnkit w={w}")
         a3.plot(dates, np.cumsum(truth ** 2 - (truth - preds[w_long][1]) ** 2), "--", color="C3",
                 label=f"AR({w_long})")
         a3.axhline(0, color="k", lw=0.8)
-        a3.set_ylabel("cum. (zero SE - model SE)"); a3.legend(fontsize=8); a3.grid(alpha=0.3)
+        a3.set_ylabel("cum. (zero SE - model SE)")
+        a3.legend(fontsize=8)
+        a3.grid(alpha=0.3)
         a3.set_title("gain over the zero forecast" + ("" if any_beats else "\n(no model beat it)"))
         fig.autofmt_xdate()
-        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     note = "an RNN beats the zero forecast" if any_beats else "no model significantly beats the zero forecast"
     return AppResult(task="stocks (§5.2.1)",

@@ -7,16 +7,18 @@ Baselines on the same test years: persistence (s_t = s_{t-1}) and ARIMA fitted o
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from ..data import datasets
-from ..layers import GRU, LSTM, RNN, Dense
+from ..callbacks import EarlyStopping
+from ..data import timeseries
+from ..layers import Dense
 from ..model import Sequential
-from .common import AppResult, Standardizer, Timer, mae, rmse
+from .common import AppResult, Standardizer, Timer, mae, recurrent_layer, rmse
 
 NAME = "sunspots"
 DESCRIPTION = "yearly sunspots, one-step forecasts against ARIMA (seed §5.2.1)"
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 def default_config(quick=False):
@@ -26,13 +28,11 @@ def default_config(quick=False):
 
 
 def build(config):
-    cell = CELLS[config["cell"]]
-    return Sequential([cell(config["hidden"], num_layers=config["layers"]), Dense(1)], seed=config["seed"])
+    return Sequential([recurrent_layer(config), Dense(1)], seed=config["seed"])
 
 
 def arima_one_step(train, test, order):
     """One-step-ahead ARIMA forecasts for ``test``, parameters fitted on ``train`` only."""
-    import warnings
 
     from statsmodels.tsa.arima.model import ARIMA
     with warnings.catch_warnings():
@@ -44,12 +44,12 @@ def arima_one_step(train, test, order):
 
 def _data(config, scaler=None):
     """Windows over the standardised series and the chronological parts (train stats only)."""
-    series = datasets.load_sunspots()
+    series = timeseries.load_sunspots()
     values = series.values.astype(np.float64)
     w = config["window"]
-    tr, va, te = datasets.chronological_split(len(values), (0.7, 0.15, 0.15))
+    tr, va, te = timeseries.chronological_split(len(values), (0.7, 0.15, 0.15))
     scaler = scaler or Standardizer(values[tr])
-    X, y = datasets.make_windows(scaler.transform(values), w)
+    X, y = timeseries.make_windows(scaler.transform(values), w)
     idx = np.arange(w, len(values))            # the year each window predicts
     part = lambda s: (idx >= s.start) & (idx < s.stop)
     return series, values, scaler, X, y, idx, (part(tr), part(va), part(te)), te
@@ -65,7 +65,6 @@ def evaluate(model, config):
 
 
 def run(config, verbose=0):
-    from ..callbacks import EarlyStopping
     with Timer() as timer:
         series, values, scaler, X, y, idx, (train, val, test), te = _data(config)
         w = config["window"]
@@ -91,9 +90,14 @@ def run(config, verbose=0):
         ax.plot(years, truth, "k-", label="observed")
         ax.plot(years, pred, "-o", ms=3, label=f"rnnkit {config['cell'].upper()} (RMSE {metrics['rmse']:.1f})")
         ax.plot(years, arima, "--", label=f"ARIMA{tuple(config['arima_order'])} (RMSE {metrics['arima_rmse']:.1f})")
-        ax.set_xlabel("year"); ax.set_ylabel("sunspot number"); ax.legend(); ax.grid(alpha=0.3)
+        ax.set_xlabel("year")
+        ax.set_ylabel("sunspot number")
+        ax.legend()
+        ax.grid(alpha=0.3)
         ax.set_title("One-step-ahead forecasts on held-out years")
-        fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
     return AppResult(task="sunspots (§5.2.1)", data=f"yearly 1700-2008, test {years[0]}-{years[-1]}",
                      metric="test RMSE", value=metrics["rmse"], baseline=metrics["arima_rmse"],

@@ -53,5 +53,6 @@ def report() -> str:
         "Seed §2.3.3 worked example (tanh RNN, one step)",
         f"  h_1  rnnkit {np.array2string(h1, precision=6)}   text {TEXT_H1}",
         f"  y_1  rnnkit {np.array2string(y1, precision=6)}   text {TEXT_Y1}",
-        "  The text cuts h_1 to 3 decimals (0.83365 -> 0.833) and writes 1.2 x 0.833 = 0.9996 as 1.0 in y_1's second row.",
+        "  The text cuts h_1 to 3 decimals (0.83365 -> 0.833) and writes 1.2 x 0.833 = 0.9996 as 1.0 "
+        "in y_1's second row.",
     ])

@@ -1,1 +1,13 @@
-"""Data utilities and dataset loaders."""
+"""Data utilities and data sets, one module per job.
+
+``batching``        padded batches from ragged sequences, length masks, bucketing by length
+``text``            word tokenizer, word and character vocabularies
+``corpora``         text corpora: movie-review sentiment, Shakespeare's works
+``timeseries``      time series (S&P 500, sunspots, Nile, CO2), sliding windows, chronological splits
+``classification``  sequence classification sets (JapaneseVowels, BasicMotions, watch), subject splits
+``packages``        which installed package carries each data set; ``available()``
+``cache``           the ``.npz`` cache of parsed data (``$RNNKIT_CACHE`` or ``~/.cache/rnnkit``)
+``audio``           waveforms from espeak-ng speech or audio files
+``speech_features`` speech features: MFCC, per-utterance normalisation, frame context
+``speech``          the spoken-digit corpus, rendered, featurised and cached
+"""

@@ -13,7 +13,8 @@ def pad_sequences(seqs, dtype=None, value=0, maxlen=None, name="X"):
         if a.ndim == 0 or a.shape[0] == 0:
             raise ValueError(f"{name}[{i}]: empty sequence (every sequence needs at least one step)")
         if a.shape[1:] != arrs[0].shape[1:]:
-            raise ValueError(f"{name}[{i}]: expected steps of shape {arrs[0].shape[1:]} like {name}[0], got {a.shape[1:]}")
+            raise ValueError(f"{name}[{i}]: expected steps of shape {arrs[0].shape[1:]} like {name}[0], "
+                             f"got {a.shape[1:]}")
     lengths = np.array([a.shape[0] for a in arrs], dtype=np.int64)
     T = int(lengths.max()) if maxlen is None else int(maxlen)
     dtype = dtype or np.result_type(*[a.dtype for a in arrs])

@@ -64,9 +64,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import gru as _gru
+from ..layers import GRU, LSTM, RNN, Dense, Recurrent
 
-__all__ = ["from_torch", "to_torch"]
+__all__ = ["from_torch", "to_torch", "to_torch_layout", "from_torch_layout"]
 
 _TORCH_VERSION_HINT = "pip install torch==2.13.0"
 
@@ -87,18 +87,41 @@ def _import_torch():
     return torch
 
 
-def _ours_from_torch(cell: str, arrays: dict) -> dict:
-    """One sub-RNN's arrays keyed by PyTorch's names (``weight_ih`` ...) -> ours (``W_x`` ...), copies."""
-    if cell == "gru":  # the z rows change sign: ops.gru owns that mapping
-        return _gru.from_torch_layout(arrays)
-    return {ours: np.array(arrays[theirs], copy=True) for ours, theirs in _NAMES}
+def _negate_z(w):
+    """Negate the GRU's z rows (H:2H) in place: PyTorch's z is our 1 - z, and 1 - σ(a) = σ(-a)."""
+    H = w.shape[0] // 3
+    w[H:2 * H] *= -1
+    return w
 
 
-def _torch_from_ours(cell: str, arrays: dict) -> dict:
-    """Inverse of ``_ours_from_torch``."""
+def _as_array(v):
+    if hasattr(v, "detach"):                                      # a torch tensor, without importing torch
+        v = v.detach().cpu().numpy()
+    return np.array(v, copy=True)
+
+
+def to_torch_layout(cell: str, params: dict) -> dict:
+    """One sub-RNN's weights (``W_x, W_h, b, b_h``) -> PyTorch's (``weight_ih, weight_hh, bias_ih,
+    bias_hh``) for ``cell`` "rnn", "lstm" or "gru" (the reset_after form), as new arrays. Exact."""
+    out = {theirs: np.array(params[ours], copy=True) for ours, theirs in _NAMES}
     if cell == "gru":
-        return _gru.to_torch_layout(arrays)
-    return {theirs: np.array(arrays[ours], copy=True) for ours, theirs in _NAMES}
+        for v in out.values():
+            _negate_z(v)
+    return out
+
+
+def from_torch_layout(cell: str, tparams: dict) -> dict:
+    """Inverse of ``to_torch_layout``. ``tparams`` holds arrays or tensors keyed by PyTorch's names,
+    with or without the ``_l0`` suffix (e.g. ``dict(module.named_parameters())``). Exact."""
+    out = {}
+    for ours, theirs in _NAMES:
+        key = next((k for k in (theirs, theirs + "_l0") if k in tparams), None)
+        if key is None:
+            raise KeyError(f"tparams: missing {theirs!r} (or {theirs + '_l0'!r}); got keys {sorted(tparams)}")
+        out[ours] = _as_array(tparams[key])
+        if cell == "gru":
+            _negate_z(out[ours])
+    return out
 
 
 def _numpy_dtype(torch, tdtype, dtype, what):
@@ -134,8 +157,6 @@ def from_torch(module, dtype=None, rng: np.random.Generator | None = None):
     (``proj_size > 0``, ``bias=False``) and ``TypeError`` for other modules.
     """
     torch = _import_torch()
-    from ..layers import GRU, LSTM, RNN, Dense
-
     rng = np.random.default_rng(0) if rng is None else rng
     nn = torch.nn
     if isinstance(module, nn.Linear):
@@ -167,13 +188,13 @@ def from_torch(module, dtype=None, rng: np.random.Generator | None = None):
     if len(tdtypes) != 1:
         raise ValueError(f"from_torch: {name} has parameters of mixed dtypes {sorted(map(str, tdtypes))}")
     dt = _numpy_dtype(torch, tdtypes.pop(), dtype, "module")
-    cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]
+    cls = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[cell]             # PyTorch's three modules, ours
     layer = cls(module.hidden_size, num_layers=module.num_layers, bidirectional=module.bidirectional,
                 return_sequences=True, dropout=float(module.dropout), **options)
     layer.build(module.input_size, rng, dt)
-    for _, _, s in layer._suffixes():
+    for _, _, s in layer.suffixes():
         arrays = {theirs: _to_numpy(getattr(module, theirs + s), dt) for _, theirs in _NAMES}
-        for ours, v in _ours_from_torch(cell, arrays).items():
+        for ours, v in from_torch_layout(cell, arrays).items():
             if v.shape != layer.params[ours + s].shape:      # cannot happen for a consistent module
                 raise ValueError(f"from_torch: {name}.{dict(_NAMES)[ours]}{s} has shape {v.shape}, "
                                  f"expected {layer.params[ours + s].shape}")
@@ -194,8 +215,6 @@ def to_torch(layer, batch_first: bool = True):
     than "concat" and layers that are not built raise ``ValueError``.
     """
     torch = _import_torch()
-    from ..layers import GRU, LSTM, RNN, Dense
-
     if not getattr(layer, "built", False):
         raise ValueError(f"to_torch: {type(layer).__name__} is not built (call layer.build(input_size, rng) "
                          "or run it once), so its weights do not exist yet")
@@ -211,21 +230,21 @@ def to_torch(layer, batch_first: bool = True):
             module.bias.copy_(torch.from_numpy(np.ascontiguousarray(c)))
         return module
 
-    if isinstance(layer, GRU):
-        if not layer.cell_options.get("reset_after", False):
-            raise ValueError(
-                "to_torch: the seed-form GRU (reset_after=False) has no exact PyTorch counterpart: it "
-                "applies the reset gate before the recurrent product, n = tanh(W_xn x + W_hn (r * h) + b), "
-                "while PyTorch applies it after, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). "
-                "Use GRU(..., reset_after=True), PyTorch's variant, for models meant for PyTorch")
-        cls, cell, kwargs = nn.GRU, "gru", {}
-    elif isinstance(layer, LSTM):
-        cls, cell, kwargs = nn.LSTM, "lstm", {}
-    elif isinstance(layer, RNN):
-        cls, cell, kwargs = nn.RNN, "rnn", {"nonlinearity": layer.cell_options.get("nonlinearity", "tanh")}
-    else:
+    if not isinstance(layer, Recurrent):
         raise TypeError("to_torch: expected an rnnkit RNN, LSTM, GRU or Dense layer, got "
                         f"{type(layer).__name__}")
+    cell = layer.cell.name
+    if cell == "gru" and not layer.cell_options["reset_after"]:
+        raise ValueError(
+            "to_torch: the seed-form GRU (reset_after=False) has no exact PyTorch counterpart: it "
+            "applies the reset gate before the recurrent product, n = tanh(W_xn x + W_hn (r * h) + b), "
+            "while PyTorch applies it after, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). "
+            "Use GRU(..., reset_after=True), PyTorch's variant, for models meant for PyTorch")
+    modules = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    if cell not in modules:
+        raise TypeError(f"to_torch: the {cell!r} cell has no PyTorch module")
+    cls = modules[cell]
+    kwargs = {"nonlinearity": layer.cell_options["nonlinearity"]} if cell == "rnn" else {}
     if layer.bidirectional and layer.merge != "concat":
         raise ValueError(f"to_torch: merge={layer.merge!r} has no PyTorch counterpart (PyTorch concatenates "
                          "the two directions); use merge='concat'")
@@ -234,8 +253,8 @@ def to_torch(layer, batch_first: bool = True):
                  batch_first=bool(batch_first), dropout=float(layer.dropout),
                  bidirectional=layer.bidirectional, dtype=_torch_dtype(torch, dt), **kwargs)
     with torch.no_grad():
-        for _, _, s in layer._suffixes():
-            arrays = _torch_from_ours(cell, {ours: layer.params[ours + s] for ours, _ in _NAMES})
+        for _, _, s in layer.suffixes():
+            arrays = to_torch_layout(cell, {ours: layer.params[ours + s] for ours, _ in _NAMES})
             for theirs, v in arrays.items():
                 p = getattr(module, theirs + s)
                 if tuple(p.shape) != v.shape:

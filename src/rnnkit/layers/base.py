@@ -1,14 +1,18 @@
 """The layer protocol: a thin object holding parameters and their gradients around pure ops.
 
 A layer is built lazily from its input feature size, so models can be declared without shapes.
-``forward`` keeps what ``backward`` needs on the layer (one pending backward at a time), and
-``backward`` fills ``grads`` (same keys as ``params``) and returns the gradient for the input.
+``forward`` is the public entry: it checks its inputs (``check_input``) and runs ``call``, which trusts
+them (``Sequential`` validates a batch once and calls ``call``). ``call`` keeps what ``backward`` needs
+on the layer (one pending backward at a time), and ``backward`` fills ``grads`` (same keys as
+``params``) and returns the gradient for the input.
 
 Sequence convention: x is (B, T, F) with ``lengths`` (B,) or None, or (B, F) with no time axis.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ..ops import _checks
 
 
 class Layer:
@@ -24,6 +28,7 @@ class Layer:
     # -- building --------------------------------------------------------------------------
     def build(self, input_size: int, rng: np.random.Generator, dtype=np.float32) -> None:
         self.input_size = input_size
+        self.dtype = np.dtype(dtype)
         self.built = True
 
     def output_size(self, input_size: int) -> int:
@@ -35,6 +40,27 @@ class Layer:
 
     # -- computing -------------------------------------------------------------------------
     def forward(self, x, lengths=None, training=False):
+        """The layer's output for ``x`` (checked here first); ``training`` turns dropout on."""
+        x, lengths = self.check_input(x, lengths)
+        return self.call(x, lengths, training)
+
+    def check_input(self, x, lengths):
+        """``(x, lengths)`` validated for this layer: raises with a message naming the problem."""
+        self.require_built()
+        x = _checks.as_float_array(x, "x", dtype=self.dtype)
+        if x.ndim == 3:
+            return x, _checks.check_lengths(lengths, x.shape[0], x.shape[1])
+        if lengths is not None:
+            raise ValueError("lengths: given, but x has no time axis")
+        return x, None
+
+    def require_built(self):
+        if not self.built:
+            raise RuntimeError(f"{type(self).__name__}: not built yet; call layer.build(input_size, rng) "
+                               "or use it inside a Sequential, which builds it from the data")
+
+    def call(self, x, lengths, training=False):
+        """``forward`` on inputs already checked."""
         raise NotImplementedError
 
     def backward(self, dy):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops import _checks
 from ..ops import activations as A
 from .base import Layer, glorot_uniform
 
@@ -32,10 +33,15 @@ class Dense(Layer):
     def output_size(self, input_size):
         return self.units
 
-    def forward(self, x, lengths=None, training=False):
+    def check_input(self, x, lengths):
+        x, lengths = super().check_input(x, lengths)
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
+            raise ValueError(f"x: expected (batch, {self.input_size}) or (batch, time, {self.input_size}), "
+                             f"got shape {x.shape}")
+        return x, lengths
+
+    def call(self, x, lengths, training=False):
         W, c = self.params["W_y"], self.params["c"]
-        if x.shape[-1] != W.shape[1]:
-            raise ValueError(f"x: expected {W.shape[1]} features on the last axis, got shape {x.shape}")
         y = x @ W.T
         y += c
         y = self._f(y)
@@ -74,13 +80,11 @@ class Embedding(Layer):
     def output_size(self, input_size):
         return self.dim
 
-    def forward(self, x, lengths=None, training=False):
-        ids = np.asarray(x)
-        if not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"x: Embedding expects integer token ids, got dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"x: token ids must be in [0, {self.vocab_size - 1}], "
-                             f"got range [{ids.min()}, {ids.max()}]")
+    def check_input(self, x, lengths):
+        ids = _checks.check_token_ids(x, self.vocab_size)
+        return ids, _checks.check_lengths(lengths, ids.shape[0], ids.shape[1])
+
+    def call(self, ids, lengths, training=False):
         self._cache = ids
         return self.params["E"][ids]
 
@@ -111,7 +115,7 @@ class Dropout(Layer):
         super().build(input_size, rng, dtype)
         self.rng = rng
 
-    def forward(self, x, lengths=None, training=False):
+    def call(self, x, lengths, training=False):
         if not training or self.rate == 0:
             self._cache = None
             return x
@@ -144,7 +148,7 @@ class Flatten(Layer):
     def get_config(self):
         return {"steps": self.steps}
 
-    def forward(self, x, lengths=None, training=False):
+    def call(self, x, lengths, training=False):
         if x.ndim != 3 or x.shape[1] != self.steps:
             raise ValueError(f"x: Flatten expects windows of {self.steps} steps (batch, {self.steps}, features), "
                              f"got shape {x.shape}")

@@ -1,7 +1,7 @@
 """Recurrent layers: RNN, LSTM, GRU with ``num_layers`` (deep, seed §4.4) and ``bidirectional`` (§4.3).
 
-One class, ``Recurrent``, drives any of the three cells in ``ops`` through a small adapter; ``RNN``,
-``LSTM`` and ``GRU`` only choose the cell.
+One class, ``Recurrent``, drives any cell registered in ``rnnkit.ops.CELLS`` through the cell protocol
+(``Recurrent(64, cell="lstm")``); ``RNN``, ``LSTM`` and ``GRU`` are ``Recurrent`` with the cell fixed.
 
 Deep RNNs. The seed writes h_t^(l) = RNN_l(h_t^(l-1), x_t), leaving out the layer's own previous
 state h_{t-1}^(l). We use the standard stacked recurrence (PyTorch, Keras): layer l reads the
@@ -19,12 +19,12 @@ direction, the same with ``_reverse``. Initial and final states use PyTorch's la
 Dropout. ``dropout`` drops the outputs passed between stacked layers (a fresh mask per element).
 ``recurrent_dropout`` is variational dropout on the recurrence (Gal & Ghahramani, 2016): in training,
 each sub-RNN (layer and direction) draws one (B, H) mask per batch, entries 0 with probability p and
-1/(1-p) otherwise, and its recurrent products read m * h_{t-1} at every step (see ``ops.rnn``,
-``ops.lstm``, ``ops.gru``: the GRU carry and the LSTM cell path stay unmasked). Off at inference.
+1/(1-p) otherwise, and its recurrent products read m * h_{t-1} at every step (see the ops:
+the GRU carry and the LSTM cell path stay unmasked). Off at inference.
 
 Gradient diagnostics (seed §3.2). Set ``layer.record_dh = []`` and every ``backward`` appends one dict
 {sub-RNN suffix ("_l0", "_l0_reverse", ...): (T,) array}, the batch-mean norm of dL/dh_t at each step
-of that sub-RNN (``ops.rnn.backward``'s ``record``); a reverse sub-RNN's array is in its own processing
+of that sub-RNN (the ops' ``backward(..., record=)``); a reverse sub-RNN's array is in its own processing
 order (index 0 = each sequence's last valid step). ``None`` (the default) records nothing;
 ``rnnkit.diagnostics.GradientRecorder`` manages this during ``fit``.
 """
@@ -32,59 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import _checks, gru, lstm, rnn
+from ..ops import _checks, get_cell
+from ..ops._seq import Schedule
 from .base import Layer, glorot_uniform, orthogonal
-
-
-# -- cell adapters: every cell seen as  forward(p, x, state_tuple, lengths) / backward / step ----------
-
-class _Cell:
-    gates = 1
-    n_states = 1  # h (and c for the LSTM)
-
-    def __init__(self, **options):
-        self.options = options
-
-    def forward(self, p, x, state, lengths, h_mask=None):
-        out, h, cache = rnn.forward(p, x, None if state is None else state[0], lengths, h_mask=h_mask,
-                                    **self.options)
-        return out, (h,), cache
-
-    def backward(self, cache, d_out, d_state, record=None):
-        dx, dh0, grads = rnn.backward(cache, d_out, None if d_state is None else d_state[0], record=record)
-        return dx, (dh0,), grads
-
-    def step(self, p, x_t, state):
-        return (rnn.step(p, x_t, state[0], **self.options),)
-
-
-class _LSTMCell(_Cell):
-    gates, n_states = 4, 2
-
-    def forward(self, p, x, state, lengths, h_mask=None):
-        return lstm.forward(p, x, state, lengths, h_mask=h_mask)
-
-    def backward(self, cache, d_out, d_state, record=None):
-        return lstm.backward(cache, d_out, d_state, record=record)
-
-    def step(self, p, x_t, state):
-        return lstm.step(p, x_t, state)
-
-
-class _GRUCell(_Cell):
-    gates = 3
-
-    def forward(self, p, x, state, lengths, h_mask=None):
-        out, h, cache = gru.forward(p, x, None if state is None else state[0], lengths, h_mask=h_mask,
-                                    **self.options)
-        return out, (h,), cache
-
-    def backward(self, cache, d_out, d_state, record=None):
-        dx, dh0, grads = gru.backward(cache, d_out, None if d_state is None else d_state[0], record=record)
-        return dx, (dh0,), grads
-
-    def step(self, p, x_t, state):
-        return (gru.step(p, x_t, state[0], **self.options),)
 
 
 def reverse_padded(x, lengths):
@@ -98,16 +48,21 @@ def reverse_padded(x, lengths):
 
 
 MERGES = ("concat", "sum", "mean")
-STATE_NAMES = {1: ("h",), 2: ("h", "c")}
+_WEIGHTS = ("W_x", "W_h", "b", "b_h")
 
 
 class Recurrent(Layer):
-    cell_name = "rnn"
+    """A (deep, bidirectional) recurrent layer over any registered cell: ``cell`` "rnn", "lstm", "gru"
+    with that cell's options (``nonlinearity`` for "rnn", ``reset_after`` for "gru")."""
+
+    CELL = None                     # subclasses fix the cell; the base class takes it as an argument
 
     def __init__(self, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  return_sequences: bool = False, merge: str = "concat", dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, **cell_options):
+                 recurrent_dropout: float = 0.0, cell: str = "rnn", **cell_options):
         super().__init__()
+        self.cell = get_cell(self.CELL or cell)
+        self.cell_options = self.cell.options(**cell_options)
         if int(hidden_size) < 1:
             raise ValueError(f"hidden_size: expected a positive integer, got {hidden_size!r}")
         if int(num_layers) < 1:
@@ -123,19 +78,14 @@ class Recurrent(Layer):
         self.merge, self.dropout = merge, float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.record_dh = None  # a list -> backward appends {sub-RNN suffix: (T,) dL/dh_t norms} per call
-        self.cell_options = cell_options
-        self.cell = self._make_cell(**cell_options)
         self.rng = None
-
-    def _make_cell(self, **options):
-        return _Cell(**options)
 
     # -- structure ---------------------------------------------------------------------------
     @property
     def num_directions(self):
         return 2 if self.bidirectional else 1
 
-    def _suffixes(self):
+    def suffixes(self):
         """(layer, direction, key suffix) for every sub-RNN, in PyTorch's order."""
         return [(l, d, f"_l{l}" + ("_reverse" if d else ""))
                 for l in range(self.num_layers) for d in range(self.num_directions)]
@@ -156,33 +106,33 @@ class Recurrent(Layer):
         self.rng = rng
         H, G = self.hidden_size, self.cell.gates
         self.params = {}
-        for l, d, s in self._suffixes():
+        for l, _, s in self.suffixes():
             D = input_size if l == 0 else self._merged_size()
             W_h = np.concatenate([orthogonal(rng, H, dtype) for _ in range(G)])  # orthogonal per gate
-            b = np.zeros(G * H, dtype=dtype)
-            if G == 4:
-                b[H:2 * H] = 1.0  # LSTM forget-gate bias 1: remember by default (Jozefowicz et al., 2015)
             self.params.update({f"W_x{s}": glorot_uniform(rng, G * H, D, dtype), f"W_h{s}": W_h,
-                                f"b{s}": b, f"b_h{s}": np.zeros(G * H, dtype=dtype)})
+                                f"b{s}": self.cell.init_bias(H, dtype), f"b_h{s}": np.zeros(G * H, dtype=dtype)})
         self.zero_grads()
 
     def sub_params(self, suffix):
-        return {k: self.params[k + suffix] for k in ("W_x", "W_h", "b", "b_h")}
+        """One sub-RNN's weights under the ops' names: {"W_x": params["W_x" + suffix], ...}."""
+        return {k: self.params[k + suffix] for k in _WEIGHTS}
 
     # -- states in PyTorch's layout ----------------------------------------------------------
-    def _split_state(self, state, B, dtype):
-        """(L*dirs, B, H) array, or tuple of them for the LSTM -> per sub-RNN tuples (or None)."""
+    def _split_state(self, state, B, dtype, name="initial_state"):
+        """(L*dirs, B, H) array, or a tuple of them for the LSTM -> per sub-RNN tuples (or None)."""
         if state is None:
             return [None] * (self.num_layers * self.num_directions)
-        parts = state if self.cell.n_states > 1 else (state,)
-        if not isinstance(parts, (tuple, list)) or len(parts) != self.cell.n_states:
-            raise ValueError(f"initial_state: expected a tuple (h0, c0) for the LSTM, got {type(state).__name__}")
+        n = self.cell.n_states
+        parts = state if n > 1 else (state,)
+        if not isinstance(parts, (tuple, list)) or len(parts) != n:
+            raise TypeError(f"{name}: expected a tuple {self.cell.state_names} for the "
+                             f"{self.cell.name} cell, got {type(state).__name__}")
         shape = (self.num_layers * self.num_directions, B, self.hidden_size)
         arrs = []
-        for name, s in zip(STATE_NAMES[self.cell.n_states], parts):
-            s = _checks.as_float_array(s, f"initial_state {name}", ndim=3, dtype=dtype)
+        for sname, s in zip(self.cell.state_names, parts):
+            s = _checks.as_float_array(s, f"{name} {sname}", ndim=3, dtype=dtype)
             if s.shape != shape:
-                raise ValueError(f"initial_state {name}: expected shape {shape} "
+                raise ValueError(f"{name} {sname}: expected shape {shape} "
                                  f"(num_layers*num_directions, batch, hidden), got {s.shape}")
             arrs.append(s)
         return [tuple(a[k] for a in arrs) for k in range(shape[0])]
@@ -192,16 +142,27 @@ class Recurrent(Layer):
         return stacked if self.cell.n_states > 1 else stacked[0]
 
     # -- forward / backward ------------------------------------------------------------------
+    def check_input(self, x, lengths):
+        self.require_built()
+        x = _checks.check_sequence_batch(x, "x", features=self.input_size, dtype=self.params["W_x_l0"].dtype)
+        return x, _checks.check_lengths(lengths, x.shape[0], x.shape[1])
+
     def forward(self, x, lengths=None, training=False, initial_state=None, return_state=False):
         """x (B, T, F) -> outputs (B, T, H*) if return_sequences else the final state (B, H*).
 
-        With ``return_state=True`` also returns the final states in PyTorch's layout.
+        ``initial_state`` and, with ``return_state=True``, the returned final states are in PyTorch's
+        layout: (num_layers * num_directions, B, H), a tuple (h, c) for the LSTM.
         """
-        dtype = self.params["W_x_l0"].dtype
-        x = _checks.check_sequence_batch(x, "x", features=self.input_size, dtype=dtype)
+        x, lengths = self.check_input(x, lengths)
+        init = self._split_state(initial_state, x.shape[0], x.dtype)
+        return self.call(x, lengths, training, init, return_state)
+
+    def call(self, x, lengths, training=False, init=None, return_state=False):
+        """``forward`` on checked inputs; ``init`` is None or one state tuple per sub-RNN."""
+        dtype = x.dtype
         B, T, _ = x.shape
-        lengths = _checks.check_lengths(lengths, B, T)
-        init = self._split_state(initial_state, B, dtype)
+        sched = Schedule(lengths, B, T)        # one length schedule for every sub-RNN of this batch
+        init = init or [None] * (self.num_layers * self.num_directions)
         caches, finals, masks = [], [], []
         inp = x
         for l in range(self.num_layers):
@@ -215,7 +176,8 @@ class Recurrent(Layer):
                     keep = 1 - self.recurrent_dropout
                     h_mask = ((self.rng.random((B, self.hidden_size)) < keep).astype(dtype)
                               / dtype.type(keep))
-                out, state, cache = self.cell.forward(self.sub_params(s), xi, init[k], lengths, h_mask)
+                out, state, cache = self.cell.run(self.sub_params(s), xi, init[k], sched, h_mask,
+                                                  **self.cell_options)
                 outs.append(reverse_padded(out, lengths) if d else out)
                 caches.append(cache)
                 finals.append(state)
@@ -258,7 +220,8 @@ class Recurrent(Layer):
         caches, masks, lengths, B, T = self._cache
         dtype = dy.dtype
         n_sub = self.num_layers * self.num_directions
-        d_fin = self._split_state(d_state, B, dtype) if d_state is not None else [None] * n_sub
+        n_states = self.cell.n_states
+        d_fin = self._split_state(d_state, B, dtype, "d_state") if d_state is not None else [None] * n_sub
         d_seq = None
         if self.return_sequences:
             d_seq = dy
@@ -267,10 +230,9 @@ class Recurrent(Layer):
                 k = n_sub - self.num_directions + d
                 prev = d_fin[k]
                 h = g if prev is None else prev[0] + g
-                d_fin[k] = (h,) + ((None,) * (self.cell.n_states - 1) if prev is None else tuple(prev[1:]))
+                d_fin[k] = (h,) + ((None,) * (n_states - 1) if prev is None else tuple(prev[1:]))
         d_init = [None] * n_sub
-        record = getattr(self, "record_dh", None)
-        recorded = {} if record is not None else None
+        recorded = {} if self.record_dh is not None else None
         for l in range(self.num_layers - 1, -1, -1):
             if d_seq is not None and masks[l] is not None:
                 d_seq = d_seq * masks[l]
@@ -282,11 +244,9 @@ class Recurrent(Layer):
                 g = parts[d]
                 if g is not None and d:
                     g = reverse_padded(g, lengths)
-                if recorded is None:
-                    dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k])
-                else:
-                    rec = []
-                    dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k], record=rec)
+                rec = None if recorded is None else []
+                dx, d0, grads = self.cell.backward(caches[k], g, d_fin[k], record=rec)
+                if rec is not None:
                     recorded[s] = rec[0]
                 if d:
                     dx = reverse_padded(dx, lengths)
@@ -296,81 +256,103 @@ class Recurrent(Layer):
                     self.grads[name + s] = v
             d_seq = d_in
         if recorded is not None:
-            record.append({s: recorded[s] for _, _, s in self._suffixes()})
-        self.d_initial_state = self._join_state(
-            [tuple(np.zeros((B, self.hidden_size), dtype) if a is None else a for a in s) for s in d_init])
+            self.record_dh.append({s: recorded[s] for _, _, s in self.suffixes()})
+        self.d_initial_state = self._join_state(d_init)
         return d_seq
 
     # -- streaming ---------------------------------------------------------------------------
     def initial_state(self, batch_size=1):
         """Zero state in PyTorch's layout, for ``step``."""
         dtype = self.params["W_x_l0"].dtype
-        z = lambda: np.zeros((self.num_layers, batch_size, self.hidden_size), dtype)
-        return (z(), z()) if self.cell.n_states > 1 else z()
+        zeros = tuple(np.zeros((self.num_layers, batch_size, self.hidden_size), dtype)
+                      for _ in range(self.cell.n_states))
+        return zeros if self.cell.n_states > 1 else zeros[0]
 
     def step(self, x_t, state=None):
         """One time step of a unidirectional layer: x_t (B, F) -> (y_t (B, H), new state).
 
         Equal to the whole-sequence forward, one step at a time (seed §6.2, §7.1: real-time use).
-        The input state is not modified.
+        The input state is not modified. Shapes and dtypes are checked; values are not scanned for
+        NaN/inf (that would cost as much as the step itself on small layers).
         """
         if self.bidirectional:
             raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse "
                              "direction starts at the end); use forward()")
+        self.require_built()
+        x_t = self._check_step_input(x_t)
         if state is None:
             state = self.initial_state(x_t.shape[0])
-        parts = state if self.cell.n_states > 1 else (state,)
-        new = [[] for _ in parts]
-        inp = x_t
+        parts = self._check_step_state(state, x_t.shape[0], x_t.dtype)
+        step, options, params = self.cell.step, self.cell_options, self.params
+        inp, layers = x_t, []
         for l in range(self.num_layers):
-            s = self.cell.step(self.sub_params(f"_l{l}"), inp, tuple(p[l] for p in parts))
-            for j, v in enumerate(s):
-                new[j].append(v)
-            inp = s[0]
+            s = f"_l{l}"
+            sub = {"W_x": params["W_x" + s], "W_h": params["W_h" + s], "b": params["b" + s], "b_h": params["b_h" + s]}
+            layers.append(step(sub, inp, tuple(p[l] for p in parts), **options))
+            inp = layers[-1][0]
         # one layer: a view with the layer axis added, no copy (this is the latency path)
-        out = tuple(v[0][None] if len(v) == 1 else np.stack(v) for v in new)
+        out = tuple(layers[0][j][None] if len(layers) == 1 else np.stack([st[j] for st in layers])
+                    for j in range(len(parts)))
         return inp, (out if self.cell.n_states > 1 else out[0])
 
+    def _check_step_input(self, x_t):
+        dtype = self.params["W_x_l0"].dtype
+        if not (isinstance(x_t, np.ndarray) and x_t.dtype == dtype and x_t.ndim == 2):
+            x_t = _checks.as_float_array(x_t, "x_t", ndim=2, dtype=dtype)
+        if x_t.shape[1] != self.input_size:
+            raise ValueError(f"x_t: expected shape (batch, {self.input_size}), got {x_t.shape}")
+        return x_t
+
+    def _check_step_state(self, state, B, dtype):
+        parts = state if self.cell.n_states > 1 else (state,)
+        want = (self.num_layers, B, self.hidden_size)
+        if (isinstance(parts, tuple) and len(parts) == self.cell.n_states
+                and all(isinstance(p, np.ndarray) and p.shape == want and p.dtype == dtype for p in parts)):
+            return parts                                          # the latency path: nothing else to do
+        if not isinstance(parts, (tuple, list)) or len(parts) != self.cell.n_states:
+            raise TypeError(f"state: expected a tuple {self.cell.state_names} for the {self.cell.name} "
+                             f"cell, got {type(state).__name__}")
+        for name, p in zip(self.cell.state_names, parts):
+            if not isinstance(p, np.ndarray) or p.shape != want or p.dtype != dtype:
+                got = f"shape {p.shape}, dtype {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
+                raise ValueError(f"state {name}: expected a {dtype} array of shape {want} "
+                                 f"(num_layers, batch, hidden), got {got}")
+        return parts
+
     def get_config(self):
-        return {"hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "bidirectional": self.bidirectional, "return_sequences": self.return_sequences,
-                "merge": self.merge, "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-                **self.cell_options}
+        config = {"hidden_size": self.hidden_size, "num_layers": self.num_layers,
+                  "bidirectional": self.bidirectional, "return_sequences": self.return_sequences,
+                  "merge": self.merge, "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
+        if self.CELL is None:
+            config["cell"] = self.cell.name
+        return {**config, **self.cell_options}
 
 
 class RNN(Recurrent):
     """Vanilla RNN layer (seed §2.2-2.4); ``nonlinearity`` "tanh" (default) or "relu"."""
-    cell_name = "rnn"
+    CELL = "rnn"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
                  merge="concat", dropout=0.0, nonlinearity="tanh", recurrent_dropout=0.0):
-        if nonlinearity not in rnn.NONLINEARITIES:
-            raise ValueError(f"nonlinearity: expected one of {rnn.NONLINEARITIES}, got {nonlinearity!r}")
         super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
                          recurrent_dropout, nonlinearity=nonlinearity)
 
 
 class LSTM(Recurrent):
     """LSTM layer (seed §4.1); gate rows [i, f, g, o]."""
-    cell_name = "lstm"
+    CELL = "lstm"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
                  merge="concat", dropout=0.0, recurrent_dropout=0.0):
         super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
                          recurrent_dropout)
 
-    def _make_cell(self, **options):
-        return _LSTMCell()
-
 
 class GRU(Recurrent):
     """GRU layer (seed §4.2); gate rows [r, z, n]. ``reset_after=True`` is the PyTorch/cuDNN variant."""
-    cell_name = "gru"
+    CELL = "gru"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
                  merge="concat", dropout=0.0, reset_after=False, recurrent_dropout=0.0):
         super().__init__(hidden_size, num_layers, bidirectional, return_sequences, merge, dropout,
-                         recurrent_dropout, reset_after=bool(reset_after))
-
-    def _make_cell(self, **options):
-        return _GRUCell(**options)
+                         recurrent_dropout, reset_after=reset_after)

@@ -36,23 +36,47 @@ def check_sequence_batch(x, name: str = "x", features: int | None = None, dtype=
     return x
 
 
+def check_token_ids(x, vocab_size: int, name: str = "x") -> np.ndarray:
+    """Integer token ids (batch, time), each in [0, vocab_size)."""
+    ids = np.asarray(x)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name}: expected integer token ids, got dtype {ids.dtype}")
+    if ids.ndim != 2:
+        raise ValueError(f"{name}: token ids must be (batch, time), got shape {ids.shape}")
+    if ids.size == 0:
+        raise ValueError(f"{name}: empty input (shape {ids.shape})")
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f"{name}: token ids must be in [0, {vocab_size - 1}], got range [{ids.min()}, {ids.max()}]")
+    return ids
+
+
+def check_int_vector(v, name: str, batch: int, minimum: int = 0) -> np.ndarray:
+    """One integer per batch element (a length or a count), each ``>= minimum``, as int64.
+
+    Integral floats (``5.0``) are accepted; fractional, NaN or inf values are refused."""
+    arr = np.asarray(v)
+    if arr.ndim != 1 or arr.shape[0] != batch:
+        raise ValueError(f"{name}: expected shape ({batch},), got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if (np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all()
+                and np.all(arr == np.round(arr))):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{name}: expected integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and arr.min() < minimum:
+        raise ValueError(f"{name}: every length must be >= {minimum}, got min {arr.min()}")
+    return arr
+
+
 def check_lengths(lengths, batch: int, time: int, name: str = "lengths") -> np.ndarray | None:
     """Integer lengths in ``[1, time]``, one per sequence; ``None`` means every sequence is full."""
     if lengths is None:
         return None
-    arr = np.asarray(lengths)
-    if arr.ndim != 1 or arr.shape[0] != batch:
-        raise ValueError(f"{name}: expected shape ({batch},), got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"{name}: expected integers, got dtype {arr.dtype}")
-    if arr.size and arr.min() < 1:
-        raise ValueError(f"{name}: every length must be >= 1, got min {arr.min()}")
+    arr = check_int_vector(lengths, name, batch, minimum=1)
     if arr.size and arr.max() > time:
         raise ValueError(f"{name}: lengths must be <= the padded time axis ({time}), got max {arr.max()}")
-    return arr.astype(np.int64, copy=False)
+    return arr
 
 
 def check_state(s, name: str, batch: int, hidden: int, dtype) -> np.ndarray:
@@ -60,6 +84,20 @@ def check_state(s, name: str, batch: int, hidden: int, dtype) -> np.ndarray:
     if arr.shape != (batch, hidden):
         raise ValueError(f"{name}: expected shape ({batch}, {hidden}), got {arr.shape}")
     return arr
+
+
+def check_state_tuple(state, name: str, state_names, batch: int, hidden: int, dtype):
+    """None, or a tuple with one entry per state array (``state_names``, e.g. ("h", "c")), each None
+    (zeros) or a (batch, hidden) array. Returns None or the tuple of checked arrays (None kept)."""
+    if state is None:
+        return None
+    n = len(state_names)
+    want = "(" + ", ".join(state_names) + ("," if n == 1 else "") + ")"
+    if not isinstance(state, (tuple, list)) or len(state) != n:
+        got = type(state).__name__ + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else "")
+        raise TypeError(f"{name}: expected None or a tuple {want} of {n} ({batch}, {hidden}) array(s), got {got}")
+    return tuple(None if s is None else check_state(s, f"{name} {k}", batch, hidden, dtype)
+                 for k, s in zip(state_names, state))
 
 
 def check_params(params: dict, shapes: dict, name: str = "params"):
@@ -79,3 +117,21 @@ def check_params(params: dict, shapes: dict, name: str = "params"):
         elif w.dtype != dtype:
             raise TypeError(f"{name}[{key!r}]: dtype {w.dtype} differs from the other weights ({dtype})")
     return dtype
+
+
+def check_options(options: dict, allowed: dict, cell: str) -> dict:
+    """A cell's options, each one of its allowed values (``allowed``: name -> values, default first).
+
+    Returns every option, defaults filled in, each normalised to the allowed value it equals."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"{cell}: unexpected option(s) {unknown}; this cell takes {sorted(allowed) or 'none'}")
+    out = {}
+    for name, values in allowed.items():
+        v = options.get(name, values[0])
+        matches = [a for a in values if type(a) is type(v) or (isinstance(a, bool) and isinstance(v, np.bool_))
+                   or (isinstance(a, str) and isinstance(v, str))]
+        if not any(a == v for a in matches):
+            raise ValueError(f"{name}: expected one of {values}, got {v!r}")
+        out[name] = next(a for a in matches if a == v)
+    return out

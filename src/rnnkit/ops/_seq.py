@@ -5,9 +5,11 @@
   the batch) and the move between the user's batch-first arrays and the ops' time-major buffers;
 - ``gate_blocks`` / ``fuse_blocks`` / ``sum_blocks_matmul`` / ``block_grads``: the gate-major internal
   layout of the gated cells (the user sees fused rows (G*H, ...); inside, each gate is a block);
-- ``check_h_mask``: validation of the recurrent-dropout mask that every op's ``forward`` accepts;
-- ``step_norms``: the per-step dL/dh_t norms that every op's ``backward`` can ``record``;
-- ``torch_get``: reading PyTorch-named weights (tensors or arrays) for the layout mappings.
+- ``prepare``: the validation every cell's public ``forward`` starts with (weights, input, initial
+  state, lengths, recurrent-dropout mask); ``run`` (the trusted entry) skips it;
+- ``initial_states`` / ``seed_gradients``: the time-major state buffers and backward seeds, built the
+  same way for every cell from the state tuples of the protocol;
+- ``delta_t`` / ``step_norms``: dL/dh_t at each BPTT step and its norm, which ``backward`` can ``record``.
 """
 from __future__ import annotations
 
@@ -73,12 +75,13 @@ def last_valid(hs, schedule: Schedule):
 
 
 # ----------------------------------------------------------------------------------------------
-# Recurrent dropout mask and gradient diagnostics, the same for every cell.
+# Validation, state buffers, recurrent dropout and gradient diagnostics, the same for every cell.
 
-def prepare(params, x, lengths, h_mask, shapes):
-    """What every cell's forward starts with: check weights, input, lengths and dropout mask.
+def prepare(params, x, state0, lengths, h_mask, shapes, state_names):
+    """What every cell's public ``forward`` starts with: check weights, input, initial state, lengths
+    and dropout mask. ``shapes(D, H)`` gives the cell's weight shapes, ``state_names`` its state arrays.
 
-    ``shapes(D, H)`` gives the cell's expected weight shapes. Returns ``(x, dtype, schedule, mask)``.
+    Returns ``(x, state0, schedule, h_mask)`` ready for the cell's trusted ``run``.
     """
     gates = shapes(1, 1)["W_x"][0]
     # the bias fixes H and W_x's columns fix D; every weight is then checked against them
@@ -87,18 +90,76 @@ def prepare(params, x, lengths, h_mask, shapes):
     dtype = _checks.check_params(params, shapes(D, H))
     x = _checks.check_sequence_batch(x, "x", features=D, dtype=dtype)
     B, T, _ = x.shape
+    state0 = _checks.check_state_tuple(state0, "state0", state_names, B, H, dtype)
     sched = Schedule(_checks.check_lengths(lengths, B, T), B, T)
-    return x, dtype, sched, check_h_mask(h_mask, B, H, dtype, sched)
+    return x, state0, sched, check_h_mask(h_mask, B, H, dtype)
 
 
-def check_h_mask(h_mask, batch: int, hidden: int, dtype, schedule: Schedule):
-    """None, or the (B, H) recurrent-dropout mask, checked and sorted like the batch (a new array)."""
+def check_h_mask(h_mask, batch: int, hidden: int, dtype):
+    """None, or the (B, H) recurrent-dropout mask, checked."""
     if h_mask is None:
         return None
     m = _checks.as_float_array(h_mask, "h_mask", ndim=2, dtype=dtype)
     if m.shape != (batch, hidden):
         raise ValueError(f"h_mask: expected shape ({batch}, {hidden}) (batch, hidden), got {m.shape}")
-    return np.ascontiguousarray(schedule.sort(m))
+    return m
+
+
+def begin_run(params, x, state0, schedule: Schedule, h_mask, n_states):
+    """What every cell's ``run`` starts with: the input as a sorted time-major (T, B, D) buffer, one
+    (T+1, B, H) buffer per state (buffer[0] = the initial state) and the sorted dropout mask."""
+    B, T, _ = x.shape
+    H, dtype = params["W_h"].shape[-1], params["W_x"].dtype
+    states = initial_states(state0, n_states, T, B, H, dtype, schedule)
+    return time_major(x, schedule), states, sorted_mask(h_mask, schedule)
+
+
+def initial_states(state0, n_states, T, B, H, dtype, schedule: Schedule):
+    """Time-major state buffers, one (T+1, B, H) array per state (buffer[t+1] = state after step t),
+    with buffer[0] holding ``state0`` (a tuple whose entries may be None = zeros), sorted by length."""
+    bufs = []
+    for k in range(n_states):
+        buf = np.zeros((T + 1, B, H), dtype=dtype)
+        s0 = None if state0 is None else state0[k]
+        if s0 is not None:
+            buf[0] = schedule.sort(s0)
+        bufs.append(buf)
+    return bufs
+
+
+def begin_backward(params, xt, schedule: Schedule, d_out, d_state, n_states, record):
+    """What every cell's ``backward`` starts with: ``(T, B, D, H, dtype)``, the running dL/d(state)
+    buffers seeded by ``d_state``, dL/d out time-major (or None) and the norms buffer for ``record``."""
+    T, B, D = xt.shape
+    H, dtype = params["W_h"].shape[1], params["W_x"].dtype
+    seeds = seed_gradients(d_state, n_states, B, H, dtype, schedule)
+    norms = None if record is None else np.empty(T)
+    return (T, B, D, H, dtype), seeds, d_out_time_major(d_out, dtype, schedule), norms
+
+
+def seed_gradients(d_state, n_states, B, H, dtype, schedule: Schedule):
+    """Backward's running dL/d(state) buffers, (B, H) each, seeded by ``d_state`` (None entries = 0)."""
+    out = []
+    for k in range(n_states):
+        g = None if d_state is None else d_state[k]
+        out.append(np.zeros((B, H), dtype=dtype) if g is None
+                   else schedule.sort(np.asarray(g, dtype=dtype)).copy())
+    return out
+
+
+def final_states(bufs, schedule: Schedule):
+    """The state after each sequence's last valid step, from each time-major buffer, in user order."""
+    return tuple(schedule.unsort(last_valid(b, schedule)) for b in bufs)
+
+
+def sorted_mask(h_mask, schedule: Schedule):
+    """The recurrent-dropout mask in the ops' length order (a new contiguous array), or None."""
+    return None if h_mask is None else np.ascontiguousarray(schedule.sort(h_mask))
+
+
+def d_out_time_major(d_out, dtype, schedule: Schedule):
+    """dL/d out (B, T, H) as a sorted time-major (T, B, H) view, or None."""
+    return None if d_out is None else schedule.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
 
 
 def delta_t(dh, d_out_tm, t: int, n: int, norms):
@@ -160,17 +221,3 @@ def sum_blocks_matmul(a, w):
 def block_grads(blocks, inputs):
     """[blk.T @ inputs for each gate block] fused: the weight gradient, one product per gate."""
     return np.concatenate([blk.T @ inputs for blk in blocks])
-
-
-# ----------------------------------------------------------------------------------------------
-# PyTorch names.
-
-def torch_get(tparams, name):
-    """``tparams[name]`` or ``tparams[name + '_l0']`` as a NumPy array (copies tensors off autograd)."""
-    for key in (name, name + "_l0"):
-        if key in tparams:
-            v = tparams[key]
-            if hasattr(v, "detach"):                              # a torch tensor, without importing torch
-                v = v.detach().cpu().numpy()
-            return np.array(v, copy=True)
-    raise KeyError(f"tparams: missing {name!r} (or {name + '_l0'!r}); got keys {sorted(tparams)}")

@@ -1,4 +1,4 @@
-r"""Connectionist Temporal Classification (CTC): loss, gradient and decoding (seed §2.6).
+r"""Connectionist Temporal Classification (CTC): loss and gradient (seed §2.6).
 
 The seed (§2.6) defines the CTC loss as
 
@@ -64,54 +64,30 @@ with ``zero_infinity=True``.
 Reductions follow ``torch.nn.functional.ctc_loss``: ``'none'`` gives the per-sample losses,
 ``'sum'`` their sum, ``'mean'`` the batch mean of ``loss_b / max(target_length_b, 1)``.
 
-Decoding: :func:`greedy_decode` (best path) and :func:`beam_search_decode` (CTC prefix beam
-search, which merges the alignments of each prefix and is exact with an unbounded beam).
+Decoding (best path and prefix beam search) lives in :mod:`rnnkit.ops.ctc_decode`.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-__all__ = ["forward", "backward", "greedy_decode", "beam_search_decode", "log_softmax"]
+from ._checks import as_float_array, check_int_vector
+from .activations import log_softmax
+
+__all__ = ["forward", "backward"]
 
 _REDUCTIONS = ("none", "sum", "mean")
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # ----------------------------------------------------------------------------------------------
 # validation helpers
 # ----------------------------------------------------------------------------------------------
 def _check_logits(logits, name: str = "logits") -> np.ndarray:
-    x = np.asarray(logits)
-    if x.dtype not in _FLOATS:
-        if x.dtype == bool or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
-            raise TypeError(f"{name}: expected a float32/float64 array, got dtype {x.dtype}")
-        x = x.astype(np.float32)  # integers / float16: computed in the library default, float32
-    if x.ndim != 3:
-        raise ValueError(f"{name}: expected a 3-D array (batch, time, classes), got shape {x.shape}")
+    """(batch, time, classes) float32/float64 scores, finite, at least one class (integers and
+    float16 are computed in the library default, float32)."""
+    x = as_float_array(logits, name, ndim=3)
     if x.shape[2] == 0:
         raise ValueError(f"{name}: expected at least one class on the last axis, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError(f"{name}: expected finite values, got NaN or inf (shape {x.shape})")
     return x
-
-
-def _check_int_vector(v, name: str, batch: int) -> np.ndarray:
-    arr = np.asarray(v)
-    if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array of shape ({batch},), got shape {arr.shape}")
-    if arr.shape[0] != batch:
-        raise ValueError(f"{name}: expected shape ({batch},) (one per batch element), got {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"{name}: expected integers, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name}: expected non-negative lengths, got min {int(arr.min())}")
-    return arr
 
 
 def _check_blank(blank, classes: int) -> int:
@@ -125,7 +101,7 @@ def _check_blank(blank, classes: int) -> int:
 def _check_input_lengths(input_lengths, batch: int, time: int) -> np.ndarray:
     if input_lengths is None:
         return np.full(batch, time, dtype=np.int64)
-    arr = _check_int_vector(input_lengths, "input_lengths", batch)
+    arr = check_int_vector(input_lengths, "input_lengths", batch)
     if arr.size and arr.max() > time:
         raise ValueError(f"input_lengths: expected lengths <= the padded time axis of logits ({time}), "
                          f"got max {int(arr.max())}")
@@ -149,7 +125,7 @@ def _check_targets(targets, target_lengths, batch: int, classes: int, blank: int
         if target_lengths is None:
             lengths = own
         else:
-            lengths = _check_int_vector(target_lengths, "target_lengths", batch)
+            lengths = check_int_vector(target_lengths, "target_lengths", batch)
             if not np.array_equal(lengths, own):
                 bad = int(np.flatnonzero(lengths != own)[0])
                 raise ValueError(f"target_lengths: expected the lengths of the target sequences "
@@ -170,7 +146,7 @@ def _check_targets(targets, target_lengths, batch: int, classes: int, blank: int
         padded = padded.astype(np.int64, copy=False)
         if target_lengths is None:
             raise ValueError("target_lengths: required when targets is a padded 2-D array, got None")
-        lengths = _check_int_vector(target_lengths, "target_lengths", batch)
+        lengths = check_int_vector(target_lengths, "target_lengths", batch)
         if lengths.size and lengths.max() > padded.shape[1]:
             raise ValueError(f"target_lengths: expected lengths <= the padded target width "
                              f"({padded.shape[1]}), got max {int(lengths.max())}")
@@ -189,13 +165,6 @@ def _check_targets(targets, target_lengths, batch: int, classes: int, blank: int
 # ----------------------------------------------------------------------------------------------
 # loss
 # ----------------------------------------------------------------------------------------------
-def log_softmax(x: np.ndarray) -> np.ndarray:
-    """Stable log-softmax over the last axis, in ``x``'s dtype."""
-    z = x - x.max(axis=-1, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    return z
-
-
 def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
             zero_infinity: bool = False):
     """CTC loss ``-log P(y | x)`` (seed §2.6) and a cache for :func:`backward`.
@@ -382,99 +351,3 @@ def backward(cache: dict, d_loss=1.0) -> np.ndarray:
         bad = impossible[:, None] & tvalid                      # (B, T)
         grad[bad] = 0.0 if cache["zero_infinity"] else np.nan
     return grad
-
-
-# ----------------------------------------------------------------------------------------------
-# decoding
-# ----------------------------------------------------------------------------------------------
-def _check_decode_args(logits, input_lengths, blank):
-    x = _check_logits(logits, "logits")
-    B, T, C = x.shape
-    blank = _check_blank(blank, C)
-    Tl = _check_input_lengths(input_lengths, B, T)
-    return x, Tl, blank
-
-
-def greedy_decode(logits, input_lengths=None, blank: int = 0) -> list:
-    """Best-path decoding: argmax class per frame, merge repeats, drop blanks.
-
-    ``logits`` may be raw scores or log-probabilities ``(batch, T, classes)`` (the argmax is the
-    same). Returns one 1-D int64 array per sample, using only its first ``input_lengths`` frames.
-    """
-    x, Tl, blank = _check_decode_args(logits, input_lengths, blank)
-    best = x.argmax(axis=-1)                                   # (B, T)
-    out = []
-    for b in range(x.shape[0]):
-        p = best[b, :Tl[b]]
-        keep = np.ones(p.shape, dtype=bool)
-        keep[1:] = p[1:] != p[:-1]
-        keep &= p != blank
-        out.append(p[keep].astype(np.int64))
-    return out
-
-
-def _logaddexp(a: float, b: float) -> float:
-    if a == -math.inf:
-        return b
-    if b == -math.inf:
-        return a
-    if a < b:
-        a, b = b, a
-    return a + math.log1p(math.exp(b - a))
-
-
-def beam_search_decode(logits, input_lengths=None, beam_width: int = 10, blank: int = 0,
-                       return_scores: bool = False):
-    """CTC prefix beam search in log space.
-
-    Each prefix keeps two log-probabilities: ending in blank (``p_b``) and ending in its last label
-    (``p_nb``). Per frame, a prefix (i) stays the same by emitting blank, (ii) stays the same by
-    repeating its last label (from ``p_nb`` only), (iii) extends by a label ``c``: from ``p_b`` only
-    when ``c`` repeats the last label (a blank must separate repeats), else from ``p_b + p_nb``.
-    The ``beam_width`` most probable prefixes survive each frame. ``logits`` may be raw scores
-    or log-probabilities (log-softmax is applied; it leaves log-probabilities unchanged).
-
-    Returns a list of 1-D int64 arrays; with ``return_scores=True`` also a float64 array of the
-    log-probabilities ``log P(prefix | x)`` of the returned labellings (summed over the alignments
-    the beam kept).
-    """
-    x, Tl, blank = _check_decode_args(logits, input_lengths, blank)
-    if isinstance(beam_width, (bool, np.bool_)) or not isinstance(beam_width, (int, np.integer)) or beam_width < 1:
-        raise ValueError(f"beam_width: expected a positive int, got {beam_width!r}")
-    lp_all = log_softmax(x.astype(np.float64))
-    B, T, C = x.shape
-    ninf = -math.inf
-    labels = [c for c in range(C) if c != blank]
-    results, scores = [], np.zeros(B, dtype=np.float64)
-    for bi in range(B):
-        beams = {(): (0.0, ninf)}                               # prefix -> (log p_b, log p_nb)
-        for t in range(Tl[bi]):
-            lp = lp_all[bi, t].tolist()
-            lp_blank = lp[blank]
-            nxt: dict = {}
-            for prefix, (pb, pnb) in beams.items():
-                ptot = _logaddexp(pb, pnb)
-                # (i) + (ii): prefix unchanged
-                nb, nnb = nxt.get(prefix, (ninf, ninf))
-                nb = _logaddexp(nb, ptot + lp_blank)
-                last = prefix[-1] if prefix else None
-                if last is not None:
-                    nnb = _logaddexp(nnb, pnb + lp[last])
-                nxt[prefix] = (nb, nnb)
-                # (iii): extend by a label
-                for c in labels:
-                    src = pb if c == last else ptot
-                    if src == ninf:
-                        continue
-                    new = prefix + (c,)
-                    eb, enb = nxt.get(new, (ninf, ninf))
-                    nxt[new] = (eb, _logaddexp(enb, src + lp[c]))
-            if len(nxt) > beam_width:
-                ranked = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)
-                beams = dict(ranked[:beam_width])
-            else:
-                beams = nxt
-        best, (pb, pnb) = max(beams.items(), key=lambda kv: _logaddexp(*kv[1]))
-        results.append(np.asarray(best, dtype=np.int64))
-        scores[bi] = _logaddexp(pb, pnb)
-    return (results, scores) if return_scores else results

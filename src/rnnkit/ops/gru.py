@@ -20,11 +20,11 @@ which lets all three gates share one product ``h_{t-1} @ W_h.T`` per step.
 The sense of z is ours (the seed's) in both variants: z_t is the share of the *new* candidate. PyTorch
 writes ``h_t = (1 - z) n + z h_{t-1}``, so its z is our 1 - z. Since 1 - σ(a) = σ(-a), our
 ``reset_after=True`` weights are PyTorch's ``weight_ih, weight_hh, bias_ih, bias_hh`` (rows [r, z, n])
-with the z rows (H:2H) of all four negated; ``to_torch_layout`` / ``from_torch_layout`` make that
-exact mapping (negation is exact in floating point). The seed form (``reset_after=False``) has no exact
+with the z rows (H:2H) of all four negated; ``rnnkit.interop.torch`` makes that exact mapping
+(negation is exact in floating point). The seed form (``reset_after=False``) has no exact
 PyTorch counterpart.
 
-Shapes are batch-first: x (B, T, D), h0 (B, H), out (B, T, H). With ``lengths`` a sequence stops at its
+Shapes are batch-first: x (B, T, D), state (h,) with h (B, H), out (B, T, H). With ``lengths`` a sequence stops at its
 own length: later steps leave its state unchanged, output zeros and get no gradient.
 
 Backward, with delta_t = dL/dh_t (from the output at t and from step t+1) and a = [a_r; a_z; a_n] the
@@ -56,67 +56,46 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _seq
-from ._seq import (batch_first, fuse_blocks, gate_blocks, last_valid, time_major)
-from ._seq import block_grads as _block_grads
-from ._seq import sum_blocks_matmul as _sum_blocks_matmul
-from ._seq import torch_get as _torch_get
+from ._seq import batch_first, block_grads, fuse_blocks, gate_blocks, sum_blocks_matmul
 
+NAME = "gru"
 GATES = 3
+GATE_NAMES = ("r", "z", "n")
+STATE_NAMES = ("h",)
+OPTIONS = {"reset_after": (False, True)}            # option -> allowed values, the default first
 _TIME_BLOCKS_MAX_BATCH = 4   # up to this batch size the forward loop runs on a time-major buffer
 
 
 def param_shapes(input_size: int, hidden_size: int) -> dict:
     """Shapes of W_x (3H, D), W_h (3H, H), b (3H,), b_h (3H,); rows [r, z, n]."""
-    return _seq.param_shapes(input_size, hidden_size, gates=GATES)
+    return _seq.param_shapes(input_size, hidden_size, GATES)
 
 
-# ----------------------------------------------------------------------------------------------
-# Exact mapping to and from PyTorch (reset_after=True only).
-
-_TORCH_NAMES = (("W_x", "weight_ih"), ("W_h", "weight_hh"), ("b", "bias_ih"), ("b_h", "bias_hh"))
-
-
-def _negate_z(w):
-    H = w.shape[0] // GATES
-    w[H:2 * H] *= -1
-    return w
-
-
-def to_torch_layout(params) -> dict:
-    """Our ``reset_after=True`` weights as ``torch.nn.GRU``'s (single layer, one direction).
-
-    Returns new arrays keyed ``weight_ih, weight_hh, bias_ih, bias_hh``: same rows [r, z, n], with the
-    z rows negated (PyTorch's z is our 1 - z, and 1 - σ(a) = σ(-a)). Exact.
-    """
-    return {tname: _negate_z(np.array(params[ours], copy=True)) for ours, tname in _TORCH_NAMES}
-
-
-def from_torch_layout(tparams) -> dict:
-    """Inverse of ``to_torch_layout``: PyTorch GRU weights (names with or without ``_l0``; arrays or
-    tensors, e.g. ``dict(gru.named_parameters())``) -> our ``reset_after=True`` params. Exact."""
-    return {ours: _negate_z(_torch_get(tparams, tname)) for ours, tname in _TORCH_NAMES}
+def init_bias(hidden_size: int, dtype) -> np.ndarray:
+    return np.zeros(GATES * hidden_size, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------------
 
-def forward(params, x, h0=None, lengths=None, reset_after=False, h_mask=None):
-    """Run the GRU over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``.
+def forward(params, x, state0=None, lengths=None, *, h_mask=None, reset_after=False):
+    """Run the GRU over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0,)``.
 
-    ``h_mask`` (B, H), optional: recurrent (variational) dropout, the same mask m at every step.
-    Every recurrent product reads m * h_{t-1} (seed form: r and z read W_h (m * h_{t-1}) and the
-    candidate W_hn (r_t * (m * h_{t-1})); reset_after: all three read W_h (m * h_{t-1})); the carry
-    (1 - z_t) h_{t-1} is not masked.
+    Returns ``(out (B, T, H), (h_T,), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
+    dropout, the same mask m at every step. Every recurrent product reads m * h_{t-1} (seed form: r
+    and z read W_h (m * h_{t-1}) and the candidate W_hn (r_t * (m * h_{t-1})); reset_after: all three
+    read W_h (m * h_{t-1})); the carry (1 - z_t) h_{t-1} is not masked.
     """
-    if not isinstance(reset_after, (bool, np.bool_)):
-        raise TypeError(f"reset_after: expected a bool, got {reset_after!r}")
+    opts = _checks.check_options({"reset_after": reset_after}, OPTIONS, NAME)
+    x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
+    return run(params, x, state0, sched, m, **opts)
+
+
+def run(params, x, state0, schedule, h_mask=None, reset_after=False):
+    """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
     W_x, W_h = params["W_x"], params["W_h"]
-    x, dtype, sched, m = _seq.prepare(params, x, lengths, h_mask, param_shapes)
-    (B, T, D), H = x.shape, W_h.shape[-1]
-
-    xt = time_major(x, sched)                                     # (T, B, D)
-    hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
-    if h0 is not None:
-        hs[0] = sched.sort(_checks.check_state(h0, "h0", B, H, dtype))
+    (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
+    sched = schedule
+    xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
     b, b_h = params["b"], params["b_h"]
     if reset_after:
         bias = b.copy()
@@ -149,9 +128,8 @@ def forward(params, x, h0=None, lengths=None, reset_after=False, h_mask=None):
         gates = np.ascontiguousarray(gtm.transpose(1, 0, 2, 3))  # gate-major (3, T, B, H) for backward
 
     out = batch_first(hs[1:], sched)
-    h_T = sched.unsort(last_valid(hs, sched))
     cache = (params, xt, hs, gates, aux, sched, bool(reset_after), m)
-    return out, h_T, cache
+    return out, _seq.final_states([hs], sched), cache
 
 
 def _update(a, h, h_new):
@@ -159,6 +137,21 @@ def _update(a, h, h_new):
     np.subtract(a[2], h, out=h_new)
     h_new *= a[1]
     h_new += h
+
+
+def _step_views(gates, hs, m, hm, t, n):
+    """Step t's gates (3, n, H) [r, z, n], h_{t-1} and what the products read (m * h_{t-1} with
+    recurrent dropout, into ``hm``), for the n running sequences."""
+    h = hs[t, :n]
+    return gates[t, :, :n], h, (h if m is None else np.multiply(h, m[:n], out=hm[:n]))
+
+
+def _sigma_rz(rz, rec, half):
+    """r, z = sigma(pre-activation + recurrent product), in place (rows pre-halved: one tanh)."""
+    rz += rec
+    np.tanh(rz, out=rz)
+    rz *= half
+    rz += half
 
 
 def _loop_seed(W_hT, b_hn, gates, hs, rh, sched, m):
@@ -171,15 +164,9 @@ def _loop_seed(W_hT, b_hn, gates, hs, rh, sched, m):
     hm = None if m is None else np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
-        a = gates[t, :, :n]                                       # (3, n, H): r, z, n
-        h = hs[t, :n]
-        hr = h if m is None else np.multiply(h, m[:n], out=hm[:n])   # what the products read
+        a, h, hr = _step_views(gates, hs, m, hm, t, n)
         np.matmul(hr, W_rzT, out=rec[:, :n])                      # r and z in one (batched) product
-        rz = a[:2]
-        rz += rec[:, :n]
-        np.tanh(rz, out=rz)
-        rz *= half
-        rz += half                                                # r, z = sigma(a) (rows pre-halved)
+        _sigma_rz(a[:2], rec[:, :n], half)
         u = rh[t, :n]
         np.multiply(a[0], hr, out=u)                              # r * h_{t-1}
         np.matmul(u, W_nT, out=recn[:n])                          # W_hn (r * h_{t-1})
@@ -199,15 +186,9 @@ def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched, m):
     hm = None if m is None else np.empty((B, H), dtype=gates.dtype)
     for t in range(T):
         n = sched.active[t]
-        a = gates[t, :, :n]                                       # (3, n, H): r, z, n
-        h = hs[t, :n]
-        hr = h if m is None else np.multiply(h, m[:n], out=hm[:n])
+        a, h, hr = _step_views(gates, hs, m, hm, t, n)
         np.matmul(hr, W_hT, out=rec[:, :n])                       # one (batched) product, three gates
-        rz = a[:2]
-        rz += rec[:2, :n]
-        np.tanh(rz, out=rz)
-        rz *= half
-        rz += half                                                # r, z = sigma(a) (rows pre-halved)
+        _sigma_rz(a[:2], rec[:2, :n], half)
         vt = v[t, :n]
         np.add(rec[2, :n], b_hn, out=vt)                          # W_hn h_{t-1} + b_hn
         np.multiply(a[0], vt, out=tmp[:n])
@@ -218,23 +199,18 @@ def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched, m):
             gates[t, :, n:] = 0
 
 
-def backward(cache, d_out=None, d_h=None, record=None):
-    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_h`` (B, H) is dL/d h_T; either may be None.
+def backward(cache, d_out=None, d_state=None, *, record=None):
+    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_state`` None or ``(dL/dh_T,)``; either may be None.
 
-    Returns ``(dx (B, T, D), dh0 (B, H), grads)`` with ``grads`` keyed like ``params``.
+    Returns ``(dx (B, T, D), (dh0,), grads)`` with ``grads`` keyed like ``params``.
 
     ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
     the running sequences of ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t); see ``rnn.backward``.
     """
     params, xt, hs, gates, aux, sched, reset_after, m = cache
     W_x, W_h = params["W_x"], params["W_h"]
-    T, B, D = xt.shape
-    H = W_h.shape[1]
-    dtype = W_x.dtype
-
-    dh = np.zeros((B, H), dtype=dtype) if d_h is None else sched.sort(np.asarray(d_h, dtype=dtype)).copy()
-    d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
-    norms = None if record is None else np.empty(T)
+    (T, B, D, H, dtype), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1,
+                                                                       record)
 
     # Local factors for all steps at once (padded rows have zero gates, hence zero factors).
     R, Z, N = gates                                               # each (T, B, H)
@@ -243,9 +219,14 @@ def backward(cache, d_out=None, d_h=None, record=None):
     Z1 = np.subtract(1, Z)                                        # dh_t/dh_{t-1} directly: 1 - z
     da = np.empty_like(gates)                 # starts as local factors, becomes the gradient in the loop
     Pr, Pz, Pn = da
-    np.multiply(N, N, out=Pn); np.subtract(1, Pn, out=Pn); Pn *= Z   # dh/da_n = z (1 - n^2)
-    np.subtract(N, h_prev, out=Pz); Pz *= Z; Pz *= Z1            # dh/da_z = (n - h_{t-1}) z (1 - z)
-    np.subtract(1, R, out=Pr); Pr *= R                            # r (1 - r)
+    np.multiply(N, N, out=Pn)                                     # dh/da_n = z (1 - n^2)
+    np.subtract(1, Pn, out=Pn)
+    Pn *= Z
+    np.subtract(N, h_prev, out=Pz)                                # dh/da_z = (n - h_{t-1}) z (1 - z)
+    Pz *= Z
+    Pz *= Z1
+    np.subtract(1, R, out=Pr)                                     # r (1 - r)
+    Pr *= R
     W_h3 = gate_blocks(W_h, GATES)                                # (3, H, H)
     rec = np.empty((GATES, B, H), dtype=dtype)
     tmp = np.empty((B, H), dtype=dtype)
@@ -277,21 +258,22 @@ def backward(cache, d_out=None, d_h=None, record=None):
                 du *= m[:n]                                       # the products read m * h_{t-1}
                 g += du
         grads = {
-            "W_x": _block_grads(da3, xt.reshape(TB, D)),
-            "W_h": np.concatenate([_block_grads(da3[:2], hm_prev.reshape(TB, H)),
+            "W_x": block_grads(da3, xt.reshape(TB, D)),
+            "W_h": np.concatenate([block_grads(da3[:2], hm_prev.reshape(TB, H)),
                                    da3[2].T @ aux.reshape(TB, H)]),
             "b": fuse_blocks(da3.sum(axis=1)),
         }
         grads["b_h"] = grads["b"].copy()
-        dx = _sum_blocks_matmul(da3, gate_blocks(W_x, GATES))
+        dx = sum_blocks_matmul(da3, gate_blocks(W_x, GATES))
         if record is not None:
             record.append(norms)
-        return batch_first(dx.reshape(T, B, D), sched), sched.unsort(dh), grads
+        return batch_first(dx.reshape(T, B, D), sched), (sched.unsort(dh),), grads
 
     # reset_after: da holds the gradient of the recurrent products [a_r; a_z; v] (one batched product
     # per step); the input path differs only in the n block (dL/da_n instead of dL/dv = dL/da_n r).
     Pn = Pn.copy()
-    Pr *= aux; Pr *= Pn                                           # dL/da_r / delta = z (1-n^2) v r (1-r)
+    Pr *= aux                                                     # dL/da_r / delta = z (1-n^2) v r (1-r)
+    Pr *= Pn
     da[2] *= R                                                    # dL/dv / delta = z (1-n^2) r
     dan = np.zeros((T, B, H), dtype=dtype)                        # dL/da_n
     for t in range(T - 1, -1, -1):
@@ -315,22 +297,23 @@ def backward(cache, d_out=None, d_h=None, record=None):
             g += s
     dax = [da3[0], da3[1], dan.reshape(TB, H)]                    # gradient of the input projection
     grads = {
-        "W_x": _block_grads(dax, xt.reshape(TB, D)),
-        "W_h": _block_grads(da3, hm_prev.reshape(TB, H)),
+        "W_x": block_grads(dax, xt.reshape(TB, D)),
+        "W_h": block_grads(da3, hm_prev.reshape(TB, H)),
         "b": np.concatenate([blk.sum(axis=0) for blk in dax]),
         "b_h": fuse_blocks(da3.sum(axis=1)),
     }
-    dx = _sum_blocks_matmul(dax, gate_blocks(W_x, GATES))
+    dx = sum_blocks_matmul(dax, gate_blocks(W_x, GATES))
     if record is not None:
         record.append(norms)
-    return batch_first(dx.reshape(T, B, D), sched), sched.unsort(dh), grads
+    return batch_first(dx.reshape(T, B, D), sched), (sched.unsort(dh),), grads
 
 
-def step(params, x_t, h, reset_after=False):
-    """One time step for streaming inference; x_t (B, D), h (B, H). Returns h_t.
+def step(params, x_t, state, reset_after=False):
+    """One time step for streaming inference; x_t (B, D), state ``(h,)`` with h (B, H). Returns ``(h_t,)``.
 
     No validation and no cache: this is the latency path. Use ``forward`` for training.
     """
+    h = state[0]
     H = h.shape[-1]
     H2 = 2 * H
     W_h, b, b_h = params["W_h"], params["b"], params["b_h"]
@@ -363,4 +346,4 @@ def step(params, x_t, h, reset_after=False):
     h_new = a[..., H2:] - h
     h_new *= a[..., H:H2]
     h_new += h
-    return h_new
+    return (h_new,)

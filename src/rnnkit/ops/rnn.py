@@ -7,7 +7,7 @@ Weights (the seed's names and orientation, PyTorch's layout):
 The seed has a single bias ``b``; PyTorch keeps two whose sum is what matters. We keep both so that
 weights move between the libraries exactly (``b_h`` starts at zero).
 
-Shapes are batch-first: x (B, T, D), h0 (B, H), out (B, T, H). With ``lengths`` a sequence stops at its
+Shapes are batch-first: x (B, T, D), state (h,) with h (B, H), out (B, T, H). With ``lengths`` a sequence stops at its
 own length: later steps leave its state unchanged, output zeros and get no gradient; the final state
 returned is the state at each sequence's last valid step.
 
@@ -21,10 +21,11 @@ are restored here.
 
 Recurrent dropout (``h_mask`` m, (B, H), fixed over time; Gal & Ghahramani 2016): the product reads
 m * h_{t-1}, so delta_{t-1} = m * (W_h^T dL/da_t) and dL/dW_h = sum_t dL/da_t (m * h_{t-1})^T.
-Diagnostics: ``backward(..., record=[])`` appends the per-step norms of delta_t (seed §3.2: watch them
-vanish or explode); see ``rnnkit.diagnostics``.
+The module follows the cell protocol of ``rnnkit.ops`` (``forward`` / ``run`` / ``backward`` /
+``step``, states as tuples). Diagnostics: ``backward(..., record=[])`` appends the per-step norms of
+delta_t (seed §3.2: watch them vanish or explode); see ``rnnkit.diagnostics``.
 
-Speed (DESIGN.md): the input projection for all steps is one matrix product before the loop; each
+Speed: the input projection for all steps is one matrix product before the loop; each
 step is one product plus elementwise work on preallocated, time-major buffers; the weight gradients
 are one product over all steps after the loop. Sequences are processed sorted by length, so at step t
 the active ones are a prefix of the batch and no masking is needed.
@@ -34,35 +35,46 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks, _seq
-from ._seq import batch_first, last_valid, time_major
+from ._seq import batch_first
 from .activations import relu_grad, tanh_grad
 
-NONLINEARITIES = ("tanh", "relu")
+NAME = "rnn"
+GATES = 1
+GATE_NAMES = ()
+STATE_NAMES = ("h",)
+OPTIONS = {"nonlinearity": ("tanh", "relu")}        # option -> allowed values, the default first
 
 
-def param_shapes(input_size: int, hidden_size: int, gates: int = 1) -> dict:
-    return _seq.param_shapes(input_size, hidden_size, gates)
+def param_shapes(input_size: int, hidden_size: int) -> dict:
+    """Shapes of W_x (H, D), W_h (H, H), b (H,), b_h (H,)."""
+    return _seq.param_shapes(input_size, hidden_size, GATES)
+
+
+def init_bias(hidden_size: int, dtype) -> np.ndarray:
+    return np.zeros(hidden_size, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------------
 
-def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", h_mask=None):
-    """Run the RNN over ``x`` (B, T, D). Returns ``(out (B, T, H), h_T (B, H), cache)``.
+def forward(params, x, state0=None, lengths=None, *, h_mask=None, nonlinearity="tanh"):
+    """Run the RNN over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0,)``.
 
-    ``h_mask`` (B, H), optional: recurrent (variational) dropout (Gal & Ghahramani, 2016). The
-    recurrent product reads ``m * h_{t-1}`` with the same mask ``m`` at every step,
-    ``h_t = f(W_x x_t + W_h (m * h_{t-1}) + b + b_h)``; the caller draws and scales the mask.
+    Returns ``(out (B, T, H), (h_T,), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
+    dropout (Gal & Ghahramani, 2016). The recurrent product reads ``m * h_{t-1}`` with the same mask
+    ``m`` at every step, ``h_t = f(W_x x_t + W_h (m * h_{t-1}) + b + b_h)``; the caller draws and
+    scales the mask.
     """
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity: expected one of {NONLINEARITIES}, got {nonlinearity!r}")
-    W_x, W_h = params["W_x"], params["W_h"]
-    x, dtype, sched, m = _seq.prepare(params, x, lengths, h_mask, param_shapes)
-    (B, T, D), H = x.shape, W_h.shape[-1]
+    opts = _checks.check_options({"nonlinearity": nonlinearity}, OPTIONS, NAME)
+    x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
+    return run(params, x, state0, sched, m, **opts)
 
-    xt = time_major(x, sched)                                     # (T, B, D)
-    hs = np.zeros((T + 1, B, H), dtype=dtype)                     # hs[t+1] = h_t; hs[0] = h0
-    if h0 is not None:
-        hs[0] = sched.sort(_checks.check_state(h0, "h0", B, H, dtype))
+
+def run(params, x, state0, schedule, h_mask=None, nonlinearity="tanh"):
+    """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
+    W_x, W_h = params["W_x"], params["W_h"]
+    (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
+    sched = schedule
+    xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
     a = xt.reshape(T * B, D) @ W_x.T                              # all input projections at once
     a += params["b"] + params["b_h"]
     a = a.reshape(T, B, H)
@@ -87,15 +99,14 @@ def forward(params, x, h0=None, lengths=None, nonlinearity="tanh", h_mask=None):
         act(z, out=hs[t + 1, :n])
 
     out = batch_first(hs[1:], sched)
-    h_T = sched.unsort(last_valid(hs, sched))
     cache = (params, xt, hs, sched, nonlinearity, m)
-    return out, h_T, cache
+    return out, _seq.final_states([hs], sched), cache
 
 
-def backward(cache, d_out=None, d_h=None, record=None):
-    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_h`` (B, H) is dL/d h_T; either may be None.
+def backward(cache, d_out=None, d_state=None, *, record=None):
+    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_state`` None or ``(dL/dh_T,)``; either may be None.
 
-    Returns ``(dx (B, T, D), dh0 (B, H), grads)`` with ``grads`` keyed like ``params``.
+    Returns ``(dx (B, T, D), (dh0,), grads)`` with ``grads`` keyed like ``params``.
 
     ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
     the sequences still running at step t of ||dL/dh_t||_2, where dL/dh_t = delta_t is the full
@@ -104,19 +115,14 @@ def backward(cache, d_out=None, d_h=None, record=None):
     """
     params, xt, hs, sched, nonlinearity, m = cache
     W_x, W_h = params["W_x"], params["W_h"]
-    T, B, D = xt.shape
-    H = W_h.shape[0]
-    dtype = W_x.dtype
-
-    dh = np.zeros((B, H), dtype=dtype) if d_h is None else sched.sort(np.asarray(d_h, dtype=dtype)).copy()
-    d_out_tm = None if d_out is None else sched.sort(np.asarray(d_out, dtype=dtype)).swapaxes(0, 1)
+    (T, B, D, H, dtype), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1,
+                                                                       record)
     fprime = (tanh_grad if nonlinearity == "tanh" else relu_grad)(hs[1:])   # f'(a_t) from h_t, all t
     da = np.zeros((T, B, H), dtype=dtype)
-    norms = None if record is None else np.empty(T)
 
     for t in range(T - 1, -1, -1):
         n = sched.active[t]
-        g = _seq.delta_t(dh, d_out_tm, t, n, norms)        # dL/dh_t, complete here
+        g = _seq.delta_t(dh, d_out_tm, t, n, norms)               # dL/dh_t, complete here
         np.multiply(g, fprime[t, :n], out=da[t, :n])
         np.matmul(da[t, :n], W_h, out=g)                          # delta_{t-1} = W_h^T dL/da_t
         if m is not None:
@@ -133,16 +139,17 @@ def backward(cache, d_out=None, d_h=None, record=None):
     dx = batch_first((da2 @ W_x).reshape(T, B, D), sched)
     if record is not None:
         record.append(norms)
-    return dx, sched.unsort(dh), grads
+    return dx, (sched.unsort(dh),), grads
 
 
-def step(params, x_t, h, nonlinearity="tanh"):
-    """One time step for streaming inference: ``h_t = f(W_x x_t + W_h h + b + b_h)``; x_t (B, D), h (B, H).
+def step(params, x_t, state, nonlinearity="tanh"):
+    """One time step for streaming inference: ``h_t = f(W_x x_t + W_h h + b + b_h)``; x_t (B, D),
+    state ``(h,)`` with h (B, H). Returns ``(h_t,)``.
 
     No validation and no cache: this is the latency path. Use ``forward`` for training.
     """
     a = x_t @ params["W_x"].T
-    a += h @ params["W_h"].T
+    a += state[0] @ params["W_h"].T
     a += params["b"]
     a += params["b_h"]
-    return np.tanh(a, out=a) if nonlinearity == "tanh" else np.maximum(a, 0, out=a)
+    return (np.tanh(a, out=a) if nonlinearity == "tanh" else np.maximum(a, 0, out=a),)

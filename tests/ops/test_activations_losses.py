@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from gradcheck import assert_grad_close
 from rnnkit.ops import activations as A
 from rnnkit.ops import losses as L
+from tests.helpers.gradcheck import assert_grad_close
 
 rng = np.random.default_rng(0)
 
@@ -64,7 +64,8 @@ MASK = np.array([[1, 1, 0], [1, 0, 0]], dtype=bool)
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("mask", [None, MASK])
 def test_mse_against_torch_and_fd(reduction, mask):
-    pred = rng.standard_normal((2, 3, 4)); target = rng.standard_normal((2, 3, 4))
+    pred = rng.standard_normal((2, 3, 4))
+    target = rng.standard_normal((2, 3, 4))
     loss, g = L.mse(pred, target, mask, reduction)
     m = np.ones((2, 3), bool) if mask is None else mask
     ref = torch.nn.functional.mse_loss(torch.from_numpy(pred[m]), torch.from_numpy(target[m]), reduction=reduction)
@@ -74,7 +75,8 @@ def test_mse_against_torch_and_fd(reduction, mask):
 
 @pytest.mark.parametrize("mask", [None, MASK])
 def test_bce_against_torch_and_fd(mask):
-    logits = rng.standard_normal((2, 3, 1)) * 4; target = rng.integers(0, 2, (2, 3, 1)).astype(float)
+    logits = rng.standard_normal((2, 3, 1)) * 4
+    target = rng.integers(0, 2, (2, 3, 1)).astype(float)
     loss, g = L.binary_cross_entropy_with_logits(logits, target, mask)
     m = np.ones((2, 3), bool) if mask is None else mask
     ref = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(logits[m]), torch.from_numpy(target[m]))

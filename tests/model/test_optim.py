@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from gradcheck import assert_grad_close
 from rnnkit import optim
+from tests.helpers.gradcheck import assert_grad_close
 
 rng = np.random.default_rng(0)
 
@@ -37,7 +37,8 @@ def test_adam_and_adamw_match_torch():
 
 def test_clip_by_global_norm_matches_torch():
     g = {"a": rng.standard_normal((3, 3)) * 10, "b": rng.standard_normal(5) * 10}
-    ts = [torch.zeros(3, 3, dtype=torch.float64, requires_grad=True), torch.zeros(5, dtype=torch.float64, requires_grad=True)]
+    ts = [torch.zeros(3, 3, dtype=torch.float64, requires_grad=True),
+          torch.zeros(5, dtype=torch.float64, requires_grad=True)]
     for t, v in zip(ts, g.values()):
         t.grad = torch.tensor(v.copy())
     norm = optim.clip_by_global_norm(g, 1.0)

@@ -31,11 +31,15 @@ def assert_grad_close(analytic, f, x, name="", tol=1e-6, eps=1e-6):
     num = numerical_grad(f, x, eps)
     err = rel_error(analytic, num)
     # norm-wise relative error, and every element close too (a wrong small entry must not hide)
-    assert err < tol and np.allclose(analytic, num, rtol=1e-4, atol=1e-7), f"{name}: relative error {err:.3e} >= {tol:g}\nanalytic={analytic}\nnumeric={num}"
+    assert err < tol and np.allclose(analytic, num, rtol=1e-4, atol=1e-7), (
+        f"{name}: relative error {err:.3e} (tolerance {tol:g})\nanalytic={analytic}\nnumeric={num}")
 
 
 def assert_op_grads_close(loss, params, grads, x, dx, states, d_states):
-    """Every weight, the input and each initial state of a recurrent op against finite differences."""
+    """Every weight, the input and each initial state of a recurrent op against finite differences.
+
+    ``states`` and ``d_states`` are the protocol's tuples ((h0,) or (h0, c0)), compared entry by entry."""
+    assert len(states) == len(d_states), (len(states), len(d_states))
     for k in params:
         assert_grad_close(grads[k], loss, params[k], name=k)
     assert_grad_close(dx, loss, x, name="x")

@@ -13,19 +13,19 @@ import pytest
 from rnnkit import cli
 from rnnkit.apps import speech_digits as sd
 from rnnkit.apps import speech_vowels as sv
-from apphelpers import check_app_result
-from rnnkit.data import datasets, speech
+from rnnkit.data import audio, packages, speech
 from rnnkit.layers import GRU, Dense
 from rnnkit.model import Sequential
-from rnnkit.ops import ctc
+from rnnkit.ops import ctc_decode
+from tests.helpers.apphelpers import check_app_result
 
 DIGIT_TEXT = re.compile(r"^([0-9]( [0-9])*)?$")
 
 
 @pytest.fixture(scope="module")
 def espeak():
-    if not speech.espeak_available():
-        pytest.fail(speech.ESPEAK_INSTALL_HINT)
+    if not audio.espeak_available():
+        pytest.fail(audio.ESPEAK_INSTALL_HINT)
     return speech
 
 
@@ -80,7 +80,8 @@ def _synthetic_ctc(n, rng, classes=4):
             rows += [int(c)] * int(rng.integers(1, 4)) + [0] * int(rng.integers(1, 3))
         noise = 0.1 * rng.standard_normal((len(rows), classes)).astype(np.float32)
         x = np.eye(classes, dtype=np.float32)[rows] + noise
-        X.append(x); Y.append(labels.astype(np.int64))
+        X.append(x)
+        Y.append(labels.astype(np.int64))
     return X, Y
 
 
@@ -99,7 +100,7 @@ def test_ctc_training_through_fit_learns_to_decode():
         assert all(np.array_equal(d, y) for d, y in zip(dec, Ys)), \
             [(d.tolist(), y.tolist()) for d, y in zip(dec, Ys) if not np.array_equal(d, y)][:5]
         out = model.predict(Xs)
-        beam = ctc.beam_search_decode(out, np.array([len(x) for x in Xs]), beam_width=4, blank=0)
+        beam = ctc_decode.beam_search_decode(out, np.array([len(x) for x in Xs]), beam_width=4, blank=0)
         assert all(np.array_equal(d, y) for d, y in zip(beam, Ys))
     assert model.evaluate(Xt, Yt)["loss"] < 0.5
 
@@ -136,7 +137,7 @@ def test_speech_digits_smoke_run_is_sane(digits_run, tmp_path):
 def test_transcribe_rendered_wav_and_saved_model(digits_run, tmp_path, capsys):
     import soundfile as sf
     config, result = digits_run
-    wave = speech.render_speech("three one four", speech.TEST_VOICES[0], speed=150)
+    wave = audio.render_speech("three one four", speech.TEST_VOICES[0], speed=150)
     wav = tmp_path / "digits.wav"
     sf.write(str(wav), wave, 16000)
     text = sd.transcribe(result.model, wav)
@@ -158,7 +159,7 @@ def test_transcribe_rendered_wav_and_saved_model(digits_run, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def vowels_run():
-    if not datasets.available()["load_japanese_vowels"]:
+    if not packages.available()["load_japanese_vowels"]:
         pytest.fail("aeon is not installed (pip install aeon): JapaneseVowels ships inside it")
     config = sv.default_config(quick=True)
     config.update(epochs=3, hidden=16, seeds=[0, 1])

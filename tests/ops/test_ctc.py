@@ -1,4 +1,4 @@
-"""CTC loss / gradient / decoding (rnnkit.ops.ctc, seed §2.6) against PyTorch, brute force and
+"""CTC loss / gradient / decoding (rnnkit.ops.ctc and ctc_decode, seed §2.6) against PyTorch, brute force and
 finite differences."""
 import itertools
 import math
@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnkit.ops import ctc
+from rnnkit.ops import ctc, ctc_decode
+from tests.helpers.gradcheck import numerical_grad
 
 # No RuntimeWarning (overflow, log(0), inf - inf) may escape the op.
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -226,16 +227,7 @@ def test_gradient_finite_differences(reduction):
 
     _, cache = ctc.forward(logits, targets, il, tl, reduction=reduction)
     analytic = ctc.backward(cache, w if reduction == "none" else 1.0)
-    eps = 1e-6
-    numeric = np.zeros_like(logits)
-    for idx in np.ndindex(*logits.shape):
-        old = logits[idx]
-        logits[idx] = old + eps
-        fp = f()
-        logits[idx] = old - eps
-        fm = f()
-        logits[idx] = old
-        numeric[idx] = (fp - fm) / (2 * eps)
+    numeric = numerical_grad(f, logits)
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
     assert not analytic[1, 4:].any()                   # frame past input_lengths
 
@@ -309,22 +301,22 @@ def test_greedy_decode_hand_cases():
     x = np.stack([frames_logits([1, 1, 0, 1, 2, 2, 0], 3),
                   frames_logits([0, 0, 0, 0, 0, 0, 0], 3),
                   frames_logits([2, 0, 2, 2, 1, 1, 1], 3)])
-    out = ctc.greedy_decode(x)
+    out = ctc_decode.greedy_decode(x)
     assert [o.tolist() for o in out] == [[1, 1, 2], [], [2, 2, 1]]
     assert all(o.dtype == np.int64 for o in out)
-    out = ctc.greedy_decode(x, input_lengths=[4, 7, 1])
+    out = ctc_decode.greedy_decode(x, input_lengths=[4, 7, 1])
     assert [o.tolist() for o in out] == [[1, 1], [], [2]]
     # log-probabilities decode the same; another blank index
-    assert [o.tolist() for o in ctc.greedy_decode(np_log_softmax(x))] == [[1, 1, 2], [], [2, 2, 1]]
-    assert [o.tolist() for o in ctc.greedy_decode(x, blank=2)] == [[1, 0, 1, 0], [0], [0, 1]]
+    assert [o.tolist() for o in ctc_decode.greedy_decode(np_log_softmax(x))] == [[1, 1, 2], [], [2, 2, 1]]
+    assert [o.tolist() for o in ctc_decode.greedy_decode(x, blank=2)] == [[1, 0, 1, 0], [0], [0, 1]]
 
 
 def test_beam_search_beats_greedy_when_best_path_misleads():
     # each frame: P(blank)=0.6, P(1)=0.4. Best path is "--" -> [] (0.36), but
     # P([1]) = P(1-) + P(-1) + P(11) = 0.24 + 0.24 + 0.16 = 0.64.
     lp = np.log(np.array([[[0.6, 0.4], [0.6, 0.4]]]))
-    assert ctc.greedy_decode(lp)[0].tolist() == []
-    out, scores = ctc.beam_search_decode(lp, beam_width=4, return_scores=True)
+    assert ctc_decode.greedy_decode(lp)[0].tolist() == []
+    out, scores = ctc_decode.beam_search_decode(lp, beam_width=4, return_scores=True)
     assert out[0].tolist() == [1]
     assert scores[0] == pytest.approx(math.log(0.64), rel=1e-12)
 
@@ -336,7 +328,7 @@ def test_beam_search_exact_with_wide_beam(seed):
     T, C = 5, 3
     blank = seed % C
     logits = rng.standard_normal((2, T, C)) * 1.5
-    out, scores = ctc.beam_search_decode(logits, beam_width=1000, blank=blank, return_scores=True)
+    out, scores = ctc_decode.beam_search_decode(logits, beam_width=1000, blank=blank, return_scores=True)
     for b in range(2):
         probs = brute_force_probs(np_log_softmax(logits[b]), blank)
         best = max(probs, key=probs.get)
@@ -350,9 +342,9 @@ def test_beam_search_exact_with_wide_beam(seed):
 def test_beam_search_handles_repeats_and_lengths():
     # frames a a - a: the repeated label must come out twice (blank separates), once without it
     x = frames_logits([1, 1, 0, 1], 3, peak=8.0)[None]
-    assert ctc.beam_search_decode(x, beam_width=5)[0].tolist() == [1, 1]
-    assert ctc.beam_search_decode(x, input_lengths=[2], beam_width=5)[0].tolist() == [1]
-    assert ctc.beam_search_decode(x, input_lengths=[0], beam_width=5)[0].tolist() == []
+    assert ctc_decode.beam_search_decode(x, beam_width=5)[0].tolist() == [1, 1]
+    assert ctc_decode.beam_search_decode(x, input_lengths=[2], beam_width=5)[0].tolist() == [1]
+    assert ctc_decode.beam_search_decode(x, input_lengths=[0], beam_width=5)[0].tolist() == []
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -362,10 +354,10 @@ def test_beam_search_agrees_with_greedy_on_peaked_outputs(seed):
     am = rng.integers(0, C, size=(B, T))
     x = np.stack([frames_logits(am[b], C, peak=12.0, rng=rng) for b in range(B)])
     il = rng.integers(1, T + 1, size=B)
-    greedy = ctc.greedy_decode(x, il)
-    beam = ctc.beam_search_decode(x, il, beam_width=8)
+    greedy = ctc_decode.greedy_decode(x, il)
+    beam = ctc_decode.beam_search_decode(x, il, beam_width=8)
     assert [g.tolist() for g in greedy] == [b.tolist() for b in beam]
-    assert [b.tolist() for b in ctc.beam_search_decode(x, il, beam_width=1)] == [g.tolist() for g in greedy]
+    assert [b.tolist() for b in ctc_decode.beam_search_decode(x, il, beam_width=1)] == [g.tolist() for g in greedy]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -428,14 +420,14 @@ def test_validation_types_and_backward():
 def test_decoder_validation():
     x = np.zeros((2, 5, 3))
     with pytest.raises(ValueError, match="logits"):
-        ctc.greedy_decode(np.zeros((5, 3)))
+        ctc_decode.greedy_decode(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="input_lengths"):
-        ctc.greedy_decode(x, input_lengths=[6, 5])
+        ctc_decode.greedy_decode(x, input_lengths=[6, 5])
     with pytest.raises(ValueError, match="input_lengths"):
-        ctc.beam_search_decode(x, input_lengths=[5])
+        ctc_decode.beam_search_decode(x, input_lengths=[5])
     with pytest.raises(ValueError, match="beam_width"):
-        ctc.beam_search_decode(x, beam_width=0)
+        ctc_decode.beam_search_decode(x, beam_width=0)
     with pytest.raises(ValueError, match="blank"):
-        ctc.beam_search_decode(x, blank=-1)
+        ctc_decode.beam_search_decode(x, blank=-1)
     with pytest.raises(ValueError, match="logits"):
-        ctc.beam_search_decode(np.full((1, 2, 3), np.nan))
+        ctc_decode.beam_search_decode(np.full((1, 2, 3), np.nan))

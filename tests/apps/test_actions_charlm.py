@@ -6,7 +6,7 @@ import pytest
 
 from rnnkit.apps import actions, charlm
 from rnnkit.apps.common import AppResult
-from rnnkit.data import datasets
+from rnnkit.data import classification, corpora, packages
 from rnnkit.model import Sequential
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -14,7 +14,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def _needs(loader):
     """The data packages are part of the test set-up (requirements/): missing one is a failure."""
-    assert datasets.available().get(loader), f"{loader}: data package not installed (make test installs it)"
+    assert packages.available().get(loader), f"{loader}: data package not installed (make test installs it)"
 
 
 def _check_plots(result, tmp_path):
@@ -83,7 +83,7 @@ def test_actions_basic_motions_smoke(tmp_path):
         assert 0.0 <= m[k] <= 1.0
     assert r.value == m["seq_accuracy"] and m["n_test"] == 40
     # per-step outputs: one distribution over the 4 actions at each of the 100 steps
-    X_te = datasets.load_basic_motions("test").X
+    X_te = classification.load_basic_motions("test").X
     out = r.model.predict(X_te)
     assert out.shape == (40, 100, 4)
     # evaluate() re-scores the trained model with the same numbers (scaler from the metadata)
@@ -139,7 +139,7 @@ def test_charlm_smoke(lm_result, tmp_path):
     assert r.baseline == m["bigram_nats_per_char"] < m["unigram_nats_per_char"] < math.log(84)
     assert 0 < m["val_nats_per_char"] < 6 and m["n_predicted"] == 8 * (3000 // 8 - 1)
     assert len(r.history["val_loss"]) == 2
-    assert r.metadata["vocab"] == list(datasets.load_shakespeare().chars)
+    assert r.metadata["vocab"] == list(corpora.load_shakespeare().chars)
     assert m["sample"].startswith("ROMEO.\n")
     _check_plots(r, tmp_path)
     ev = charlm.evaluate(r.model, _tiny_lm())
@@ -202,7 +202,7 @@ def test_streaming_step_matches_whole_sequence_forward(lm_result):
 
 
 def test_stream_nll_carries_state_across_chunks(lm_result):
-    ids = datasets.load_shakespeare().char_vocabulary().encode("To be, or not to be, that is the question:\n" * 4)
+    ids = corpora.load_shakespeare().char_vocabulary().encode("To be, or not to be, that is the question:\n" * 4)
     a = charlm.stream_nll(lm_result.model, ids, n_streams=3, chunk=7)[0]
     b = charlm.stream_nll(lm_result.model, ids, n_streams=3, chunk=1000)[0]
     assert a == pytest.approx(b, rel=1e-5)

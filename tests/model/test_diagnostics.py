@@ -1,25 +1,37 @@
 """Gradient diagnostics (seed §3.2): the ops' recorded dL/dh_t norms against finite differences, the
-singular values, the global norms before/after clipping and the GradientRecorder during fit."""
+singular values, the global norms before/after clipping, ``measure`` and the GradientRecorder during fit."""
 import numpy as np
 import pytest
 
 from rnnkit import diagnostics as dg
+from rnnkit import optim
 from rnnkit.layers import GRU, LSTM, RNN, Dense
 from rnnkit.model import Sequential, TrainingError
 from rnnkit.optim import SGD
-from test_recurrent_dropout import CELLS, B, H, T, back, make, masked_step, run
+from tests.helpers.cells import CellKind, reference_step
+
+B, T, D, H = 3, 5, 3, 4
 
 
-def per_sequence_losses(cell, p, x, h0, c0, lengths, mask, R1, Rs, t_pert=None, delta=None):
-    """L_b = sum_t out_bt . R1_bt + final states . Rs, run step by step with ``step``; ``delta`` (B, H)
-    is added to h_t at step ``t_pert`` (for the sequences still running then), c_t left as it is."""
+def make(kind, seed):
+    """(rng, params, x, state0, mask) for the ops, as in tests/ops/test_recurrent_dropout.py."""
+    rng = np.random.default_rng(seed)
+    p = kind.params(D, H, rng)
+    x = rng.standard_normal((B, T, D))
+    s0 = kind.state(B, H, rng)
+    mask = (rng.random((B, H)) > 0.3) * rng.uniform(0.5, 2.0, (B, H))
+    return rng, p, x, s0, mask
+
+
+def per_sequence_losses(kind, p, x, s0, lengths, mask, R1, Rs, t_pert=None, delta=None):
+    """L_b = sum_t out_bt . R1_bt + final states . Rs, run step by step from the equations; ``delta``
+    (B, H) is added to h_t at step ``t_pert`` (for the sequences still running then), c_t left as it is."""
     lengths = np.full(B, T) if lengths is None else lengths
-    m = np.ones((B, H)) if mask is None else mask
-    state = [h0.copy(), c0.copy()] if cell == "lstm" else [h0.copy()]
+    state = tuple(s.copy() for s in s0)
     L = np.zeros(B)
     for t in range(T):
         active = (t < lengths)[:, None]
-        new = masked_step(cell, p, x[:, t], state, m)
+        new = reference_step(kind, p, x[:, t], state, mask)
         state = [np.where(active, n, s) for n, s in zip(new, state)]
         if t == t_pert:
             state[0] = state[0] + delta * active
@@ -29,74 +41,66 @@ def per_sequence_losses(cell, p, x, h0, c0, lengths, mask, R1, Rs, t_pert=None, 
     return L
 
 
-def fd_dh_norms(cell, p, x, h0, c0, lengths, mask, R1, Rs, eps=1e-6):
+def fd_dh_norms(kind, p, x, s0, lengths, mask, R1, Rs, eps=1e-6):
     """The batch-mean of ||dL/dh_t||_2 over running sequences, each dL/dh_t by central differences."""
     lengths_ = np.full(B, T) if lengths is None else lengths
     norms = np.zeros(T)
     for t in range(T):
         g = np.zeros((B, H))
         for j in range(H):
-            e = np.zeros((B, H)); e[:, j] = eps           # sequences are independent: perturb all at once
-            lp = per_sequence_losses(cell, p, x, h0, c0, lengths, mask, R1, Rs, t, e)
-            lm = per_sequence_losses(cell, p, x, h0, c0, lengths, mask, R1, Rs, t, -e)
+            e = np.zeros((B, H))
+            e[:, j] = eps                                  # sequences are independent: perturb all at once
+            lp = per_sequence_losses(kind, p, x, s0, lengths, mask, R1, Rs, t, e)
+            lm = per_sequence_losses(kind, p, x, s0, lengths, mask, R1, Rs, t, -e)
             g[:, j] = (lp - lm) / (2 * eps)
         running = lengths_ > t
         norms[t] = np.linalg.norm(g[running], axis=1).mean()
     return norms
 
 
-@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("lengths", [None, np.array([2, 5, 4])])
 @pytest.mark.parametrize("masked", [False, True])
-def test_recorded_dh_norms_match_finite_differences(cell, lengths, masked):
-    rng, p, x, h0, c0, m = make(cell, seed=4)
+def test_recorded_dh_norms_match_finite_differences(cell_kind, lengths, masked):
+    rng, p, x, s0, m = make(cell_kind, seed=4)
     mask = m if masked else None
     R1 = rng.standard_normal((B, T, H))
-    Rs = [rng.standard_normal((B, H)) for _ in range(2 if cell == "lstm" else 1)]
+    Rs = tuple(rng.standard_normal((B, H)) for _ in s0)
     # the stepwise reference agrees with the op (so the FD below differentiates the same function)
-    L_ref = per_sequence_losses(cell, p, x, h0, c0, lengths, mask, R1, Rs).sum()
-    out, finals, cache = run(cell, p, x, h0, c0, lengths, mask)
+    L_ref = per_sequence_losses(cell_kind, p, x, s0, lengths, mask, R1, Rs).sum()
+    out, finals, cache = cell_kind.op.forward(p, x, s0, lengths, h_mask=mask)
     np.testing.assert_allclose(L_ref, np.sum(out * R1) + sum(np.sum(f * r) for f, r in zip(finals, Rs)))
 
     record = []
-    if cell.startswith("rnn"):
-        from rnnkit.ops import rnn
-        rnn.backward(cache, R1, Rs[0], record=record)
-    elif cell == "lstm":
-        from rnnkit.ops import lstm
-        lstm.backward(cache, R1, tuple(Rs), record=record)
-    else:
-        from rnnkit.ops import gru
-        gru.backward(cache, R1, Rs[0], record=record)
-    assert len(record) == 1 and record[0].shape == (T,)
-    np.testing.assert_allclose(record[0], fd_dh_norms(cell, p, x, h0, c0, lengths, mask, R1, Rs),
+    cell_kind.op.backward(cache, R1, Rs, record=record)
+    assert len(record) == 1 and record[0].shape == (T,) and record[0].dtype == np.float64
+    np.testing.assert_allclose(record[0], fd_dh_norms(cell_kind, p, x, s0, lengths, mask, R1, Rs),
                                rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("cell", CELLS)
-def test_recording_changes_nothing_else(cell):
-    rng, p, x, h0, c0, m = make(cell, seed=5)
+def test_recording_changes_nothing_else(cell_kind):
+    rng, p, x, s0, m = make(cell_kind, seed=5)
+    op = cell_kind.op
     L = np.array([5, 1, 3])
     d = rng.standard_normal((B, T, H))
-    _, f1, c1 = run(cell, p, x, h0, c0, L, m)
-    _, f2, c2 = run(cell, p, x, h0, c0, L, m)
-    plain = back(cell, c1, d, [None] * len(f1))
-    from rnnkit.ops import gru, lstm, rnn
-    mod = {"rnn": rnn, "lstm": lstm, "gru": gru}[cell.split("-")[0]]
+    _, _, c1 = op.forward(p, x, s0, L, h_mask=m)
+    _, _, c2 = op.forward(p, x, s0, L, h_mask=m)
+    plain = op.backward(c1, d)
     rec = []
-    recorded = mod.backward(c2, d, None, record=rec)
+    recorded = op.backward(c2, d, None, record=rec)
     np.testing.assert_array_equal(plain[0], recorded[0])
+    for a, b in zip(plain[1], recorded[1]):
+        np.testing.assert_array_equal(a, b)
     for k in plain[2]:
         np.testing.assert_array_equal(plain[2][k], recorded[2][k])
     assert np.all(rec[0] > 0)
 
 
 def test_no_running_sequence_gives_nan():
-    _, p, x, h0, c0, _ = make("rnn-tanh")
+    kind = CellKind("rnn-tanh")
+    _, p, x, s0, _ = make(kind, seed=0)
     rec = []
-    from rnnkit.ops import rnn
-    _, _, cache = rnn.forward(p, x, h0, np.array([2, 3, 1]))
-    rnn.backward(cache, np.ones((B, T, H)), None, record=rec)
+    _, _, cache = kind.op.forward(p, x, s0, np.array([2, 3, 1]))
+    kind.op.backward(cache, np.ones((B, T, H)), None, record=rec)
     assert np.all(np.isfinite(rec[0][:3])) and np.all(np.isnan(rec[0][3:]))
 
 
@@ -140,6 +144,29 @@ def test_grad_norm_before_and_after_clipping(clip):
         assert model.last_grad_norm_clipped < model.last_grad_norm
     else:
         assert model.last_grad_norm_clipped == model.last_grad_norm
+
+
+def test_measure_takes_ragged_per_step_targets_like_fit():
+    """Regression: ``measure`` once ignored the lengths of a ragged list, so per-step targets given as a
+    list (which ``fit`` takes) failed there. It now goes through ``compute_gradients`` and agrees with it."""
+    rng = np.random.default_rng(3)
+    X = [rng.standard_normal((t, 2)) for t in (5, 2, 4, 1)]
+    y = [np.cumsum(x[:, :1], axis=0) for x in X]                # one target per step of each sequence
+    model = Sequential([LSTM(3, return_sequences=True), GRU(4, bidirectional=True, return_sequences=True),
+                        Dense(1)], seed=0, dtype="float64").compile("mse", "adam")
+    model.fit(X, y, epochs=1, batch_size=4, verbose=0)         # fit takes them
+    W0 = model.get_weights()
+    m = dg.measure(model, X, y)
+    loss, grads = model.compute_gradients(X, y, training=False)
+    assert m["loss"] == pytest.approx(loss, rel=1e-12)
+    assert m["grad_norm"] == pytest.approx(optim.global_norm(grads), rel=1e-12)
+    assert set(m["layers"]) == {"0.lstm", "1.gru"}
+    assert set(m["layers"]["1.gru"]) == {"_l0", "_l0_reverse"}
+    norms = m["layers"]["0.lstm"]["_l0"]["dh_norms"]
+    assert norms.shape == (5,) and np.all(np.isfinite(norms)) and np.all(norms > 0)
+    for k, v in model.get_weights().items():                      # measuring trains nothing
+        np.testing.assert_array_equal(v, W0[k], err_msg=k)
+    assert all(l.record_dh is None for l in model.layers[:2])
 
 
 # -- the recorder -------------------------------------------------------------------------------

@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 
 from rnnkit.apps import sentiment, stocks
-from apphelpers import check_app_result
-from rnnkit.data import datasets
-
+from rnnkit.data import text
+from tests.helpers.apphelpers import check_app_result
 
 
 def _check_result(result, tmp_path):
@@ -52,7 +51,7 @@ def test_sentiment_vocabulary_comes_from_training_part_only():
     config = sentiment.default_config(quick=True)
     data, tr, va = sentiment._split(config)
     assert len(np.intersect1d(tr, va)) == 0
-    vocab = datasets.Vocabulary.build([data.train_texts[i] for i in tr], min_freq=config["min_freq"],
+    vocab = text.Vocabulary.build([data.train_texts[i] for i in tr], min_freq=config["min_freq"],
                                       max_size=config["max_vocab"])
     assert len(vocab) <= config["max_vocab"]
     ids = sentiment.encode(vocab, ["", "good " * 100], max_len=10)

@@ -3,38 +3,35 @@
 Parity means: after ``from_torch(module)``, the outputs, the final states and the gradients of every
 parameter, of the input and of the initial states agree with PyTorch's autograd within 1e-10, on
 padded batches of variable lengths (PyTorch side: pack_padded_sequence(enforce_sorted=False)).
+The recurrent tests run over the cell kinds with a PyTorch counterpart (``TORCH_KINDS``: rnn-tanh,
+rnn-relu, lstm, gru-reset-after).
 """
 import sys
 
 import numpy as np
 import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-import torch  # noqa: E402  (a test dependency: requirements/test.txt)
+from rnnkit.interop import from_torch, to_torch
+from rnnkit.interop.torch import from_torch_layout, to_torch_layout
+from rnnkit.layers import GRU, LSTM, Dense
+from tests.helpers.cells import TORCH_KINDS, CellKind
 
 nn = torch.nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
-
-from rnnkit.interop import from_torch, to_torch  # noqa: E402
-from rnnkit.layers import GRU, LSTM, RNN, Dense  # noqa: E402
-
 F64 = torch.float64
 TOL = 1e-10
 B, T, D, H = 3, 5, 3, 4
 LENGTHS = np.array([3, 5, 1])  # unsorted on purpose: enforce_sorted=False on the torch side
-
-KINDS = {
-    "rnn_tanh": lambda **k: nn.RNN(nonlinearity="tanh", **k),
-    "rnn_relu": lambda **k: nn.RNN(nonlinearity="relu", **k),
-    "lstm": lambda **k: nn.LSTM(**k),
-    "gru": lambda **k: nn.GRU(**k),
-}
+NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+torch_kinds = pytest.mark.parametrize("cell_kind", TORCH_KINDS, indirect=True)
 
 
 def make_module(kind, num_layers=1, bidirectional=False, batch_first=True, dropout=0.0, seed=0,
                 dtype=F64, input_size=D, hidden_size=H):
     torch.manual_seed(seed)
-    m = KINDS[kind](input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
-                    bidirectional=bidirectional, batch_first=batch_first, dropout=dropout, dtype=dtype)
+    m = kind.torch_module(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                          batch_first=batch_first, dropout=dropout, dtype=dtype)
     with torch.no_grad():  # biases of both kinds non-trivial, so every path is exercised
         for name, p in m.named_parameters():
             if name.startswith("bias"):
@@ -49,28 +46,20 @@ def max_abs(a, b):
     return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
-def torch_grad_as_ours(kind, grad):
-    """PyTorch's gradient of weight_ih/weight_hh/bias_* in our layout (GRU: z rows negated)."""
-    g = grad.detach().numpy().copy()
-    if kind == "gru":
-        g[H:2 * H] *= -1
-    return g
-
-
 def state_parts(s):
     return s if isinstance(s, tuple) else (s,)
 
 
 # -- parity: outputs, final states and every gradient -------------------------------------------
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@torch_kinds
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("with_state", [False, True])
 @pytest.mark.parametrize("padded", [False, True])
-def test_parity_with_torch(kind, num_layers, bidirectional, with_state, padded):
+def test_parity_with_torch(cell_kind, num_layers, bidirectional, with_state, padded):
     batch_first = (num_layers + int(bidirectional)) % 2 == 0   # both layouts, across the grid
-    m = make_module(kind, num_layers, bidirectional, batch_first,
+    m = make_module(cell_kind, num_layers, bidirectional, batch_first,
                     dropout=0.25 if num_layers > 1 else 0.0, seed=num_layers)
     layer = from_torch(m)
     assert layer.params["W_x_l0"].dtype == np.float64
@@ -81,7 +70,7 @@ def test_parity_with_torch(kind, num_layers, bidirectional, with_state, padded):
     x = rng.standard_normal((B, T, D))
     lengths = LENGTHS if padded else None
     sshape = (num_layers * nd, B, H)
-    n_states = 2 if kind == "lstm" else 1
+    n_states = cell_kind.n_states
     s0 = tuple(rng.standard_normal(sshape) * 0.5 for _ in range(n_states)) if with_state else None
     R = rng.standard_normal((B, T, H * nd))
     if padded:  # ours are zero past the length, and PyTorch's padded outputs are constant zeros
@@ -94,7 +83,7 @@ def test_parity_with_torch(kind, num_layers, bidirectional, with_state, padded):
     inp = xt if batch_first else xt.transpose(0, 1)
     if padded:
         inp = pack_padded_sequence(inp, torch.tensor(LENGTHS), batch_first=batch_first, enforce_sorted=False)
-    hx = None if s0t is None else (s0t if kind == "lstm" else s0t[0])
+    hx = None if s0t is None else (s0t if n_states > 1 else s0t[0])
     out_t, sT_t = m(inp, hx)
     if padded:
         out_t, _ = pad_packed_sequence(out_t, batch_first=batch_first, total_length=T)
@@ -105,9 +94,9 @@ def test_parity_with_torch(kind, num_layers, bidirectional, with_state, padded):
     loss.backward()
 
     # rnnkit
-    init = None if s0 is None else (s0 if kind == "lstm" else s0[0])
+    init = None if s0 is None else (s0 if n_states > 1 else s0[0])
     y, sT = layer.forward(x, lengths, initial_state=init, return_state=True)
-    dx = layer.backward(R, d_state=RS if kind == "lstm" else RS[0])
+    dx = layer.backward(R, d_state=RS if n_states > 1 else RS[0])
 
     assert max_abs(y, out_t) < TOL
     if padded:
@@ -118,14 +107,11 @@ def test_parity_with_torch(kind, num_layers, bidirectional, with_state, padded):
     if s0 is not None:
         for g, s in zip(state_parts(layer.d_initial_state), s0t):
             assert max_abs(g, s.grad) < TOL
-    names = dict(m.named_parameters())
-    ours = {"weight_ih": "W_x", "weight_hh": "W_h", "bias_ih": "b", "bias_hh": "b_h"}
-    assert len(layer.grads) == len(names)
-    for tname, p in names.items():
-        base, _, suffix = tname.partition("_l")
-        key = ours[base] + "_l" + suffix
-        err = np.max(np.abs(layer.grads[key] - torch_grad_as_ours(kind, p.grad)))
-        assert err < TOL, (tname, err)
+    assert len(layer.grads) == len(dict(m.named_parameters()))
+    for _, _, s in layer.suffixes():                 # PyTorch's gradients in our layout (GRU: z rows negated)
+        for k, g in cell_kind.torch_grads(m, suffix=s).items():
+            err = np.max(np.abs(layer.grads[k + s] - g))
+            assert err < TOL, (k + s, err)
 
 
 def test_dense_parity_with_linear():
@@ -149,14 +135,12 @@ def test_dense_parity_with_linear():
 
 # -- round trips: bit for bit -------------------------------------------------------------------
 
-ROUND_TRIP_CASES = [(kind, nl, bi, bf) for kind in KINDS for nl, bi, bf in
-                    [(1, False, True), (2, True, False), (3, False, False), (3, True, True)]]
-
-
-@pytest.mark.parametrize("kind, num_layers, bidirectional, batch_first", ROUND_TRIP_CASES)
+@torch_kinds
+@pytest.mark.parametrize("num_layers, bidirectional, batch_first",
+                         [(1, False, True), (2, True, False), (3, False, False), (3, True, True)])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_torch_round_trip_is_exact(kind, num_layers, bidirectional, batch_first, dtype):
-    m = make_module(kind, num_layers, bidirectional, batch_first,
+def test_torch_round_trip_is_exact(cell_kind, num_layers, bidirectional, batch_first, dtype):
+    m = make_module(cell_kind, num_layers, bidirectional, batch_first,
                     dropout=0.1 if num_layers > 1 else 0.0, seed=3, dtype=dtype)
     layer = from_torch(m)
     assert layer.params["W_x_l0"].dtype == (np.float64 if dtype == F64 else np.float32)
@@ -174,20 +158,12 @@ def test_torch_round_trip_is_exact(kind, num_layers, bidirectional, batch_first,
         assert torch.equal(sd2[k], sd[k]), k
 
 
-LAYERS = {
-    "rnn_tanh": lambda **k: RNN(H, **k),
-    "rnn_relu": lambda **k: RNN(H, nonlinearity="relu", **k),
-    "lstm": lambda **k: LSTM(H, **k),
-    "gru": lambda **k: GRU(H, reset_after=True, **k),
-}
-
-
-@pytest.mark.parametrize("kind", list(LAYERS))
+@torch_kinds
 @pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True), (3, False)])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_layer_round_trip_is_exact(kind, num_layers, bidirectional, dtype):
-    layer = LAYERS[kind](num_layers=num_layers, bidirectional=bidirectional, return_sequences=True,
-                         dropout=0.2 if num_layers > 1 else 0.0)
+def test_layer_round_trip_is_exact(cell_kind, num_layers, bidirectional, dtype):
+    layer = cell_kind.layer(H, num_layers=num_layers, bidirectional=bidirectional, return_sequences=True,
+                            dropout=0.2 if num_layers > 1 else 0.0)
     layer.build(D, np.random.default_rng(1), dtype)
     rng = np.random.default_rng(2)
     for v in layer.params.values():  # b_h starts at zero: make every array non-trivial
@@ -216,7 +192,7 @@ def test_dense_round_trips():
 
 
 def test_dtype_argument_overrides_module_dtype():
-    m = make_module("lstm", dtype=F64)
+    m = make_module(CellKind("lstm"), dtype=F64)
     layer = from_torch(m, dtype=np.float32)
     assert all(v.dtype == np.float32 for v in layer.params.values())
     np.testing.assert_array_equal(layer.params["W_h_l0"], m.weight_hh_l0.detach().numpy().astype(np.float32))
@@ -224,7 +200,7 @@ def test_dtype_argument_overrides_module_dtype():
 
 
 def test_gru_z_rows_are_negated():
-    m = make_module("gru")
+    m = make_module(CellKind("gru-reset-after"))
     layer = from_torch(m)
     w = m.weight_ih_l0.detach().numpy()
     np.testing.assert_array_equal(layer.params["W_x_l0"][:H], w[:H])
@@ -248,9 +224,9 @@ def test_lstm_projection_is_refused():
         from_torch(nn.LSTM(D, H, proj_size=2))
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_bias_false_is_refused(kind):
-    m = KINDS[kind](input_size=D, hidden_size=H, bias=False)
+@torch_kinds
+def test_bias_false_is_refused(cell_kind):
+    m = cell_kind.torch_module(D, H, bias=False)
     with pytest.raises(ValueError, match=r"bias=False.*round trip"):
         from_torch(m)
 
@@ -287,19 +263,20 @@ def test_missing_torch_gives_install_hint(monkeypatch):
 
 # -- streaming ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@torch_kinds
 @pytest.mark.parametrize("with_state", [False, True])
-def test_step_matches_torch(kind, with_state):
-    m = make_module(kind, num_layers=2, batch_first=True, seed=5)
+def test_step_matches_torch(cell_kind, with_state):
+    m = make_module(cell_kind, num_layers=2, batch_first=True, seed=5)
     layer = from_torch(m)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((B, T, D))
     s0 = None
+    lstm = cell_kind.n_states > 1
     if with_state:
-        s0 = tuple(rng.standard_normal((2, B, H)) * 0.5 for _ in range(2 if kind == "lstm" else 1))
-        s0 = s0 if kind == "lstm" else s0[0]
+        s0 = tuple(rng.standard_normal((2, B, H)) * 0.5 for _ in range(cell_kind.n_states))
+        s0 = s0 if lstm else s0[0]
     with torch.no_grad():
-        hx = None if s0 is None else (tuple(map(torch.tensor, s0)) if kind == "lstm" else torch.tensor(s0))
+        hx = None if s0 is None else (tuple(map(torch.tensor, s0)) if lstm else torch.tensor(s0))
         out_t, sT_t = m(torch.tensor(x), hx)
     state = s0
     for t in range(T):
@@ -307,3 +284,31 @@ def test_step_matches_torch(kind, with_state):
         assert max_abs(y_t, out_t[:, t]) < TOL
     for a, b in zip(state_parts(state), state_parts(sT_t)):
         assert max_abs(a, b) < TOL
+
+
+# -- the layout mapping of one sub-RNN ------------------------------------------------------------
+
+@torch_kinds
+def test_torch_layout_mapping_is_exact_and_round_trips(cell_kind):
+    """to_torch_layout / from_torch_layout: the same arrays under PyTorch's names, except the GRU's z rows
+    (H:2H), negated in all four arrays; new arrays both ways; exact round trip."""
+    p = cell_kind.params(3, 4, np.random.default_rng(6))
+    tp = to_torch_layout(cell_kind.cell.name, p)
+    assert sorted(tp) == sorted(NAMES)
+    sign = -1 if cell_kind.cell.name == "gru" else 1
+    for ours, tname in zip(("W_x", "W_h", "b", "b_h"), NAMES):
+        w, t = p[ours], tp[tname]
+        assert t is not w
+        np.testing.assert_array_equal(t[:4], w[:4])
+        np.testing.assert_array_equal(t[4:8], sign * w[4:8])
+        np.testing.assert_array_equal(t[8:], w[8:])
+    back = from_torch_layout(cell_kind.cell.name, tp)
+    for k in p:
+        np.testing.assert_array_equal(back[k], p[k])
+        assert back[k] is not p[k] and back[k] is not tp[dict(zip(("W_x", "W_h", "b", "b_h"), NAMES))[k]]
+    with_l0 = from_torch_layout(cell_kind.cell.name, {k + "_l0": torch.from_numpy(v) for k, v in tp.items()})
+    for k in p:                                                   # tensors and "_l0" names too
+        np.testing.assert_array_equal(with_l0[k], p[k])
+    with pytest.raises(KeyError, match="tparams: missing 'bias_hh'"):
+        from_torch_layout(cell_kind.cell.name, {k: v for k, v in tp.items() if k != "bias_hh"})
+

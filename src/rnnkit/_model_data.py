@@ -1,0 +1,172 @@
+"""What ``Sequential`` does to the user's data before the network sees it: validation (once, here),
+padding of ragged lists, targets aligned with the output, and batches trimmed to their own length."""
+from __future__ import annotations
+
+import numpy as np
+
+from .data.batching import bucket_batches, length_mask, pad_sequences
+from .ops import _checks
+
+
+def inputs(X, lengths, dtype, vocab_size=None):
+    """User input -> (padded array, lengths or None, is_sequence). ``vocab_size``: the model starts
+    with an Embedding and takes token ids below it."""
+    if isinstance(X, (list, tuple)):
+        if lengths is not None:
+            raise ValueError("lengths: give lengths only with a padded array, not with a ragged list")
+        X, lengths = pad_sequences(X)
+    X = np.asarray(X)
+    if X.size == 0 or X.shape[0] == 0:
+        raise ValueError(f"X: empty input (shape {X.shape})")
+    if vocab_size is not None:
+        if not np.issubdtype(X.dtype, np.integer):
+            raise TypeError(f"X: the model starts with an Embedding and expects integer token ids, got dtype {X.dtype}")
+        if X.ndim != 2:
+            raise ValueError(f"X: token ids must be (batch, time) or a list of 1-D arrays, got shape {X.shape}")
+        X = _checks.check_token_ids(X, vocab_size, "X")
+        seq = True
+    else:
+        if X.dtype.kind not in "fiub":
+            raise TypeError(f"X: expected numbers, got dtype {X.dtype}")
+        if X.ndim not in (2, 3):
+            raise ValueError(f"X: expected (batch, time, features) or (batch, features), got shape {X.shape}")
+        X = X.astype(dtype, copy=False)
+        if not np.isfinite(X).all():
+            raise ValueError("X: contains NaN or inf")
+        seq = X.ndim == 3
+    if lengths is not None:
+        if not seq:
+            raise ValueError("lengths: given, but X has no time axis")
+        lengths = _checks.check_lengths(lengths, X.shape[0], X.shape[1])
+    return X, lengths, seq
+
+
+def targets(y, n, T, seq_out, lengths, loss, K, dtype):
+    """User targets -> an array aligned with the model's output (or label sequences for CTC).
+
+    ``K`` outputs per step; ragged per-step targets must have one target per input step (``lengths``,
+    the inputs' own).
+    """
+    if loss == "ctc":
+        if not isinstance(y, (list, tuple)) or len(y) != n:
+            raise ValueError(f"y: CTC needs a list of {n} label sequences (one per input), got {type(y).__name__}")
+        return [np.asarray(s, dtype=np.int64).reshape(-1) for s in y]
+    if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and seq_out:
+        if len(y) == n:
+            steps = np.full(n, T) if lengths is None else lengths
+            for i, (s, L) in enumerate(zip(y, steps)):
+                if len(s) != L:
+                    raise ValueError(f"y[{i}]: expected {L} per-step targets (one per step of X[{i}]), "
+                                     f"got {len(s)}")
+        y, _ = pad_sequences(y, maxlen=T, name="y")
+    y = np.asarray(y)
+    if y.shape[0] != n:
+        raise ValueError(f"y: expected {n} targets (one per input sequence), got {y.shape[0]}")
+    if loss == "crossentropy" and np.issubdtype(y.dtype, np.integer):
+        want = (n, T) if seq_out else (n,)
+        if y.shape[:len(want)] != want or y.ndim != len(want):
+            raise ValueError(f"y: class ids need shape {want}, got {y.shape}")
+        if y.min() < 0 or y.max() >= K:
+            raise ValueError(f"y: class ids must be in [0, {K - 1}] (the model has {K} outputs), "
+                             f"got range [{y.min()}, {y.max()}]")
+        return y
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"y: expected numeric targets, got dtype {y.dtype}")
+    y = y.astype(dtype)
+    want = (n, T, K) if seq_out else (n, K)
+    if y.shape == want[:-1] and K == 1:
+        y = y[..., None]
+    if y.shape != want:
+        raise ValueError(f"y: expected shape {want} for this model's output, got {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError("y: contains NaN or inf")
+    if loss == "binary_crossentropy" and ((y < 0) | (y > 1)).any():
+        raise ValueError("y: binary cross-entropy needs targets in [0, 1]")
+    return y
+
+
+def take(y, idx):
+    """Rows ``idx`` of a target array or of a list of label sequences."""
+    if y is None:
+        return None
+    return [y[i] for i in idx] if isinstance(y, list) else y[idx]
+
+
+def batch(Xp, yp, lp, idx, seq, seq_out):
+    """Rows ``idx`` as one batch, trimmed to its own longest sequence; ``lengths`` None when all full.
+    Returns ``(x, y, lengths, mask)``: ``mask`` (B, T) marks the counted steps of per-step outputs
+    (None when every step counts), built once for the loss and the metrics."""
+    xb = Xp[idx]
+    lb = None if lp is None else lp[idx]
+    yb = take(yp, idx)
+    if seq and lb is not None:
+        T = int(lb.max())
+        xb = xb[:, :T]
+        if seq_out and yb is not None and not isinstance(yb, list):
+            yb = yb[:, :T]
+        if (lb == T).all():
+            lb = None
+    return xb, yb, lb, step_mask(lb, xb.shape[1] if seq else None, seq_out)
+
+
+def step_mask(lengths, T, seq_out):
+    """The (B, T) mask of valid steps for per-step outputs with ``lengths``, else None."""
+    return length_mask(lengths, T) if (seq_out and lengths is not None) else None
+
+
+def outputs(forward, Xp, lp, seq, batch_size=256):
+    """``forward(x, lengths, training=False)`` over all of Xp in batches of similar length, in Xp's
+    order. Per-step outputs come back padded to Xp's time axis, zero past each length."""
+    outs = []
+    n = len(Xp)
+    order = np.argsort(lp, kind="stable") if lp is not None else np.arange(n)
+    for i in range(0, n, batch_size):
+        bi = order[i:i + batch_size]
+        xb, _, lb, _ = batch(Xp, None, lp, bi, seq, False)
+        outs.append((bi, forward(xb, lb, training=False)))
+    first = outs[0][1]
+    if first.ndim == 3:  # per-step outputs: pad every batch back to the full time axis
+        res = np.zeros((n, Xp.shape[1], first.shape[-1]), dtype=first.dtype)
+        for bi, o in outs:
+            T = o.shape[1]
+            # steps past a sequence's length are padding: zero there, whatever the head computes
+            res[bi, :T] = o if lp is None else o * length_mask(lp[bi], T)[..., None]
+    else:
+        res = np.zeros((n,) + first.shape[1:], dtype=first.dtype)
+        for bi, o in outs:
+            res[bi] = o
+    return res
+
+
+def split_validation(Xp, yp, lp, fraction, seed):
+    """A random ``fraction`` of the rows (seeded) held out: ``(validation, training)``, each
+    ``(X, y, lengths)``, both in their original order."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_split: expected a fraction in (0, 1), got {fraction!r}")
+    n = len(Xp)
+    n_val = max(1, int(round(n * fraction)))
+    idx = np.random.default_rng(seed).permutation(n)
+    parts = []
+    for rows in (np.sort(idx[:n_val]), np.sort(idx[n_val:])):
+        parts.append((Xp[rows], take(yp, rows), None if lp is None else lp[rows]))
+    return parts[0], parts[1]
+
+
+def epoch_batches(lengths, n, batch_size, rng):
+    """One epoch's batches of row indices: grouped by similar length for sequences (``lengths``), in
+    order or shuffled by ``rng`` (None: no shuffling) for inputs without a time axis."""
+    if lengths is not None:
+        return bucket_batches(lengths, batch_size, rng)
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def progress(batches, epoch, epochs, verbose):
+    """The epoch's batches, wrapped in a tqdm progress bar when ``verbose == 1`` and tqdm is installed."""
+    if verbose != 1:
+        return batches
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is optional: a bar is a convenience, never a requirement
+        return batches
+    return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="batch")

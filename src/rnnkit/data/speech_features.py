@@ -1,0 +1,155 @@
+"""Speech features (seed §5.2.2): MFCCs, per-utterance normalisation, frame context.
+
+The course text describes speech recognition as an RNN over frames of audio features, each
+input being a short window of past MFCC frames::
+
+    x_t = [MFCC_{t-3}, MFCC_{t-2}, MFCC_{t-1}]
+
+``mfcc``                waveform -> ``(frames, n_mfcc)`` MFCCs (``librosa.feature.mfcc``), optional deltas
+``normalize_utterance`` per-utterance mean/variance normalisation (CMVN) per coefficient
+``stack_context``       ``x_t = [MFCC_{t-k}, ..., MFCC_{t-1}, MFCC_t]`` with optional frame subsampling
+``featurize``           mfcc -> normalize_utterance -> stack_context, with defaults for CTC training
+
+``librosa`` is imported inside ``mfcc``, so importing this module stays cheap.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import _check_int
+
+__all__ = ["mfcc", "normalize_utterance", "stack_context", "featurize"]
+
+
+def _check_wave(wave, name: str = "wave") -> np.ndarray:
+    arr = np.asarray(wave)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D mono waveform, got shape {arr.shape} "
+                         "(mix channels down first, e.g. wave.mean(axis=0 or 1))")
+    if arr.size == 0:
+        raise ValueError(f"{name}: empty waveform (0 samples)")
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"{name}: expected a float waveform, got dtype {arr.dtype}")
+    if arr.dtype != np.float32 and arr.dtype != np.float64:
+        arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return arr
+
+
+def _check_features(features, name: str = "features") -> np.ndarray:
+    arr = np.asarray(features)
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array (frames, coefficients), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: empty feature matrix, shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.floating):
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name}: expected a float array, got dtype {arr.dtype}")
+        arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return arr
+
+
+def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25, hop_ms: float = 10,
+         deltas: bool | int = False, n_mels: int = 40) -> np.ndarray:
+    """MFCCs of a mono waveform: ``(frames, n_mfcc * (1 + order))`` float32, via librosa.
+
+    Frames of ``frame_ms`` (25 ms, Hann window) every ``hop_ms`` (10 ms), FFT size the next power
+    of two, ``n_mels`` mel bands (40 suits 16 kHz speech; librosa's default 128 leaves empty bands
+    with a 25 ms window), DCT-II to ``n_mfcc`` coefficients (``librosa.feature.mfcc``). Frames are
+    centred, so there are ``1 + len(wave) // hop`` frames, i.e. about duration / hop.
+
+    deltas: ``False``/0 none; ``True``/1 appends first differences (``librosa.feature.delta``,
+    9-frame window); 2 appends first and second differences.
+    """
+    wave = _check_wave(wave)
+    sample_rate = _check_int(sample_rate, "sample_rate", 1000, 192000)
+    n_mfcc = _check_int(n_mfcc, "n_mfcc", 1)
+    n_mels = _check_int(n_mels, "n_mels", n_mfcc)
+    order = _check_int(int(deltas) if isinstance(deltas, (bool, np.bool_)) else deltas, "deltas", 0, 2)
+    if not (0 < frame_ms) or not (0 < hop_ms):
+        raise ValueError(f"frame_ms, hop_ms: expected positive durations, got {frame_ms}, {hop_ms}")
+    win = int(round(sample_rate * frame_ms / 1000.0))
+    hop = int(round(sample_rate * hop_ms / 1000.0))
+    if win < 2 or hop < 1:
+        raise ValueError(f"frame_ms/hop_ms too short for sample_rate {sample_rate}: "
+                         f"window {win} samples, hop {hop} samples")
+    n_fft = 1 << (win - 1).bit_length()
+    import librosa
+    y = np.ascontiguousarray(wave, dtype=np.float32)
+    n_frames = 1 + y.size // hop
+    if y.size < n_fft:
+        # librosa warns on signals shorter than n_fft; centred frames are zero-padded anyway
+        # (pad_mode="constant"), so padding the end with zeros leaves the kept frames unchanged.
+        y = np.concatenate([y, np.zeros(n_fft - y.size, np.float32)])
+    m = librosa.feature.mfcc(y=y, sr=sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, win_length=win,
+                             hop_length=hop, n_mels=n_mels, center=True, pad_mode="constant")
+    m = m[:, :n_frames]
+    parts = [m]
+    if order:
+        width = min(9, m.shape[1] if m.shape[1] % 2 else m.shape[1] - 1)
+        if width >= 3:
+            for o in range(1, order + 1):
+                parts.append(librosa.feature.delta(m, width=width, order=o, mode="interp"))
+        else:                       # 1-2 frames: no meaningful slope
+            parts.extend(np.zeros_like(m) for _ in range(order))
+    out = np.concatenate(parts, axis=0).T
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def normalize_utterance(features, eps: float = 1e-5) -> np.ndarray:
+    """Cepstral mean and variance normalisation over one utterance, per coefficient.
+
+    ``(x - mean_t x) / sqrt(var_t x + eps)``; statistics accumulated in float64, result in the
+    input's dtype. Removes the channel/voice offset that a constant spectral tilt puts into the
+    cepstra. A constant coefficient becomes 0.
+    """
+    x = _check_features(features)
+    if not eps >= 0:
+        raise ValueError(f"eps: expected a non-negative number, got {eps}")
+    mean = x.mean(axis=0, dtype=np.float64)
+    var = x.var(axis=0, dtype=np.float64)
+    scale = 1.0 / np.sqrt(var + eps)
+    return ((x - mean) * scale).astype(x.dtype, copy=False)
+
+
+def stack_context(features, k: int = 3, include_current: bool = True, stride: int = 1) -> np.ndarray:
+    """Frame context, seed §5.2.2: row ``t`` is ``[f_{t-k}, ..., f_{t-1}, f_t]``.
+
+    The seed writes ``x_t = [MFCC_{t-3}, MFCC_{t-2}, MFCC_{t-1}]`` (k = 3, past frames only); that
+    is ``include_current=False``. The default ``include_current=True`` appends ``MFCC_t`` as well,
+    so the model also sees the frame it labels. Frames before the start repeat frame 0. Output
+    shape ``(ceil(T / stride), F * (k + include_current))``, same dtype as the input.
+
+    stride: keep every ``stride``-th row (rows 0, s, 2s, ...). Frames come every 10 ms; a stride of
+    2-3 gives a 20-30 ms frame rate, which makes recurrent/CTC training 2-3x cheaper while digits
+    (>= ~150 ms each) still get several frames apiece. With ``k + 1 >= stride`` the kept rows still
+    cover every original frame, so subsampling after stacking loses no frames.
+    """
+    x = _check_features(features)
+    k = _check_int(k, "k", 0)
+    stride = _check_int(stride, "stride", 1)
+    offsets = np.arange(-k, 1 if include_current else 0)
+    if offsets.size == 0:
+        raise ValueError("k=0 with include_current=False selects no frames")
+    t = np.arange(0, x.shape[0], stride)
+    idx = np.maximum(t[:, None] + offsets[None, :], 0)
+    return np.ascontiguousarray(x[idx].reshape(t.size, -1))
+
+
+def featurize(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
+              hop_ms: float = 10, deltas: bool | int = False, normalize: bool = True,
+              context: int = 3, include_current: bool = True, stride: int = 3) -> np.ndarray:
+    """Waveform -> model inputs: ``mfcc`` -> ``normalize_utterance`` -> ``stack_context``.
+
+    Defaults: 13 MFCCs on 25 ms frames every 10 ms, per-utterance CMVN, context of the 3 previous
+    frames plus the current one (seed §5.2.2 plus ``MFCC_t``), every 3rd row kept: a 30 ms frame
+    rate with 52 features per frame (``13 * 4``), about 33 frames per second of audio.
+    """
+    f = mfcc(wave, sample_rate=sample_rate, n_mfcc=n_mfcc, frame_ms=frame_ms, hop_ms=hop_ms,
+             deltas=deltas)
+    if normalize:
+        f = normalize_utterance(f)
+    return stack_context(f, k=context, include_current=include_current, stride=stride)
