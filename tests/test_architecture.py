@@ -34,7 +34,7 @@ RANKS = {
     # 2: the model file format (builds layers; never imports model), the model's input checks
     "io": 2, "quantize": 2, "_model_data": 2,
     # 3: the model's config (layers and compile settings through io)
-    "_model_config": 3,
+    "_model_config": 3, "_training": 3,
     # 4: Sequential (saves and loads through io)
     "model": 4,
     # 5: tools built on models and layers
@@ -42,7 +42,8 @@ RANKS = {
     # 6: the applications
     "apps": 6,
     # 7: the command line
-    "cli": 7, "__main__": 7,
+    "cli_args": 6.5,  # the command line's parser and argument checks, which cli reads
+    "cli": 7, "__main__": 8,
 }
 
 # Third-party packages that are optional and heavy: these may (and should) be imported inside the

@@ -17,7 +17,7 @@ from . import __version__
 FORMAT_NAME = "rnnkit-model"
 FORMAT_VERSION = 1
 HEADER_ENTRY = "header"
-MAX_HEADER_BYTES = 256 * 2 ** 20  # a generous bound (a large vocabulary in the metadata fits)
+MAX_HEADER_BYTES = 64 * 2 ** 20  # a generous bound (a vocabulary of a million words fits)
 DTYPES = ("float32", "float64")
 COMPILE_KEYS = ("loss", "optimizer", "metrics", "clip_norm", "clip_value", "l1", "l2", "regularize",
                  "ctc_blank")

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import time
+
+# .<target name>.<writer pid>.<random>.tmp; the pid lets a later writer tell an abandoned file (its
+# writer was killed) from one still being written by a live process
+_TMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$")
+_TMP_OLD = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")      # before the pid was part of the name
+_OLD_TMP_AGE = 3600.0                                       # seconds: surely abandoned
 
 
 @contextlib.contextmanager
@@ -18,7 +26,8 @@ def atomic_write(path, mode: str = "wb"):
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    remove_abandoned(directory)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, mode) as fh:
@@ -31,6 +40,37 @@ def atomic_write(path, mode: str = "wb"):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def remove_abandoned(directory):
+    """Delete temporary files that an interrupted write (kill -9, power loss) left in ``directory``:
+    ours whose writer process no longer runs, and old-style ones over an hour old. Best effort."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        m = _TMP.match(name)
+        path = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if m is not None:
+                if not _alive(int(m.group(1))):
+                    os.unlink(path)
+            elif _TMP_OLD.match(name) and now - os.path.getmtime(path) > _OLD_TMP_AGE:
+                os.unlink(path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True                        # exists (another user's) or cannot tell: keep the file
+    return True
 
 
 def _fsync_directory(directory):

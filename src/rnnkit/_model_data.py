@@ -7,17 +7,24 @@ import numpy as np
 from .data.batching import bucket_batches, length_mask, pad_sequences
 from .ops import _checks
 
+_X_FORMS = ("a padded array (batch, time, features) with optional lengths, a list of (time, features) or "
+            "(time,) arrays, or (batch, features) for a model without a time axis")
+
 
 def inputs(X, lengths, dtype, vocab_size=None):
     """User input -> (padded array, lengths or None, is_sequence). ``vocab_size``: the model starts
     with an Embedding and takes token ids below it."""
+    if X is None or isinstance(X, (str, bytes, dict)):
+        raise TypeError(f"X: expected {_X_FORMS}; got {type(X).__name__}")
     if isinstance(X, (list, tuple)):
         if lengths is not None:
             raise ValueError("lengths: give lengths only with a padded array, not with a ragged list")
-        X, lengths = pad_sequences(X)
+        X, lengths = pad_sequences(_ragged(X, vocab_size is None))
     X = np.asarray(X)
-    if X.size == 0 or X.shape[0] == 0:
-        raise ValueError(f"X: empty input (shape {X.shape})")
+    if X.dtype == object or X.dtype.kind in "USV":
+        raise TypeError(f"X: expected numbers, got dtype {X.dtype} ({_X_FORMS})")
+    if X.ndim == 0 or X.size == 0 or X.shape[0] == 0:
+        raise ValueError(f"X: empty input (shape {X.shape}); expected {_X_FORMS}")
     if vocab_size is not None:
         if not np.issubdtype(X.dtype, np.integer):
             raise TypeError(f"X: the model starts with an Embedding and expects integer token ids, got dtype {X.dtype}")
@@ -29,7 +36,8 @@ def inputs(X, lengths, dtype, vocab_size=None):
         if X.dtype.kind not in "fiub":
             raise TypeError(f"X: expected numbers, got dtype {X.dtype}")
         if X.ndim not in (2, 3):
-            raise ValueError(f"X: expected (batch, time, features) or (batch, features), got shape {X.shape}")
+            hint = "; one univariate sequence is X[None, :, None]" if X.ndim == 1 else ""
+            raise ValueError(f"X: expected (batch, time, features) or (batch, features), got shape {X.shape}{hint}")
         X = X.astype(dtype, copy=False)
         if not np.isfinite(X).all():
             raise ValueError("X: contains NaN or inf")
@@ -41,16 +49,34 @@ def inputs(X, lengths, dtype, vocab_size=None):
     return X, lengths, seq
 
 
+def _ragged(seqs, features):
+    """A list of sequences as arrays: numbers only; 1-D series become (time, 1) when the model reads
+    feature vectors (``features``), and stay token-id rows otherwise."""
+    if len(seqs) == 0:
+        raise ValueError(f"X: empty list; expected {_X_FORMS}")
+    out = []
+    for i, s in enumerate(seqs):
+        if s is None or isinstance(s, (str, bytes, dict)):
+            raise TypeError(f"X[{i}]: expected an array of numbers (one sequence), got {type(s).__name__}")
+        a = np.asarray(s)
+        if a.dtype == object or a.dtype.kind not in "fiub":
+            raise TypeError(f"X[{i}]: expected an array of numbers (one sequence), got dtype {a.dtype}")
+        out.append(a[:, None] if (features and a.ndim == 1) else a)
+    return out
+
+
 def targets(y, n, T, seq_out, lengths, loss, K, dtype):
     """User targets -> an array aligned with the model's output (or label sequences for CTC).
 
     ``K`` outputs per step; ragged per-step targets must have one target per input step (``lengths``,
     the inputs' own).
     """
+    if y is None or isinstance(y, (str, bytes, dict)):
+        raise TypeError(f"y: expected an array or list of targets, got {type(y).__name__}")
     if loss == "ctc":
         if not isinstance(y, (list, tuple)) or len(y) != n:
             raise ValueError(f"y: CTC needs a list of {n} label sequences (one per input), got {type(y).__name__}")
-        return [np.asarray(s, dtype=np.int64).reshape(-1) for s in y]
+        return [_label_sequence(s, i) for i, s in enumerate(y)]
     if isinstance(y, (list, tuple)) and len(y) and np.ndim(y[0]) >= 1 and seq_out:
         if len(y) == n:
             steps = np.full(n, T) if lengths is None else lengths
@@ -60,8 +86,14 @@ def targets(y, n, T, seq_out, lengths, loss, K, dtype):
                                      f"got {len(s)}")
         y, _ = pad_sequences(y, maxlen=T, name="y")
     y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError(f"y: expected {n} targets (one per input sequence), got a scalar")
     if y.shape[0] != n:
         raise ValueError(f"y: expected {n} targets (one per input sequence), got {y.shape[0]}")
+    want_ids = (n, T) if seq_out else (n,)
+    if (loss == "crossentropy" and y.dtype.kind == "f" and y.shape == want_ids and np.isfinite(y).all()
+            and (y == np.round(y)).all()):
+        y = y.astype(np.int64)              # 0., 1., 2. read as class ids (as Keras' sparse targets)
     if loss == "crossentropy" and np.issubdtype(y.dtype, np.integer):
         want = (n, T) if seq_out else (n,)
         if y.shape[:len(want)] != want or y.ndim != len(want):
@@ -77,12 +109,23 @@ def targets(y, n, T, seq_out, lengths, loss, K, dtype):
     if y.shape == want[:-1] and K == 1:
         y = y[..., None]
     if y.shape != want:
-        raise ValueError(f"y: expected shape {want} for this model's output, got {y.shape}")
+        hint = (f" (class ids: integers of shape {want[:-1]}; probabilities: shape {want})"
+                if loss == "crossentropy" else "")
+        raise ValueError(f"y: expected shape {want} for this model's output, got {y.shape}{hint}")
     if not np.isfinite(y).all():
         raise ValueError("y: contains NaN or inf")
     if loss == "binary_crossentropy" and ((y < 0) | (y > 1)).any():
         raise ValueError("y: binary cross-entropy needs targets in [0, 1]")
     return y
+
+
+def _label_sequence(s, i):
+    a = np.asarray(s)
+    if a.dtype == object or a.dtype.kind not in "iuf" or a.ndim > 1:
+        raise TypeError(f"y[{i}]: expected a 1-D sequence of integer labels, got {a.dtype} of shape {a.shape}")
+    if a.dtype.kind == "f" and not (np.isfinite(a).all() and (a == np.round(a)).all()):
+        raise ValueError(f"y[{i}]: labels must be whole numbers, got {a[:5]}")
+    return a.astype(np.int64).reshape(-1)
 
 
 def take(y, idx):

@@ -1,4 +1,4 @@
-"""The ``rnnkit`` command.
+"""The ``rnnkit`` command (also ``python -m rnnkit``).
 
     rnnkit list                         the applications
     rnnkit train APP [options]          train one, writing a run folder
@@ -6,19 +6,24 @@
     rnnkit predict MODEL FILE.npy       raw model outputs for an array of inputs
     rnnkit generate MODEL --prompt ...  sample text from a character language model
     rnnkit transcribe MODEL FILE.wav    speech to digit text with a CTC model
-    rnnkit demo [--quick]               the seed's worked example and short real-data runs, one table
+    rnnkit demo [--apps APP ...]        the seed's worked example and short real-data runs, one table
 
 A run folder holds config.json, metrics.json, model.npz (see ``rnnkit.io``), loss.png and the app's
 own plots.
+
+A user's mistake never ends in a Python traceback: ``main`` reports ``rnnkit: error: <message>`` on
+stderr and returns the exit code (0 success, 1 the command failed, 2 usage error, 130 interrupted);
+``--debug`` or ``RNNKIT_DEBUG=1`` prints the traceback too. Option values are checked by the
+``type=`` functions of ``rnnkit.cli_args`` before any work starts.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -27,29 +32,40 @@ from ._atomic import atomic_write
 from ._threads import blas_threads
 from .apps import worked_example
 from .apps.common import plot_history
-from .model import Sequential
-from .ops import CELLS
+from .cli_args import (
+    APPS,
+    DEMO_APPS,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    SET_CHECKS,
+    CliError,
+    build_parser,
+    check_audio,
+    check_inputs_fit,
+    check_out_dir,
+    check_set_value,
+    load_inputs,
+    load_model,
+)
+from .model import TrainingError
 
-APPS = {
-    "sunspots": "rnnkit.apps.sunspots",
-    "stocks": "rnnkit.apps.stocks",
-    "sentiment": "rnnkit.apps.sentiment",
-    "actions": "rnnkit.apps.actions",
-    "charlm": "rnnkit.apps.charlm",
-    "speech-vowels": "rnnkit.apps.speech_vowels",
-    "speech-digits": "rnnkit.apps.speech_digits",
-    "adding": "rnnkit.apps.adding",
-}
+__all__ = ["APPS", "CliError", "build_parser", "main"]
+
+# Exceptions that describe what went wrong in words a user can act on: their message is reported as
+# is. Anything else is a bug in rnnkit and is reported as one.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, TrainingError, MemoryError)
 
 
 def load_app(name):
     if name not in APPS:
-        raise SystemExit(f"rnnkit: unknown application {name!r}; choose one of: {', '.join(APPS)}")
+        raise CliError(f"unknown application {name!r}; choose one of: {', '.join(APPS)}")
     try:
         return importlib.import_module(APPS[name])
     except ModuleNotFoundError as e:
         if e.name == APPS[name]:
-            raise SystemExit(f"rnnkit: application {name!r} is not available in this version") from None
+            raise CliError(f"application {name!r} is not available in this version") from None
         raise
 
 
@@ -104,22 +120,27 @@ def write_run(result, config, app_name, out_dir):
 def _config_from_args(app, args):
     config = app.default_config(quick=args.quick)
     overrides = {"cell": args.cell, "hidden": args.hidden, "layers": args.layers, "epochs": args.epochs,
-                 "batch_size": args.batch_size, "seed": args.seed, "lr": args.lr}
-    for k, v in overrides.items():
-        if v is not None:
-            config[k] = v
-    if args.bidirectional is not None:
-        config["bidirectional"] = args.bidirectional
+                 "batch_size": args.batch_size, "seed": args.seed, "lr": args.lr,
+                 "bidirectional": args.bidirectional}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in config:
+            raise CliError(f"--{key.replace('_', '-')}: the {app.NAME} app has no {key!r} option "
+                           f"(its options: {', '.join(config)})", EXIT_USAGE)
+        config[key] = value
     for item in args.set or []:
         key, eq, value = item.partition("=")
-        if not eq:
-            raise SystemExit(f"rnnkit: --set {item}: expected KEY=VALUE")
+        if not eq or not key:
+            raise CliError(f"--set {item}: expected KEY=VALUE", EXIT_USAGE)
         if key not in config:
-            raise SystemExit(f"rnnkit: --set {key}: not an option of this app ({', '.join(config)})")
+            raise CliError(f"--set {key}: not an option of this app ({', '.join(config)})", EXIT_USAGE)
         try:  # numbers, lists, true/false/null as JSON; anything else is a plain string
             config[key] = json.loads(value)
         except json.JSONDecodeError:
             config[key] = value
+        if key in SET_CHECKS and not isinstance(app.default_config()[key], (dict, list)):
+            config[key] = check_set_value(key, value, config[key])
     return config
 
 
@@ -131,7 +152,7 @@ def format_table(rows):
     for r in rows:
         base = "—" if r.get("baseline") is None else f"{r['baseline']:.4g} ({r['baseline_name']})"
         body.append([r["task"], r["data"], r["metric"], f"{r['rnnkit']:.4g}", base, f"{r['seconds']:.0f}s"])
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(head), sep, *(line(b) for b in body)])
@@ -147,48 +168,106 @@ def cmd_list(args):
 def cmd_train(args):
     app = load_app(args.app)
     config = _config_from_args(app, args)
-    result = app.run(config, verbose=args.verbose)
     out = args.out or os.path.join("runs", f"{args.app}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_out_dir(out, args.overwrite)
+    result = app.run(config, verbose=args.verbose)
     write_run(result, config, args.app, out)
     print(format_table([result.row()]))
     print(f"run folder: {out}")
 
 
+def read_run(run_dir):
+    """(app module, config, model path) of a run folder written by ``rnnkit train``."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise CliError(f"{run}: " + ("not a folder" if run.exists() else "no such folder")
+                       + " (expected a run folder written by `rnnkit train`)")
+    path = run / "config.json"
+    if not path.is_file():
+        raise CliError(f"{run}: no config.json (expected a run folder written by `rnnkit train`)")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # bad JSON or bad UTF-8
+        raise CliError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise CliError(f"{path}: expected a JSON object of options, got {type(config).__name__} {config!r:.40}")
+    name = config.pop("app", None)
+    if not isinstance(name, str):
+        raise CliError(f"{path}: no \"app\" key naming the application")
+    if name not in APPS:
+        raise CliError(f"{path}: unknown application {name!r}; choose one of: {', '.join(APPS)}")
+    if not (run / "model.npz").is_file():
+        raise CliError(f"{run}: no model.npz (the run's saved model)")
+    app = load_app(name)
+    return app, {**app.default_config(), **config}, run / "model.npz"
+
+
 def cmd_evaluate(args):
-    run = Path(args.run_dir)
-    config = json.loads((run / "config.json").read_text())
-    app = load_app(config.pop("app"))
+    app, config, model_path = read_run(args.run_dir)
     if not hasattr(app, "evaluate"):
-        raise SystemExit(f"rnnkit: the {app.NAME} app has no evaluate step")
-    model = Sequential.load(run / "model.npz")
+        raise CliError(f"the {app.NAME} app has no evaluate step")
+    model = load_model(model_path)
+    trained_by = model.metadata.get("app")
+    if trained_by != app.NAME:
+        raise CliError(f"{model_path}: not a model of the {app.NAME} app (its metadata names "
+                       f"{'no app' if trained_by is None else repr(trained_by)})")
     print(json.dumps(_jsonable(app.evaluate(model, config)), indent=2))
 
 
 def cmd_predict(args):
-    model = Sequential.load(args.model)
-    X = np.load(args.inputs, allow_pickle=False)
-    out = model.predict(X)
-    if args.output:
+    if args.output is not None:
+        out = Path(args.output)
+        if out.is_dir():
+            raise CliError(f"--output {out}: is a folder; give a file name (.npy)")
+        if not out.absolute().parent.is_dir():
+            raise CliError(f"--output {out}: the folder {out.absolute().parent} does not exist")
+    model = load_model(args.model)
+    X = load_inputs(args.inputs)
+    check_inputs_fit(model, X, args.inputs)
+    try:
+        out = model.predict(X)
+    except ValueError as e:
+        raise CliError(f"{args.inputs}: {e}") from e
+    if args.output is not None:
         np.save(args.output, out)
     else:
         np.savetxt(sys.stdout, out.reshape(len(out), -1), fmt="%.6g")
 
 
 def cmd_generate(args):
-    model = Sequential.load(args.model)
+    model = load_model(args.model)
+    trained_by = model.metadata.get("app")
+    if "vocab" not in model.metadata or trained_by not in (None, "charlm"):
+        why = "its metadata holds no vocabulary" if trained_by in (None, "charlm") else \
+            f"its metadata names the {trained_by!r} app"
+        raise CliError(f"{args.model}: not a character language model from the charlm recipe ({why}); "
+                       "train one with `rnnkit train charlm`")
     app = load_app("charlm")
+    chars = app.vocabulary_of(model).chars
+    unknown = sorted(set(args.prompt) - set(chars))
+    if unknown:
+        raise CliError(f"--prompt: characters not in the model's vocabulary: {unknown[:20]} "
+                       f"(the vocabulary: {''.join(chars)!r})")
     print(app.generate(model, prompt=args.prompt, length=args.length, temperature=args.temperature,
                        seed=args.seed))
 
 
 def cmd_transcribe(args):
-    model = Sequential.load(args.model)
+    model = load_model(args.model)
+    if model.loss != "ctc" or "feature_params" not in model.metadata:
+        raise CliError(f"{args.model}: not a CTC speech model from the speech-digits recipe (loss "
+                       f"{model.loss!r}, {'with' if 'feature_params' in model.metadata else 'no'} "
+                       "feature parameters in its metadata); train one with `rnnkit train speech-digits`")
+    for f in args.files:
+        check_audio(f)
     app = load_app("speech-digits")
     for f in args.files:
         print(f"{f}: {app.transcribe(model, f)}")
 
 
 def cmd_demo(args):
+    if args.out is not None:
+        check_out_dir(args.out, overwrite=True)
     print(worked_example.report())
     print()
     rows = []
@@ -205,64 +284,60 @@ def cmd_demo(args):
     print(format_table(rows))
 
 
-DEMO_APPS = ["sunspots", "stocks", "sentiment", "actions", "speech-vowels", "charlm"]
+COMMANDS = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "generate": cmd_generate, "transcribe": cmd_transcribe, "demo": cmd_demo}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks in NumPy.")
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the applications").set_defaults(fn=cmd_list)
+# -- main ----------------------------------------------------------------------------------------
 
-    t = sub.add_parser("train", help="train an application's model and write a run folder")
-    t.add_argument("app")
-    t.add_argument("--cell", choices=sorted(CELLS))
-    t.add_argument("--hidden", type=int)
-    t.add_argument("--layers", type=int)
-    t.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=None)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--seed", type=int)
-    t.add_argument("--quick", action="store_true", help="a short run (smoke test / demo size)")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other option of the app")
-    t.add_argument("--out", help="run folder (default runs/APP-TIMESTAMP)")
-    t.add_argument("--verbose", type=int, default=1)
-    t.set_defaults(fn=cmd_train)
+def describe_error(e):
+    """(message, exit code) of an exception raised while a command ran."""
+    if isinstance(e, CliError):
+        return str(e), e.code
+    if isinstance(e, SystemExit):  # sys.exit(...) inside a command: a message means a failure
+        if e.code is None or isinstance(e.code, int):
+            return "", e.code or EXIT_OK
+        return str(e.code).removeprefix("rnnkit: ").removeprefix("error: "), EXIT_FAILURE
+    if isinstance(e, OSError) and e.strerror:
+        return (f"{e.filename}: " if e.filename is not None else "") + e.strerror, EXIT_FAILURE
+    if isinstance(e, MemoryError):
+        return "out of memory" + (f" ({e})" if str(e) else ""), EXIT_FAILURE
+    if isinstance(e, USER_ERRORS):
+        return str(e) or type(e).__name__, EXIT_FAILURE
+    return (f"unexpected {type(e).__name__}: {e}\n(this is a bug in rnnkit; run with --debug for the "
+            "traceback)"), EXIT_FAILURE
 
-    e = sub.add_parser("evaluate", help="score a run folder's model on held-out data")
-    e.add_argument("run_dir")
-    e.set_defaults(fn=cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="model outputs for inputs in a .npy file")
-    pr.add_argument("model")
-    pr.add_argument("inputs")
-    pr.add_argument("--output")
-    pr.set_defaults(fn=cmd_predict)
-
-    g = sub.add_parser("generate", help="sample text from a character language model")
-    g.add_argument("model")
-    g.add_argument("--prompt", default="")
-    g.add_argument("--length", type=int, default=300)
-    g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--seed", type=int, default=0)
-    g.set_defaults(fn=cmd_generate)
-
-    tr = sub.add_parser("transcribe", help="spoken digits to text with a CTC model")
-    tr.add_argument("model")
-    tr.add_argument("files", nargs="+")
-    tr.set_defaults(fn=cmd_transcribe)
-
-    d = sub.add_parser("demo", help="worked example + short real-data runs, one results table")
-    d.add_argument("--apps", nargs="*", help=f"subset of {DEMO_APPS}")
-    d.add_argument("--out", help="also write a run folder per app under this folder")
-    d.set_defaults(fn=cmd_demo)
-
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads for NumPy (default 1: fastest for small recurrent models)")
-    args = p.parse_args(argv)
-    with blas_threads(args.threads):
-        args.fn(args)
+def main(argv=None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    try:
+        args = build_parser(COMMANDS).parse_args(argv)
+    except SystemExit as e:  # argparse printed a usage error (2), or --help / --version (0)
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    debug = args.debug or os.environ.get("RNNKIT_DEBUG", "").strip() not in ("", "0")
+    try:
+        with blas_threads(args.threads):
+            args.fn(args)
+        return EXIT_OK
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("rnnkit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (rnnkit predict ... | head)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_FAILURE
+    except BaseException as e:  # every other failure: one message, no traceback unless --debug
+        if debug:
+            traceback.print_exc()
+        message, code = describe_error(e)
+        if message:
+            print(f"rnnkit: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -91,6 +91,9 @@ from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Layer, R
 #: The layer classes a file may name. A file's class name is looked up here and nowhere else.
 LAYER_CLASSES: dict = {cls.__name__: cls for cls in (Dense, Embedding, Dropout, Flatten, RNN, LSTM, GRU,
                                                      Recurrent)}
+#: How much larger than its stored (compressed) size an entry may be: rnnkit writes uncompressed
+#: archives, and real weights or JSON deflate by far less; a deflate bomb expands ~1000x.
+MAX_EXPANSION = 50
 #: The keys of the model's config as stored in the header (everything but the format's own keys).
 CONFIG_KEYS = ("layers", "dtype", "seed", "input_size", "compile", "metadata")
 
@@ -235,23 +238,31 @@ class ModelFile:
     """An open model file: ``config`` (checked JSON) now, the weights on request.
 
         with ModelFile(path) as f:
-            model = build_from(f.config)                 # the caller's job (Sequential.load)
-            weights = f.read_weights(model_params)       # names, shapes, dtypes, checksum checked
+            model = build_from(f.config)                  # the caller's job (Sequential.load)
+            f.check_architecture(expected_shapes)         # names and shapes against the stored arrays
+            weights = f.read_weights()                    # only now is weight data read; checksum checked
 
-    Every problem raises ``ModelFileError`` naming the file; ``fail(problem)`` makes one.
+    Opening reads the ZIP directory and the ``.npy`` headers only (no weight data) and checks the
+    header (its types, and its list of weights against the stored arrays). Every problem raises
+    ``ModelFileError`` naming the file; ``fail(problem)`` makes one. The total work is bounded by the
+    file's size: stored entries are at most ``MAX_EXPANSION`` times their compressed size, and an
+    architecture is compared with the stored shapes before anything is allocated for it.
     """
 
     def __init__(self, path):
         self.path = os.fspath(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"{self.path}: no such model file")
+        if os.path.isdir(self.path):
+            raise ModelFileError(f"{self.path}: is a folder, not a model file")
         try:
             self._zf = zipfile.ZipFile(self.path)
         except zipfile.BadZipFile as e:
             raise ModelFileError(f"{self.path}: not a ZIP archive, or a truncated one ({e}); "
                                  "an rnnkit model file is a .npz archive") from None
-        except (OSError, ValueError, EOFError) as e:
-            raise ModelFileError(f"{self.path}: cannot read the archive ({e})") from None
+        except (OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as e:
+            # NotImplementedError: an unsupported "version needed" or compression; RuntimeError: encrypted
+            raise ModelFileError(f"{self.path}: cannot read the archive ({type(e).__name__}: {e})") from None
         try:
             self._reader = Reader(self.path, self._zf)
             self._header = self._guard(self._open)
@@ -274,7 +285,7 @@ class ModelFile:
             return fn(*args)
         except ModelFileError:
             raise
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as e:
             # a damaged entry (CRC error, truncated data, unsupported compression) found while reading
             raise ModelFileError(f"{self.path}: damaged archive ({type(e).__name__}: {e})") from None
 
@@ -289,8 +300,9 @@ class ModelFile:
         self._entries = [n[:-4] for n in names]
         if HEADER_ENTRY not in self._entries:
             raise reader.fail(f"no {HEADER_ENTRY!r} entry: not an rnnkit model file")
-        for e in self._entries:  # refuse pickles before reading any data
-            reader.header(e)
+        self._check_entries(zf.infolist())
+        # every .npy header (refusing pickles) before any data is read
+        self._stored = {e: reader.header(e) for e in self._entries}
         header = parse_header(reader)
         if header["dtype"] not in DTYPES:
             raise reader.fail(f"header 'dtype': expected one of {DTYPES}, got {header['dtype']!r:.50}")
@@ -302,42 +314,76 @@ class ModelFile:
         metadata = header["metadata"]
         if not (metadata is None or isinstance(metadata, dict)):
             raise reader.fail(f"header 'metadata': expected an object or null, got {type(metadata).__name__}")
-        listed = header["weights"]
-        if not isinstance(listed, list) or not all(isinstance(w, dict) and set(w) == {"name", "dtype", "shape"}
-                                                   for w in listed):
-            raise reader.fail("header 'weights': expected a list of {'name', 'dtype', 'shape'}")
+        self._check_listed(header["weights"], np.dtype(header["dtype"]).newbyteorder("<"))
         return header
 
-    def read_weights(self, expected: dict) -> dict:
-        """The stored weights, checked against ``expected`` ({name: array of the right shape and dtype})
-        before any data is read, then against the checksum."""
-        return self._guard(self._read_weights, expected)
+    def _check_entries(self, infos):
+        """Refuse what zipfile would fail on late (encryption, odd compression) and entries that
+        expand far beyond their stored size (a deflate bomb), before reading anything."""
+        for info in infos:
+            name = info.filename
+            if info.flag_bits & 0x1:
+                raise self.fail(f"entry {name!r} is encrypted; model files are never encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise self.fail(f"entry {name!r} uses compression method {info.compress_type}; "
+                                "model files are stored (or deflated)")
+            if info.file_size > MAX_EXPANSION * info.compress_size + 2 ** 16:
+                raise self.fail(f"entry {name!r} would expand from {info.compress_size} to {info.file_size} "
+                                f"bytes (more than {MAX_EXPANSION}x): refused")
 
-    def _read_weights(self, expected):
-        reader, header = self._reader, self._header
-        listed = header["weights"]
+    def _check_listed(self, listed, dtype):
+        """The header's list of weights must describe exactly the stored arrays: names in order, shapes
+        and the model's dtype."""
+        if not isinstance(listed, list) or not all(isinstance(w, dict) and set(w) == {"name", "dtype", "shape"}
+                                                   for w in listed):
+            raise self.fail("header 'weights': expected a list of {'name', 'dtype', 'shape'}")
+        names = [w["name"] for w in listed]
         stored = [e for e in self._entries if e != HEADER_ENTRY]
+        if not all(isinstance(n, str) for n in names) or sorted(names) != sorted(stored):
+            raise self.fail(f"header 'weights' lists {names!r:.200}, the archive holds {sorted(stored)!r:.200}")
+        for w in listed:
+            st_dtype, st_shape, _ = self._stored[w["name"]]
+            if w["dtype"] != dtype.str or st_dtype != dtype:
+                raise self.fail(f"weight {w['name']!r}: dtype {w['dtype']!r} (stored {st_dtype.str}), "
+                                f"the model's dtype is {dtype.str}")
+            if not (isinstance(w["shape"], list) and all(is_int(d, 0) for d in w["shape"])
+                    and tuple(w["shape"]) == st_shape):
+                raise self.fail(f"weight {w['name']!r}: the header says shape {w['shape']!r:.80}, "
+                                f"the stored array has {st_shape}")
+        self.names = names
+
+    def stored_shapes(self) -> dict:
+        """{weight name: shape} of the stored arrays, in the header's order (no data read)."""
+        return {n: self._stored[n][1] for n in self.names}
+
+    def check_architecture(self, expected: dict):
+        """The stored weights must be exactly ``expected`` ({name: shape}, the architecture's), in order."""
+        stored = self.stored_shapes()
         missing = [k for k in expected if k not in stored]
-        extra = sorted(set(stored) - set(expected))
+        extra = [k for k in stored if k not in expected]
         if missing:
-            raise reader.fail(f"missing weights {missing} for this architecture")
+            raise self.fail(f"missing weights {missing[:10]} for this architecture")
         if extra:
-            raise reader.fail(f"extra weights {extra} that this architecture does not have")
-        if [w["name"] for w in listed] != list(expected):
-            raise reader.fail(f"header 'weights' lists {[w['name'] for w in listed]}, "
-                              f"the architecture has {list(expected)}")
-        for k, p in expected.items():
-            dtype, shape, _ = reader.header(k)
-            if shape != p.shape:
-                raise reader.fail(f"weight {k!r} has shape {shape}, the architecture needs {p.shape}")
-            if dtype != p.dtype.newbyteorder("<"):
-                raise reader.fail(f"weight {k!r} has dtype {dtype.str}, the model's dtype is {p.dtype.str}")
-        arrays = {k: reader.array(k) for k in expected}
+            raise self.fail(f"extra weights {extra[:10]} that this architecture does not have")
+        if list(stored) != list(expected):
+            raise self.fail(f"header 'weights' lists {list(stored)!r:.200}, the architecture has "
+                            f"{list(expected)!r:.200}")
+        for k, shape in expected.items():
+            if stored[k] != tuple(shape):
+                raise self.fail(f"weight {k!r} has shape {stored[k]}, the architecture needs {tuple(shape)}")
+
+    def read_weights(self) -> dict:
+        """The stored weights ({name: array}, header order), after ``check_architecture``; checksum checked."""
+        return self._guard(self._read_weights)
+
+    def _read_weights(self):
+        reader, header = self._reader, self._header
+        arrays = {k: reader.array(k) for k in self.names}
         checksum = header["checksum"]
         if not isinstance(checksum, dict) or checksum.get("algorithm") != "sha256":
             raise reader.fail(f"header 'checksum': expected {{'algorithm': 'sha256', 'value': hex}}, "
                               f"got {checksum!r:.100}")
-        actual = weights_checksum(list(expected), arrays)
+        actual = weights_checksum(self.names, arrays)
         if checksum.get("value") != actual:
             raise reader.fail(f"checksum mismatch: the weights are damaged or were edited "
                               f"(header says {str(checksum.get('value'))[:16]}..., the data gives {actual[:16]}...)")

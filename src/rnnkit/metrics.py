@@ -77,5 +77,5 @@ def get(name):
         return name
     try:
         return METRICS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"metrics: expected names from {sorted(METRICS)}, got {name!r}") from None

@@ -17,12 +17,11 @@ import fnmatch
 
 import numpy as np
 
-from . import _model_config, _model_data, io, optim
-from .callbacks import CallbackList, History
-from .layers import Dense, Embedding, Flatten, Layer, Recurrent
+from . import _model_config, _model_data, _training, io, optim
+from .layers import Dense, Embedding, Flatten, Layer
 from .metrics import get as get_metric
+from .ops import _checks, ctc, ctc_decode
 from .ops import activations as A
-from .ops import ctc, ctc_decode
 from .ops import losses as L
 
 LOSSES = ("mse", "binary_crossentropy", "crossentropy", "ctc")
@@ -59,35 +58,76 @@ class Sequential:
         matrix and embedding, no biases); ``clip_norm`` clips the global gradient norm,
         ``clip_value`` each element.
         """
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
-        for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-            if v is not None and not v > 0:
-                raise ValueError(f"{name}: expected a positive number or None, got {v!r}")
-        if l1 < 0 or l2 < 0:
-            raise ValueError(f"l1/l2: penalties must be >= 0, got l1={l1!r}, l2={l2!r}")
-        self.metrics = {m: get_metric(m) for m in metrics}
-        self.loss = loss
-        self.optimizer = optim.get(optimizer, lr)
+        clip_norm, clip_value = (None if v is None else _checks.check_float(v, name, low=0, low_open=True)
+                                 for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)))
+        l1, l2 = (_checks.check_float(v, name, low=0) for name, v in (("l1", l1), ("l2", l2)))
+        regularize = [regularize] if isinstance(regularize, str) else list(regularize)
+        if not all(isinstance(p, str) for p in regularize):
+            raise TypeError(f"regularize: expected name patterns (strings), got {regularize!r}")
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        metrics = {m: get_metric(m) for m in metrics}
+        optimizer = optim.get(optimizer, lr)
+        self.metrics, self.loss, self.optimizer = metrics, loss, optimizer
         self.clip_norm, self.clip_value, self.l1, self.l2 = clip_norm, clip_value, l1, l2
-        self.regularize = [regularize] if isinstance(regularize, str) else list(regularize)
-        self.ctc_blank = ctc_blank
+        self.regularize = regularize
+        self.ctc_blank = _checks.check_int(ctc_blank, "ctc_blank", minimum=0)
         return self
 
-    def build(self, input_size: int):
-        """Create every layer's weights for inputs with ``input_size`` features (or a vocabulary)."""
+    def build(self, input_size: int, weights: dict | None = None):
+        """Create every layer's weights for inputs with ``input_size`` features (or a vocabulary).
+
+        With ``weights`` ({"layer_index.name": array}, exactly ``weight_shapes(input_size)``) the
+        layers take them instead of drawing random ones (this is how ``load`` builds). If building
+        fails, no layer is left half built.
+        """
+        input_size = _checks.check_int(input_size, "input_size", minimum=1)
         if self.input_size is not None:
             if input_size != self.input_size:
                 raise ValueError(f"X: the model was built for {self.input_size} input features, got {input_size}")
             return self
-        size = input_size
-        for layer in self.layers:
-            if not layer.built:
-                layer.build(size, self.rng, self.dtype)
-            size = layer.output_size(size)
+        if weights is not None:
+            expected = self.weight_shapes(input_size)
+            if sorted(weights) != sorted(expected):
+                raise ValueError(f"weights: expected {sorted(expected)}, got {sorted(weights)}")
+        size, built_now = input_size, []
+        try:
+            for i, layer in enumerate(self.layers):
+                if not layer.built:
+                    own = None if weights is None else {k.split(".", 1)[1]: v for k, v in weights.items()
+                                                        if k.split(".", 1)[0] == str(i)}
+                    layer.build(size, self.rng, self.dtype, params=own)
+                    built_now.append(layer)
+                elif layer.input_size != size:
+                    raise ValueError(f"layers[{i}]: built for {layer.input_size} inputs, but receives {size}")
+                size = layer.output_size(size)
+        except BaseException:
+            for layer in built_now:                 # leave the model as it was, and its draws too
+                layer.reset()
+            self.input_size, self.rng = None, np.random.default_rng(self.seed)
+            raise
         self.input_size = input_size
         self.output_size = size
         return self
+
+    def unbuild(self):
+        """Back to the unbuilt model (as constructed, with a fresh generator from ``seed``)."""
+        for layer in self.layers:
+            layer.reset()
+        self.input_size, self.rng = None, np.random.default_rng(self.seed)
+
+    def weight_shapes(self, input_size: int, limit: int | None = None) -> dict:
+        """{"layer_index.name": shape} of every weight for ``input_size`` inputs, without building.
+        ``limit``: refuse (ValueError) an architecture with more weight arrays than that."""
+        shapes, size = {}, input_size
+        for i, layer in enumerate(self.layers):
+            if limit is not None and len(shapes) + layer.num_weight_arrays() > limit:
+                raise ValueError(f"the architecture has more than {limit} weight arrays (far more than stored)")
+            shapes.update({f"{i}.{k}": v for k, v in layer.param_shapes(size).items()})
+            size = layer.output_size(size)
+        return shapes
 
     @property
     def takes_tokens(self):
@@ -100,20 +140,33 @@ class Sequential:
         return seq
 
     # -- data ----------------------------------------------------------------------------------
-    def _inputs(self, X, lengths=None):
-        """User input -> (padded array, lengths or None, is_sequence), validated; builds the model."""
+    def _prepare(self, X, lengths=None, y=None, with_targets=False):
+        """Validate a call's data against the model, then build it (only if everything fits).
+
+        Returns ``(X, lengths, seq, seq_out, y)``: padded inputs, lengths or None, whether the input
+        and the output have a time axis, and the targets aligned with the output (or None).
+        """
         vocab = self.layers[0].vocab_size if self.takes_tokens else None
         X, lengths, seq = _model_data.inputs(X, lengths, self.dtype, vocab)
-        self.build(vocab if vocab is not None else X.shape[-1])
-        return X, lengths, seq
-
-    def _targets(self, y, n, T, seq_out, lengths=None):
-        return _model_data.targets(y, n, T, seq_out, lengths, self.loss, self.output_size, self.dtype)
+        feat = vocab if vocab is not None else X.shape[-1]
+        if self.input_size is not None and feat != self.input_size:
+            raise ValueError(f"X: the model was built for {self.input_size} input features, got {feat}")
+        seq_out = self.output_is_sequence(seq)
+        if with_targets:
+            if self.loss is None:
+                raise RuntimeError("compile the model first (compile(loss=...)): the loss defines the targets")
+            size = feat
+            for layer in self.layers:
+                size = layer.output_size(size)
+            y = _model_data.targets(y, len(X), X.shape[1] if seq else None, seq_out, lengths, self.loss,
+                                    size, self.dtype)
+        self.build(feat)
+        return X, lengths, seq, seq_out, y
 
     # -- the network ---------------------------------------------------------------------------
     def forward(self, X, lengths=None, training=False):
         """The network's raw output for one batch (no batching, no padding of the result)."""
-        X, lengths, _ = self._inputs(X, lengths)
+        X, lengths, *_ = self._prepare(X, lengths)
         return self._forward(X, lengths, training)
 
     def _forward(self, x, lengths, training):
@@ -160,9 +213,7 @@ class Sequential:
         turns dropout on (as in ``fit``) or off."""
         if self.loss is None:
             raise RuntimeError("compute_gradients: call compile(loss=...) first (the loss defines the gradient)")
-        Xp, lp, seq = self._inputs(X, lengths)
-        seq_out = self.output_is_sequence(seq)
-        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
+        Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True)
         mask = _model_data.step_mask(lp, Xp.shape[1] if seq else None, seq_out)
         with np.errstate(over="ignore", invalid="ignore"):
             loss, _, grads = self._gradients(Xp, yp, lp, mask, training)
@@ -208,60 +259,17 @@ class Sequential:
     # -- public API ----------------------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, lengths=None, validation_data=None,
             validation_split=0.0, callbacks=(), shuffle=True, verbose=1):
-        """Train; returns the ``History`` (also kept as ``self.history``)."""
-        if self.loss is None:
-            raise RuntimeError("fit: call compile(loss=..., optimizer=...) first")
-        if int(epochs) < 0:
-            raise ValueError(f"epochs: expected >= 0, got {epochs!r}")
-        Xp, lp, seq = self._inputs(X, lengths)
-        seq_out = self.output_is_sequence(seq)
-        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
-        val = validation_data
-        if val is None and validation_split:
-            val, (Xp, yp, lp) = _model_data.split_validation(Xp, yp, lp, validation_split, self.seed)
-        n = len(Xp)
-        for cb in callbacks:  # fail before training, not after the first epoch
-            monitor = getattr(cb, "monitor", "")
-            if monitor.startswith("val_") and val is None:
-                raise ValueError(f"callbacks: {type(cb).__name__} monitors {monitor!r}, but fit has no "
-                                 "validation data (give validation_data or validation_split)")
-        shuffle_rng = np.random.default_rng(None if self.seed is None else self.seed + 1)
-        history = History()
-        cbs = CallbackList([history, *callbacks], self)
-        self.stop_training = False
-        cbs.on_train_begin()
-        full_len = np.full(n, Xp.shape[1]) if (seq and lp is None) else lp
-        for epoch in range(int(epochs)):
-            cbs.on_epoch_begin(epoch)
-            batches = _model_data.epoch_batches(full_len, n, batch_size, shuffle_rng if shuffle else None)
-            bar = _model_data.progress(batches, epoch, epochs, verbose)
-            total, count, accum = 0.0, 0, {m: [] for m in self.metrics}
-            for bi in bar:
-                xb, yb, lb, mask = _model_data.batch(Xp, yp, lp, bi, seq, seq_out)
-                loss, out = self.train_step(xb, yb, lb, mask)
-                # weight by what the loss averaged over: steps for per-step outputs, else sequences
-                w = len(bi) if not seq_out else (int(lb.sum()) if lb is not None else len(bi) * xb.shape[1])
-                total += loss * w
-                count += w
-                for name, fn in self.metrics.items():  # on the training batches (dropout on), like Keras
-                    accum[name].append((fn(out, yb, mask, self.loss), w))
-                if hasattr(bar, "set_postfix"):
-                    bar.set_postfix(loss=f"{total / count:.4f}")
-            logs = {"loss": total / count}
-            for name, vals in accum.items():
-                logs[name] = sum(v * w for v, w in vals) / sum(w for _, w in vals)
-            if val is not None:
-                vX, vy = val[0], val[1]
-                vl = val[2] if len(val) > 2 else None
-                logs.update({f"val_{k}": v for k, v in self.evaluate(vX, vy, lengths=vl).items()})
-            if verbose:
-                print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(f"{k}={v:.4f}" for k, v in logs.items()))
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end()
-        self.history = history
-        return history
+        """Train; returns the ``History`` (also kept as ``self.history``).
+
+        X as for ``predict`` (padded with ``lengths``, a ragged list, or (B, F)); y one target per
+        sequence, per step, or a label sequence (CTC). ``validation_data`` (X, y) or (X, y, lengths),
+        or ``validation_split``, a fraction held out at random; ``callbacks`` e.g. EarlyStopping;
+        ``verbose`` 1 shows a progress bar (tqdm) and a line per epoch, 2 the lines only, 0 nothing.
+        Batches group sequences of similar length. The loop is in ``rnnkit._training``.
+        """
+        self.history = _training.fit(self, X, y, epochs, batch_size, lengths, validation_data,
+                                     validation_split, callbacks, shuffle, verbose)
+        return self.history
 
     def _outputs(self, Xp, lp, seq, batch_size=256):
         return _model_data.outputs(self._forward, Xp, lp, seq, batch_size)
@@ -272,7 +280,8 @@ class Sequential:
         Per-step outputs come back padded to X's time axis (zeros past each length); use
         ``predict_proba`` for probabilities and ``predict_classes`` for labels.
         """
-        Xp, lp, seq = self._inputs(X, lengths)
+        batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
+        Xp, lp, seq, *_ = self._prepare(X, lengths)
         return self._outputs(Xp, lp, seq, batch_size)
 
     def predict_proba(self, X, lengths=None, batch_size=256):
@@ -285,7 +294,8 @@ class Sequential:
 
     def predict_classes(self, X, lengths=None, batch_size=256):
         """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences."""
-        Xp, lp, seq = self._inputs(X, lengths)
+        batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
+        Xp, lp, seq, *_ = self._prepare(X, lengths)
         out = self._outputs(Xp, lp, seq, batch_size)
         if self.loss == "binary_crossentropy":
             return (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
@@ -297,9 +307,8 @@ class Sequential:
 
     def evaluate(self, X, y, lengths=None, batch_size=256):
         """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout)."""
-        Xp, lp, seq = self._inputs(X, lengths)
-        seq_out = self.output_is_sequence(seq)
-        yp = self._targets(y, len(Xp), Xp.shape[1] if seq else None, seq_out, lp)
+        batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
+        Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True)
         out = self._outputs(Xp, lp, seq, batch_size)
         mask = _model_data.step_mask(lp, Xp.shape[1] if seq else None, seq_out)
         logs = {}
@@ -319,26 +328,11 @@ class Sequential:
 
     # -- inspection ----------------------------------------------------------------------------
     def summary(self, print_fn=print):
-        """Layers, output shapes and parameter counts."""
-        if self.input_size is None:
-            raise RuntimeError("summary: the model is not built yet (call build(input_size) or fit)")
-        lines = [f"{'layer':<36}{'output':<22}{'params':>10}", "-" * 68]
-        size, seq_flag, total = self.input_size, self._input_is_sequence_guess(), 0
-        for layer in self.layers:
-            size = layer.output_size(size)
-            seq_flag = layer.returns_sequence(seq_flag)
-            shape = f"(B, T, {size})" if seq_flag else f"(B, {size})"
-            n = layer.num_params()
-            total += n
-            lines.append(f"{repr(layer)[:35]:<36}{shape:<22}{n:>10,}")
-        lines += ["-" * 68, f"total parameters: {total:,}"]
-        text = "\n".join(lines)
+        """Layers, output shapes and parameter counts (printed with ``print_fn`` and returned)."""
+        text = _model_config.summary(self)
         if print_fn:
             print_fn(text)
         return text
-
-    def _input_is_sequence_guess(self):
-        return any(isinstance(l, (Recurrent, Embedding, Flatten)) for l in self.layers)
 
     def num_params(self):
         return sum(l.num_params() for l in self.layers)
@@ -377,13 +371,20 @@ class Sequential:
         anything that is not a valid rnnkit model file; ``FileNotFoundError`` if there is no file.
         """
         with io.ModelFile(path) as f:
-            try:
-                model = cls.from_config(f.config)
-            except MemoryError:
-                raise f.fail(f"the architecture is too large to build (input_size {f.config['input_size']})") from None
-            except (TypeError, ValueError, KeyError) as e:
+            input_size = f.config["input_size"]
+            try:                     # the architecture, compared with the stored shapes before building
+                model = _model_config.from_config(cls, f.config, build=False)
+                # (a bound on the count first: a hostile num_layers must not make us list 10**12 names)
+                expected = {} if input_size is None else model.weight_shapes(input_size, limit=len(f.names) + 1024)
+            except (TypeError, ValueError, KeyError, OverflowError) as e:
                 raise f.fail(str(e)) from None
-            model.set_weights(f.read_weights(model._params()))
+            f.check_architecture(expected)
+            weights = f.read_weights()
+            if input_size is not None:
+                try:                 # takes the stored weights: nothing random is drawn
+                    model.build(input_size, weights=weights)
+                except (TypeError, ValueError, MemoryError) as e:
+                    raise f.fail(f"the architecture cannot be built ({type(e).__name__}: {e})") from None
         model.metadata = f.config["metadata"] or {}
         return model
 

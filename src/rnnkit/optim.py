@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops._checks import check_bool, check_float
+
 
 def global_norm(grads: dict) -> float:
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
@@ -56,9 +58,7 @@ def penalty(params: dict, l1: float = 0.0, l2: float = 0.0, names=None):
 
 class Optimizer:
     def __init__(self, lr: float):
-        if not lr > 0:
-            raise ValueError(f"lr: expected a learning rate > 0, got {lr!r}")
-        self.lr = float(lr)
+        self.lr = check_float(lr, "lr", low=0, low_open=True)
         self.state: dict = {}
         self.iterations = 0
 
@@ -79,9 +79,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False):
         super().__init__(lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum: expected 0 <= momentum < 1, got {momentum!r}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = check_float(momentum, "momentum", low=0, high=1, high_open=True)
+        self.nesterov = check_bool(nesterov, "nesterov")
 
     def _update(self, key, w, g):
         lr = w.dtype.type(self.lr)
@@ -105,7 +104,10 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(lr)
-        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        self.beta1 = check_float(beta1, "beta1", low=0, high=1, high_open=True)
+        self.beta2 = check_float(beta2, "beta2", low=0, high=1, high_open=True)
+        self.eps = check_float(eps, "eps", low=0, low_open=True)
+        self.weight_decay = check_float(weight_decay, "weight_decay", low=0)
 
     def step(self, params, grads):
         self.iterations += 1

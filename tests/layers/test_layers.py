@@ -108,7 +108,7 @@ def test_dense_embedding_flatten_gradients():
         for k, p in d.params.items():
             assert_grad_close(g[k], loss, p, name=f"Dense {act} {k}")
         assert_grad_close(dx, loss, x, name=f"Dense {act} x")
-    e = built(Embedding(7, 3), None)
+    e = built(Embedding(7, 3), 7)
     ids = np.array([[1, 2, 2, 0], [6, 5, 1, 0]])
     R = rng.standard_normal((2, 4, 3))
 
@@ -138,7 +138,7 @@ def test_dropout_is_inverted_and_training_only():
 
 
 def test_layer_argument_errors():
-    with pytest.raises(ValueError, match="hidden_size: expected a positive integer"):
+    with pytest.raises(ValueError, match="hidden_size: expected an integer >= 1, got 0"):
         RNN(0)
     with pytest.raises(ValueError, match="merge: expected one of"):
         LSTM(3, merge="avg")
@@ -152,7 +152,7 @@ def test_layer_argument_errors():
         layer.forward(np.zeros((1, 4, 2)), initial_state=np.zeros((2, 1, 3)))
     with pytest.raises(ValueError, match=r"x: expected 2 features on the last axis"):
         layer.forward(np.zeros((1, 4, 5)))
-    e = built(Embedding(5, 2), None)
+    e = built(Embedding(5, 2), 5)
     with pytest.raises(ValueError, match=r"x: token ids must be in \[0, 4\], got range \[0, 9\]"):
         e.forward(np.array([[0, 9]]))
 

@@ -339,27 +339,40 @@ def test_unknown_optimizer_is_refused(tmp_path):
     _refused(_write(tmp_path / "f.npz", header, arrays), "unknown optimizer")
 
 
+def _listed(header, arrays):
+    """The header with its list of weights rewritten to describe ``arrays`` (a consistent file whose
+    weights disagree with its architecture)."""
+    return dict(header, weights=[{"name": k, "dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()])
+
+
 def test_wrong_weight_shape_is_refused(tmp_path):
     header, arrays = _entries(_valid_file(tmp_path))
     arrays["2.W_y"] = np.zeros((3, 3), np.float32)
-    _refused(_write(tmp_path / "f.npz", header, arrays), r"weight '2.W_y' has shape \(3, 3\)")
+    # the header's list disagrees with the stored array ...
+    _refused(_write(tmp_path / "f.npz", header, arrays),
+             r"weight '2.W_y': the header says shape \[2, 4\], the stored array has \(3, 3\)")
+    # ... or agrees with it, and the architecture disagrees with both
+    _refused(_write(tmp_path / "g.npz", _listed(header, arrays), arrays),
+             r"weight '2.W_y' has shape \(3, 3\), the architecture needs \(2, 4\)")
 
 
 def test_wrong_weight_dtype_is_refused(tmp_path):
     header, arrays = _entries(_valid_file(tmp_path))
     arrays["2.c"] = arrays["2.c"].astype(np.float64)
-    _refused(_write(tmp_path / "f.npz", header, arrays), "weight '2.c' has dtype <f8")
+    _refused(_write(tmp_path / "f.npz", header, arrays), r"weight '2.c': dtype '<f4' \(stored <f8\)")
+    _refused(_write(tmp_path / "g.npz", _listed(header, arrays), arrays), r"weight '2.c': dtype '<f8'")
     arrays["2.c"] = arrays["2.c"].astype(">f4")
-    _refused(_write(tmp_path / "g.npz", header, arrays), "weight '2.c' has dtype >f4")
+    _refused(_write(tmp_path / "h.npz", header, arrays), r"weight '2.c': dtype '<f4' \(stored >f4\)")
 
 
 def test_missing_and_extra_weights_are_refused(tmp_path):
     header, arrays = _entries(_valid_file(tmp_path))
     del arrays["1.W_h_l0"]
-    _refused(_write(tmp_path / "f.npz", header, arrays), r"missing weights \['1.W_h_l0'\]")
+    _refused(_write(tmp_path / "f.npz", header, arrays), r"header 'weights' lists .*the archive holds")
+    _refused(_write(tmp_path / "g.npz", _listed(header, arrays), arrays), r"missing weights \['1.W_h_l0'\]")
     header, arrays = _entries(tmp_path / "good.npz")
     arrays["3.W_y"] = np.zeros((2, 2), np.float32)
-    _refused(_write(tmp_path / "g.npz", header, arrays), r"extra weights \['3.W_y'\]")
+    _refused(_write(tmp_path / "h.npz", _listed(header, arrays), arrays), r"extra weights \['3.W_y'\]")
 
 
 def test_checksum_mismatch_is_refused(tmp_path):

@@ -71,9 +71,9 @@ def test_float32_updates_stay_float32():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="lr: expected a learning rate > 0"):
+    with pytest.raises(ValueError, match="lr: expected a number > 0, got 0.0"):
         optim.Adam(lr=0)
-    with pytest.raises(ValueError, match="momentum: expected 0 <= momentum < 1"):
+    with pytest.raises(ValueError, match="momentum: expected a number < 1, got 1.5"):
         optim.SGD(momentum=1.5)
     with pytest.raises(ValueError, match="optimizer: expected one of"):
         optim.get("rmsprop2")

@@ -65,6 +65,10 @@ def evaluate(model, config):
 
 
 def run(config, verbose=0):
+    order = config["arima_order"]
+    if not (isinstance(order, list) and len(order) == 3
+            and all(isinstance(k, int) and not isinstance(k, bool) and k >= 0 for k in order)):
+        raise ValueError(f"arima_order: expected [p, d, q], three integers >= 0, got {order!r}")
     with Timer() as timer:
         series, values, scaler, X, y, idx, (train, val, test), te = _data(config)
         w = config["window"]

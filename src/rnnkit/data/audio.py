@@ -174,7 +174,11 @@ def load_wav(path, sample_rate: int | None = 16000) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no audio file at {str(path)!r}")
-    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, TypeError, ValueError) as e:    # soundfile's LibsndfileError is a RuntimeError
+        raise ValueError(f"path: {str(path)!r} is not a readable audio file (WAV, FLAC or OGG with a "
+                         f"header): {e}") from None
     if data.shape[0] == 0:
         raise ValueError(f"path: {str(path)!r} holds no audio samples")
     y = data.mean(axis=1, dtype=np.float32)

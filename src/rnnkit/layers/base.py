@@ -26,10 +26,50 @@ class Layer:
         self._cache = None
 
     # -- building --------------------------------------------------------------------------
-    def build(self, input_size: int, rng: np.random.Generator, dtype=np.float32) -> None:
-        self.input_size = input_size
-        self.dtype = np.dtype(dtype)
+    def build(self, input_size: int, rng: np.random.Generator | None = None, dtype=np.float32,
+              params: dict | None = None) -> None:
+        """Create the weights for inputs of ``input_size`` features (a vocabulary size for Embedding).
+
+        They are drawn from ``rng`` (default ``np.random.default_rng(0)``: reproducible) or, with
+        ``params`` ({name: array} of exactly ``param_shapes(input_size)``), taken from there without
+        drawing anything. The layer keeps ``rng`` for its dropout masks.
+        """
+        input_size = _checks.check_int(input_size, "input_size", minimum=1)
+        dtype = np.dtype(dtype)
+        if dtype not in _checks.FLOAT_DTYPES:
+            raise ValueError(f"dtype: expected float32 or float64, got {dtype}")
+        rng = np.random.default_rng(0) if rng is None else rng
+        shapes = self.param_shapes(input_size)
+        if params is None:
+            params = self.init_params(input_size, rng, dtype)
+        else:
+            if sorted(params) != sorted(shapes):
+                raise ValueError(f"params: expected the weights {sorted(shapes)}, got {sorted(params)}")
+            for k, shape in shapes.items():
+                if np.shape(params[k]) != shape:
+                    raise ValueError(f"params[{k!r}]: expected shape {shape}, got {np.shape(params[k])}")
+            params = {k: np.array(params[k], dtype=dtype, copy=True) for k in shapes}
+        self.params = params
+        self.input_size, self.dtype, self.rng = input_size, dtype, rng
         self.built = True
+        self.zero_grads()
+
+    def num_weight_arrays(self) -> int:
+        """How many weight arrays the layer has (known before its shapes are)."""
+        return len(self.param_shapes(1))
+
+    def reset(self):
+        """Forget the weights: back to the state before ``build``."""
+        self.params, self.grads = {}, {}
+        self.built, self.input_size, self._cache = False, None, None
+
+    def param_shapes(self, input_size: int) -> dict:
+        """{name: shape} of the weights for ``input_size`` input features (none by default)."""
+        return {}
+
+    def init_params(self, input_size: int, rng: np.random.Generator, dtype) -> dict:
+        """Freshly initialised weights, {name: array} with the shapes of ``param_shapes``."""
+        return {}
 
     def output_size(self, input_size: int) -> int:
         return input_size

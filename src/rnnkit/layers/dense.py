@@ -18,17 +18,17 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation: str | None = None):
         super().__init__()
-        if int(units) < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = _checks.check_int(units, "units", minimum=1)
+        if activation is not None and not isinstance(activation, str):
+            raise TypeError(f"activation: expected a name or None, got {activation!r}")
         self.activation = activation
         self._f, self._fgrad = A.get(activation or "linear")
 
-    def build(self, input_size, rng, dtype=np.float32):
-        super().build(input_size, rng, dtype)
-        self.params = {"W_y": glorot_uniform(rng, self.units, input_size, dtype),
-                       "c": np.zeros(self.units, dtype=dtype)}
-        self.zero_grads()
+    def param_shapes(self, input_size):
+        return {"W_y": (self.units, input_size), "c": (self.units,)}
+
+    def init_params(self, input_size, rng, dtype):
+        return {"W_y": glorot_uniform(rng, self.units, input_size, dtype), "c": np.zeros(self.units, dtype=dtype)}
 
     def output_size(self, input_size):
         return self.units
@@ -67,15 +67,19 @@ class Embedding(Layer):
 
     def __init__(self, vocab_size: int, dim: int, padding_idx: int | None = 0):
         super().__init__()
-        self.vocab_size, self.dim, self.padding_idx = int(vocab_size), int(dim), padding_idx
+        self.vocab_size = _checks.check_int(vocab_size, "vocab_size", minimum=1)
+        self.dim = _checks.check_int(dim, "dim", minimum=1)
+        self.padding_idx = (None if padding_idx is None else
+                            _checks.check_int(padding_idx, "padding_idx", minimum=0, maximum=self.vocab_size - 1))
 
-    def build(self, input_size, rng, dtype=np.float32):
-        super().build(input_size, rng, dtype)
+    def param_shapes(self, input_size):
+        return {"E": (self.vocab_size, self.dim)}
+
+    def init_params(self, input_size, rng, dtype):
         E = (rng.standard_normal((self.vocab_size, self.dim)) * 0.1).astype(dtype)
         if self.padding_idx is not None:
             E[self.padding_idx] = 0
-        self.params = {"E": E}
-        self.zero_grads()
+        return {"E": E}
 
     def output_size(self, input_size):
         return self.dim
@@ -106,14 +110,8 @@ class Dropout(Layer):
 
     def __init__(self, rate: float):
         super().__init__()
-        if not 0 <= rate < 1:
-            raise ValueError(f"rate: expected 0 <= rate < 1, got {rate!r}")
-        self.rate = float(rate)
+        self.rate = _checks.check_float(rate, "rate", low=0, high=1, high_open=True)
         self.rng = None
-
-    def build(self, input_size, rng, dtype=np.float32):
-        super().build(input_size, rng, dtype)
-        self.rng = rng
 
     def call(self, x, lengths, training=False):
         if not training or self.rate == 0:
@@ -135,9 +133,7 @@ class Flatten(Layer):
 
     def __init__(self, steps: int):
         super().__init__()
-        if int(steps) < 1:
-            raise ValueError(f"steps: expected a positive integer, got {steps!r}")
-        self.steps = int(steps)
+        self.steps = _checks.check_int(steps, "steps", minimum=1)
 
     def output_size(self, input_size):
         return self.steps * input_size

@@ -63,20 +63,16 @@ class Recurrent(Layer):
         super().__init__()
         self.cell = get_cell(self.CELL or cell)
         self.cell_options = self.cell.options(**cell_options)
-        if int(hidden_size) < 1:
-            raise ValueError(f"hidden_size: expected a positive integer, got {hidden_size!r}")
-        if int(num_layers) < 1:
-            raise ValueError(f"num_layers: expected a positive integer, got {num_layers!r}")
+        self.hidden_size = _checks.check_int(hidden_size, "hidden_size", minimum=1)
+        self.num_layers = _checks.check_int(num_layers, "num_layers", minimum=1)
         if merge not in MERGES:
             raise ValueError(f"merge: expected one of {MERGES}, got {merge!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout: expected 0 <= dropout < 1, got {dropout!r}")
-        if not 0 <= recurrent_dropout < 1:
-            raise ValueError(f"recurrent_dropout: expected 0 <= recurrent_dropout < 1, got {recurrent_dropout!r}")
-        self.hidden_size, self.num_layers = int(hidden_size), int(num_layers)
-        self.bidirectional, self.return_sequences = bool(bidirectional), bool(return_sequences)
-        self.merge, self.dropout = merge, float(dropout)
-        self.recurrent_dropout = float(recurrent_dropout)
+        self.bidirectional = _checks.check_bool(bidirectional, "bidirectional")
+        self.return_sequences = _checks.check_bool(return_sequences, "return_sequences")
+        self.merge = merge
+        self.dropout = _checks.check_float(dropout, "dropout", low=0, high=1, high_open=True)
+        self.recurrent_dropout = _checks.check_float(recurrent_dropout, "recurrent_dropout", low=0, high=1,
+                                                     high_open=True)
         self.record_dh = None  # a list -> backward appends {sub-RNN suffix: (T,) dL/dh_t norms} per call
         self.rng = None
 
@@ -101,17 +97,25 @@ class Recurrent(Layer):
             raise ValueError(f"{type(self).__name__}: expects input with a time axis (batch, time, features)")
         return self.return_sequences
 
-    def build(self, input_size, rng, dtype=np.float32):
-        super().build(input_size, rng, dtype)
-        self.rng = rng
+    def num_weight_arrays(self):
+        return 4 * self.num_layers * self.num_directions
+
+    def param_shapes(self, input_size):
+        shapes = {}
+        for l, _, s in self.suffixes():
+            D = input_size if l == 0 else self._merged_size()
+            shapes.update({k + s: v for k, v in self.cell.param_shapes(D, self.hidden_size).items()})
+        return shapes
+
+    def init_params(self, input_size, rng, dtype):
         H, G = self.hidden_size, self.cell.gates
-        self.params = {}
+        params = {}
         for l, _, s in self.suffixes():
             D = input_size if l == 0 else self._merged_size()
             W_h = np.concatenate([orthogonal(rng, H, dtype) for _ in range(G)])  # orthogonal per gate
-            self.params.update({f"W_x{s}": glorot_uniform(rng, G * H, D, dtype), f"W_h{s}": W_h,
-                                f"b{s}": self.cell.init_bias(H, dtype), f"b_h{s}": np.zeros(G * H, dtype=dtype)})
-        self.zero_grads()
+            params.update({f"W_x{s}": glorot_uniform(rng, G * H, D, dtype), f"W_h{s}": W_h,
+                           f"b{s}": self.cell.init_bias(H, dtype), f"b_h{s}": np.zeros(G * H, dtype=dtype)})
+        return params
 
     def sub_params(self, suffix):
         """One sub-RNN's weights under the ops' names: {"W_x": params["W_x" + suffix], ...}."""

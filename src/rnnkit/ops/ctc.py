@@ -73,7 +73,7 @@ import numpy as np
 from ._checks import as_float_array, check_int_vector
 from .activations import log_softmax
 
-__all__ = ["forward", "backward"]
+__all__ = ["forward", "backward", "required_frames"]
 
 _REDUCTIONS = ("none", "sum", "mean")
 
@@ -165,6 +165,13 @@ def _check_targets(targets, target_lengths, batch: int, classes: int, blank: int
 # ----------------------------------------------------------------------------------------------
 # loss
 # ----------------------------------------------------------------------------------------------
+def required_frames(targets) -> np.ndarray:
+    """The fewest frames that can emit each label sequence: its length plus one blank between every
+    two equal adjacent labels (seed §2.6). A sample with fewer input frames has no alignment."""
+    return np.array([len(t) + int(np.count_nonzero(np.diff(np.asarray(t)) == 0)) if len(t) else 0
+                     for t in targets], dtype=np.int64)
+
+
 def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, reduction: str = "mean",
             zero_infinity: bool = False):
     """CTC loss ``-log P(y | x)`` (seed §2.6) and a cache for :func:`backward`.

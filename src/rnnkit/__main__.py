@@ -1,0 +1,4 @@
+"""``python -m rnnkit``: the ``rnnkit`` command (see ``rnnkit.cli``)."""
+from .cli import main
+
+raise SystemExit(main())
