@@ -17,6 +17,7 @@ def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_sp
         raise RuntimeError("fit: call compile(loss=..., optimizer=...) first")
     epochs = _checks.check_int(epochs, "epochs", minimum=0)
     batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
+    verbose = _checks.check_int(verbose, "verbose", minimum=0, maximum=2)
     if validation_split:
         _checks.check_float(validation_split, "validation_split", low=0, high=1, low_open=True, high_open=True)
     if validation_data is not None and (not isinstance(validation_data, (tuple, list))

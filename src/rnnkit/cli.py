@@ -170,7 +170,8 @@ def cmd_train(args):
     config = _config_from_args(app, args)
     out = args.out or os.path.join("runs", f"{args.app}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_out_dir(out, args.overwrite)
-    result = app.run(config, verbose=args.verbose)
+    verbose = args.verbose if args.verbose is not None else (1 if sys.stderr.isatty() else 2)
+    result = app.run(config, verbose=verbose)
     write_run(result, config, args.app, out)
     print(format_table([result.row()]))
     print(f"run folder: {out}")
@@ -243,11 +244,13 @@ def cmd_generate(args):
         raise CliError(f"{args.model}: not a character language model from the charlm recipe ({why}); "
                        "train one with `rnnkit train charlm`")
     app = load_app("charlm")
-    chars = app.vocabulary_of(model).chars
-    unknown = sorted(set(args.prompt) - set(chars))
+    vocab = app.vocabulary_of(model)
+    unknown = sorted(set(args.prompt) - set(vocab.chars))
     if unknown:
-        raise CliError(f"--prompt: characters not in the model's vocabulary: {unknown[:20]} "
-                       f"(the vocabulary: {''.join(chars)!r})")
+        hints = "; ".join(f"{c!r} -> {' or '.join(map(repr, vocab.nearest(c))) or 'nothing close'}"
+                          for c in unknown[:10])
+        raise CliError(f"--prompt: characters not in the model's vocabulary: {unknown[:20]} (nearest: {hints}; "
+                       f"the vocabulary: {''.join(vocab.chars)!r})")
     print(app.generate(model, prompt=args.prompt, length=args.length, temperature=args.temperature,
                        seed=args.seed))
 

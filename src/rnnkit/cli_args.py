@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .data.text import unescape
 from .layers import Recurrent
 from .model import Sequential
 from .ops import CELLS
@@ -90,7 +91,8 @@ def cell_name(text):
 POSITIVE = int_at_least(1)
 # The checks of the options that ``--set KEY=VALUE`` may also give.
 SET_CHECKS = {"hidden": POSITIVE, "layers": POSITIVE, "epochs": POSITIVE, "batch_size": POSITIVE,
-              "seed": int_at_least(0), "lr": positive_float, "cell": cell_name}
+              "seed": int_at_least(0), "lr": positive_float, "cell": cell_name,
+              "steps": POSITIVE, "eval_every": POSITIVE}
 
 
 def check_set_value(key, text, value):
@@ -160,8 +162,9 @@ def build_parser(commands):
     t.add_argument("--out", metavar="DIR", help="run folder (default runs/APP-TIMESTAMP); must not exist "
                                                 "or be empty, unless --overwrite")
     t.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty --out folder")
-    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
-                   help="progress output: 0 none, 1 one line per epoch (default), 2 per batch")
+    t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
+                   help="progress: 0 none, 1 a progress bar and a line per epoch, 2 a line per epoch only "
+                        "(default: 1 on a terminal, 2 when the output is a file or a pipe)")
 
     e = command("evaluate", "score a run folder's model on held-out data")
     e.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `rnnkit train`")
@@ -174,7 +177,9 @@ def build_parser(commands):
 
     g = command("generate", "sample text from a character language model")
     g.add_argument("model", metavar="MODEL", help="a model file written by `rnnkit train charlm`")
-    g.add_argument("--prompt", default="", help="text to start from (characters of the model's vocabulary)")
+    g.add_argument("--prompt", default="", type=unescape,
+                   help="text to start from, in the model's vocabulary; backslash escapes are read as in "
+                        "Python (\\n newline, \\t tab, \\\\ backslash, \\xNN, \\uNNNN), e.g. --prompt 'ROMEO.\\n'")
     g.add_argument("--length", type=POSITIVE, default=300, metavar="N",
                    help="characters to sample after the prompt (>= 1; default 300)")
     g.add_argument("--temperature", type=positive_float, default=0.8, metavar="T",

@@ -254,7 +254,7 @@ def test_forward_validates_and_call_trusts():
         layer.forward(x.astype(np.float32))
     with pytest.raises(ValueError, match=r"lengths: lengths must be <= the padded time axis \(4\), got max 5"):
         layer.forward(x, np.array([5, 1]))
-    with pytest.raises(RuntimeError, match="Dense: not built yet"):
-        Dense(2).forward(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="Dense is not built and builds itself from the last axis"):
+        Dense(2).forward(np.zeros(3))                 # nothing to build from (issue 20: 2-D would build)
     with pytest.raises(ValueError, match="lengths: given, but x has no time axis"):
         built(Dense(2), 3).forward(np.zeros((1, 3)), np.array([1]))

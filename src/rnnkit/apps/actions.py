@@ -86,23 +86,33 @@ def downsample(x, factor):
     return np.asarray(x[:n * factor], np.float64).reshape(n, factor, -1).mean(1).astype(np.float32)
 
 
+def _subjects(ids):
+    """Subject numbers as text: "1-7" for a run of consecutive ones, else "8, 10"."""
+    s = sorted(set(int(i) for i in ids))
+    return f"{s[0]}-{s[-1]}" if len(s) > 2 and s[-1] - s[0] == len(s) - 1 else ", ".join(map(str, s))
+
+
 def load(config):
     """(train series, train labels, test series, test labels, class names, data description).
 
-    Series are lists of (T_i, 6) float32 arrays (raw units, downsampled for the watch set).
+    Series are lists of (T_i, 6) float32 arrays (raw units, downsampled for the watch set). The
+    description says what is trained on and what is held out, counted from the loaded data.
     """
     name = config.get("dataset", "basic_motions")
     if name == "basic_motions":
         tr, te = classification.load_basic_motions("train"), classification.load_basic_motions("test")
+        T, F = np.shape(tr.X)[1:]
         return (list(tr.X), tr.y, list(te.X), te.y, tr.classes,
-                "BasicMotions, 6 channels x 100 steps, official 40/40 split")
+                f"BasicMotions ({F} channels x {T} steps): trained on {len(tr.X)} series, held out "
+                f"{len(te.X)} test series (the archive's split)")
     if name == "watch":
         d = classification.load_watch()
         tr_idx, te_idx = classification.split_by_subject(d.subjects)
         f = int(config.get("downsample", 1))
         X = [downsample(x, f) for x in d.X]
-        desc = (f"shoulder exercises, {len(tr_idx)}/{len(te_idx)} series, subjects "
-                f"{list(classification.WATCH_TEST_SUBJECTS)} held out, 50 Hz / {f}")
+        desc = (f"shoulder exercises (50 Hz / {f}): trained on {len(tr_idx)} series of subjects "
+                f"{_subjects(d.subjects[tr_idx])}, held out {len(te_idx)} series of subjects "
+                f"{_subjects(d.subjects[te_idx])}")
         return ([X[i] for i in tr_idx], d.y[tr_idx], [X[i] for i in te_idx], d.y[te_idx], d.classes, desc)
     raise ValueError(f"dataset: expected one of {DATASETS}, got {name!r}")
 

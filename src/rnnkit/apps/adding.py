@@ -95,6 +95,18 @@ def _data(config, T):
     return X, y, Xt, yt
 
 
+def describe_data(sizes):
+    """What a run trains on and holds out: ``sizes`` maps each T to the (training, test) sequence
+    counts of its data sets (both drawn fresh, from one seeded generator per T)."""
+    counts = set(sizes.values())
+    if len(counts) == 1:
+        n_tr, n_te = counts.pop()
+        return (f"synthetic adding problem: trained on {n_tr:,} sequences per T in {list(sizes)}, "
+                f"held out {n_te:,} fresh test sequences per T")
+    per_T = lambda k: ", ".join(f"{n[k]:,} (T={T})" for T, n in sizes.items())
+    return f"synthetic adding problem: trained on {per_T(0)} sequences, held out {per_T(1)} fresh test sequences"
+
+
 def _hidden(config, cell):
     h = config["hidden"]
     return int(h[cell]) if isinstance(h, dict) else int(h)
@@ -218,10 +230,10 @@ def run(config, verbose=0):
     probe_T = int(config.get("probe_length") or max(lengths))
     with Timer() as timer, blas_threads(config.get("blas_threads")):
         params = param_counts(config, cells)
-        results = {}
-        baseline = {}
+        results, baseline, sizes = {}, {}, {}
         for T in lengths:
             data = _data(config, T)
+            sizes[T] = (len(data[0]), len(data[2]))
             baseline[T] = float(np.mean((data[3] - 1.0) ** 2))     # predict 1, on the same test set
             for cell in cells:
                 r = train_one(config, cell, T, data, verbose)
@@ -302,7 +314,7 @@ def run(config, verbose=0):
 
     return AppResult(
         task="adding problem (seed §3.2, §4)",
-        data=f"synthetic, T in {lengths}, {config['n_train']} train / {config['n_test']} test sequences per T",
+        data=describe_data(sizes),
         metric=f"test MSE, best cell ({best.upper()}) at T={T_max}", value=best_run["test_mse"],
         baseline=baseline[T_max], baseline_name="predict 1", model=best_run["model"],
         history=best_run["history"], metrics=metrics,

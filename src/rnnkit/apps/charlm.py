@@ -7,28 +7,43 @@ per character. Where the Markov chain of seed §1.2.2 conditions only on the cur
 P(x_{t+1} | x_t) (the bigram baseline below is exactly that chain over characters), the hidden state
 carries the whole past.
 
-Data: ``corpora.load_shakespeare`` - 37 plays and 5 poems; three whole plays (Hamlet, Twelfth Night,
-Henry V: 441,591 characters) are held out, the rest (4,615,688 characters) is for training. The
-character vocabulary is the corpus' 84 symbols (saved in ``model.metadata["vocab"]``).
+Data: ``corpora.load_shakespeare``, 37 plays and 5 poems. Trained on 34 plays and the 5 poems
+(4,615,688 characters); held out: Hamlet, Henry V, Twelfth Night (441,591 characters). The
+vocabulary is the corpus' 84 characters (``model.metadata["vocab"]``). ``AppResult.data`` says
+this, counted from the loaded texts (:func:`describe_data`).
 
-Training (bounded; plain NumPy on a few cores): every epoch draws ``steps_per_epoch * batch_size``
-chunks of ``seq_len + 1`` characters at random places of the training text; a chunk's first
-``seq_len`` characters are the input and the same characters shifted by one are the per-step targets
-(many-to-many). Each chunk starts from a zero state, so backpropagation through time is truncated
-at ``seq_len`` steps. Training goes through the public ``Sequential.fit`` (one call per epoch, on
-that epoch's fresh chunks); the learning rate follows a cosine from ``lr`` down to ``lr * lr_final``.
-After each epoch, ``val_loss`` is the mean loss on a fixed sample of ``val_chunks`` held-out chunks
-(``model.evaluate``, cold start per chunk).
+Training: ``steps`` optimizer steps (batches), each on ``batch_size`` fresh chunks of ``seq_len + 1``
+characters at random places of the training text: the first ``seq_len`` characters are the input,
+the same shifted by one the per-step targets. Each chunk starts from a zero state (backpropagation
+through time, seed §2.4, truncated at ``seq_len``). ``metrics["passes"]`` = ``steps * batch_size *
+seq_len / len(training text)`` is the number of passes over the text (about 1.4 for the full
+config). The learning rate follows a cosine (``callbacks.cosine_decay``) from ``lr`` at the first
+step to ``lr * lr_final`` at the last, a new value at every step: the loop calls
+``Sequential.train_step`` batch by batch. Every ``eval_every`` steps (and after the last) the
+history gets a line: ``step``, ``passes``, ``loss`` (mean of those steps), ``val_loss`` (the chunk
+figure below) and ``lr`` (of the last of those steps).
 
-The held-out figure (``val_nats_per_char``) streams the validation text: it is cut into
-``eval_streams`` contiguous pieces read side by side as one batch, ``eval_chunk`` characters at a
-time, the recurrent state carried from chunk to chunk (each piece starts from a zero state). Every
-character of a piece but its first is predicted (the < ``eval_streams`` trailing characters that do
-not fill a piece are left out). ``val_chars`` limits the text to its first characters (quick mode).
+Three held-out figures (:mod:`.charlm_eval`), nats per character (``val_chars`` cuts the text):
 
-Baselines on exactly the same predicted characters, both estimated on the training text only:
-unigram (character frequencies, add-one smoothed: the cross-entropy of the frequency table) and
-bigram (P(c_{t+1} | c_t) with add-one smoothing: the first-order Markov chain of seed §1.2.2).
+- ``val_nats_per_char_streamed`` (``AppResult.value``): the text is cut into ``eval_streams``
+  contiguous pieces (about 6,900 characters each for the full text) read side by side,
+  ``eval_chunk`` characters at a time, the state carried from chunk to chunk (zero at each piece's
+  start); every character of a piece but its first is predicted (the < ``eval_streams`` trailing
+  characters are left out). This is how the model reads when it generates: with all it has seen.
+- ``val_nats_per_char_chunks`` (the history's last ``val_loss``): the mean loss on ``val_chunks``
+  fixed random chunks of ``seq_len`` characters, each from a zero state (the training condition:
+  a chunk's first characters have little context, so this is higher).
+- ``val_nats_per_char_context64``: each character predicted from exactly the ``CONTEXT`` = 64
+  characters before it, read from a zero state: what a fixed-window model (an order-65 n-gram, a
+  window MLP, a Transformer with 64 characters of context) can be compared with. It is computed on
+  ``context_positions`` positions spread evenly over the text (all when there are fewer), 64-character
+  windows run as batches of 256 (not one forward per character); ``..._se`` is its standard error.
+  ``val_nats_per_char_streamed_at_context64_positions`` is the streamed figure on the same positions
+  (the sample's error cancels in that paired comparison).
+
+Baselines on the characters the streamed figure predicts, estimated on the training text only:
+unigram (add-one smoothed frequencies) and bigram (P(c_{t+1} | c_t), add-one: the first-order
+Markov chain of seed §1.2.2).
 
 Sampling (:func:`generate`) runs the recurrent layer's ``step`` one character at a time (O(1) work
 per character, the state carried), first over the prompt, then over its own samples.
@@ -40,10 +55,21 @@ import time
 
 import numpy as np
 
+from ..callbacks import cosine_decay
 from ..data import corpora, text
 from ..layers import Dense, Dropout, Embedding, Recurrent
 from ..model import Sequential
-from ..ops.activations import log_softmax
+from ..ops import _checks
+from .charlm_eval import (
+    CONTEXT,
+    check_streamable,
+    chunk_nll,
+    context_nll,
+    context_positions,
+    ngram_baselines,
+    stream_nll_per_char,
+    streamed_at,
+)
 from .common import AppResult, Timer, recurrent_layer
 
 NAME = "charlm"
@@ -53,14 +79,19 @@ START = "\n"
 
 
 def default_config(quick=False):
-    """Settings of the app; ``quick`` is the demo / smoke-test size (well under a minute)."""
+    """Settings of the app; ``quick`` is the demo / smoke-test size (well under a minute).
+
+    ``steps``: optimizer steps (batches) in all; ``eval_every``: steps between history lines
+    (held-out chunk loss, printed with ``verbose``); ``context_positions``: how many held-out
+    positions the 64-character-context figure scores.
+    """
     return {"cell": "lstm", "hidden": 64 if quick else 192, "layers": 1, "bidirectional": False,
             "embed_dim": 16 if quick else 48, "seq_len": 64 if quick else 100,
-            "epochs": 5 if quick else 20, "steps_per_epoch": 40 if quick else 100, "batch_size": 32,
+            "steps": 200 if quick else 2000, "eval_every": 40 if quick else 100, "batch_size": 32,
             "lr": 1e-2 if quick else 3e-3, "lr_final": 0.3 if quick else 0.1, "clip_norm": 5.0, "seed": 0,
             "val_chunks": 16 if quick else 128, "val_chars": 20000 if quick else None,
-            "eval_streams": 64, "eval_chunk": 250, "sample_prompt": "ROMEO.\n", "sample_length": 300,
-            "temperature": 0.8}
+            "eval_streams": 64, "eval_chunk": 250, "context_positions": 1024 if quick else 8192,
+            "sample_prompt": "ROMEO.\n", "sample_length": 300, "temperature": 0.8}
 
 
 def build(config, vocab_size):
@@ -75,14 +106,26 @@ def build(config, vocab_size):
 
 # -- data ------------------------------------------------------------------------------------------
 
+def describe_data(data, val_chars=None):
+    """What a run trains on and what it holds out, counted from ``data`` (a ``ShakespeareData``);
+    works by title ("twelfth_night" -> "Twelfth Night", "henry_v" -> "Henry V")."""
+    title = lambda stem: " ".join(w.upper() if set(w) <= set("ivx") else w.capitalize() for w in stem.split("_"))
+    poems = sum(w in corpora.SHAKESPEARE_POEMS for w in data.train_works)
+    works = f"{len(data.train_works) - poems} plays" + (f" + {poems} poems" if poems else "")
+    n_val = len(data.val_text)
+    scored = f"; first {min(int(val_chars), n_val):,} scored" if val_chars else ""
+    return (f"Shakespeare: trained on {works} ({len(data.train_text):,} chars), held out "
+            f"{', '.join(map(title, data.val_works))} ({n_val:,} chars{scored})")
+
+
 def load(config):
-    """(training ids, validation ids, CharVocabulary); ``val_chars`` cuts the validation text."""
+    """(training ids, validation ids, CharVocabulary, data description); ``val_chars`` cuts the
+    validation text."""
     data = corpora.load_shakespeare()
     vocab = data.char_vocabulary()
-    val_text = data.val_text
-    if config.get("val_chars"):
-        val_text = val_text[:int(config["val_chars"])]
-    return vocab.encode(data.train_text), vocab.encode(val_text), vocab
+    val_text = data.val_text[:int(config["val_chars"])] if config.get("val_chars") else data.val_text
+    return (vocab.encode(data.train_text), vocab.encode(val_text), vocab,
+            describe_data(data, config.get("val_chars")))
 
 
 def random_chunks(ids, n, seq_len, rng):
@@ -91,61 +134,6 @@ def random_chunks(ids, n, seq_len, rng):
     idx = starts[:, None] + np.arange(seq_len + 1)[None, :]
     chunks = ids[idx]
     return chunks[:, :-1], chunks[:, 1:]
-
-
-def ngram_baselines(train_ids, targets, contexts, V):
-    """Cross-entropies (nats/char) of add-one unigram and bigram models on (context -> target) pairs."""
-    uni = np.bincount(train_ids, minlength=V).astype(np.float64)
-    p_uni = (uni + 1) / (uni.sum() + V)
-    pairs = np.bincount(train_ids[:-1] * V + train_ids[1:], minlength=V * V).reshape(V, V).astype(np.float64)
-    p_bi = (pairs + 1) / (pairs.sum(1, keepdims=True) + V)
-    return {"unigram": float(-np.log(p_uni[targets]).mean()),
-            "bigram": float(-np.log(p_bi[contexts, targets]).mean())}
-
-
-# -- running the network with a carried state -----------------------------------------------------
-
-def _check_streamable(model):
-    for layer in model.layers:
-        if isinstance(layer, Recurrent) and layer.bidirectional:
-            raise ValueError("a bidirectional layer cannot read text as a stream (it needs the future)")
-
-
-def forward_stateful(model, ids, states):
-    """Logits for token ids (B, T), each recurrent layer starting from ``states[i]`` (None: zeros).
-
-    Returns (logits (B, T, V), new states). Inference mode (dropout off).
-    """
-    x, new = ids, dict(states)
-    for i, layer in enumerate(model.layers):
-        if isinstance(layer, Recurrent):
-            x, new[i] = layer.forward(x, initial_state=states.get(i), return_state=True)
-        else:
-            x = layer.forward(x, None, training=False)
-    return x, new
-
-
-def stream_nll(model, ids, n_streams=64, chunk=250):
-    """Mean negative log-likelihood (nats/char) of ``ids`` read as ``n_streams`` parallel streams.
-
-    Returns (nll, targets, contexts): the predicted characters and the ones before them, for baselines
-    scored on the same positions.
-    """
-    _check_streamable(model)
-    ids = np.asarray(ids, dtype=np.int64)
-    S = max(1, min(int(n_streams), len(ids) // 2))
-    L = len(ids) // S
-    if L < 2:
-        raise ValueError(f"ids: need at least 2 characters per stream, got {len(ids)} for {S} streams")
-    streams = ids[:S * L].reshape(S, L)
-    total, states = 0.0, {}
-    for a in range(0, L - 1, int(chunk)):
-        b = min(a + int(chunk), L - 1)
-        logits, states = forward_stateful(model, streams[:, a:b], states)
-        logp = log_softmax(np.asarray(logits, np.float64))
-        total += -np.take_along_axis(logp, streams[:, a + 1:b + 1, None], axis=-1).sum()
-    n = S * (L - 1)
-    return total / n, streams[:, 1:].reshape(-1), streams[:, :-1].reshape(-1)
 
 
 # -- sampling --------------------------------------------------------------------------------------
@@ -197,7 +185,7 @@ def generate(model, prompt="", length=300, temperature=0.8, seed=0, vocab=None):
     temperature = float(temperature)
     if not math.isfinite(temperature):
         raise ValueError(f"temperature: expected a finite number, got {temperature!r}")
-    _check_streamable(model)
+    check_streamable(model)
     v = vocabulary_of(model, vocab)
     if model.input_size is not None and model.input_size != len(v):
         raise ValueError(f"vocab: {len(v)} characters, but the model was built for {model.input_size}")
@@ -222,68 +210,109 @@ def generate(model, prompt="", length=300, temperature=0.8, seed=0, vocab=None):
 
 # -- the app ---------------------------------------------------------------------------------------
 
+def _settings(config):
+    """(steps, eval_every, batch_size, seq_len, lr, final lr) of a config, checked before any work."""
+    steps = _checks.check_int(config["steps"], "steps", minimum=1)
+    every = _checks.check_int(config["eval_every"], "eval_every", minimum=1)
+    B = _checks.check_int(config["batch_size"], "batch_size", minimum=1)
+    L = _checks.check_int(config["seq_len"], "seq_len", minimum=1)
+    _checks.check_int(config["val_chunks"], "val_chunks", minimum=1)
+    if config.get("context_positions") is not None:
+        _checks.check_int(config["context_positions"], "context_positions", minimum=1)
+    lr = _checks.check_float(config["lr"], "lr", low=0, low_open=True)
+    return steps, every, B, L, lr, lr * _checks.check_float(config["lr_final"], "lr_final", low=0, high=1)
+
+
+def val_chunks(val_ids, config):
+    """The fixed held-out chunks (inputs, targets) of the chunk figure and the history's ``val_loss``."""
+    L = min(int(config["seq_len"]), len(val_ids) - 2)
+    return random_chunks(val_ids, config["val_chunks"], L, np.random.default_rng(config["seed"] + 1))
+
+
+def held_out(model, config, train_ids, val_ids, vX, vY):
+    """The three held-out figures (streamed, chunks, 64-character context) and the n-gram baselines."""
+    per, streams = stream_nll_per_char(model, val_ids, config["eval_streams"], config["eval_chunk"])
+    nll = float(per.mean())
+    ctx = context_nll(model, val_ids, CONTEXT, config.get("context_positions"))
+    paired = streamed_at(per, context_positions(len(val_ids), CONTEXT, config.get("context_positions")))
+    base = ngram_baselines(train_ids, streams[:, 1:].reshape(-1), streams[:, :-1].reshape(-1), model.input_size)
+    se = float(ctx.std(ddof=1) / math.sqrt(len(ctx))) if len(ctx) > 1 else float("nan")
+    return {"val_nats_per_char_streamed": nll, "val_bits_per_char_streamed": nll / math.log(2),
+            "val_nats_per_char_chunks": float(chunk_nll(model, vX, vY)),
+            f"val_nats_per_char_context{CONTEXT}": float(ctx.mean()),
+            f"val_nats_per_char_context{CONTEXT}_se": se, f"n_context{CONTEXT}_positions": int(len(ctx)),
+            f"val_nats_per_char_streamed_at_context{CONTEXT}_positions": float(paired.mean()),
+            "unigram_nats_per_char": base["unigram"], "bigram_nats_per_char": base["bigram"],
+            "n_predicted": int(per.size)}
+
+
 def evaluate(model, config):
-    """Held-out nats per character of a (loaded) model, streamed, with the n-gram baselines."""
-    train_ids, val_ids, vocab = load(config)
+    """The held-out figures of a (loaded) model (see the module docstring), with the n-gram baselines."""
+    train_ids, val_ids, vocab, desc = load(config)
     v = vocabulary_of(model, (getattr(model, "metadata", None) or {}).get("vocab", vocab))
     if v != vocab:
         raise ValueError("evaluate: the model's vocabulary is not the Shakespeare corpus' vocabulary")
-    nll, targets, contexts = stream_nll(model, val_ids, config["eval_streams"], config["eval_chunk"])
-    base = ngram_baselines(train_ids, targets, contexts, len(vocab))
-    return {"val_nats_per_char": float(nll), "val_bits_per_char": float(nll / math.log(2)),
-            "unigram_nats_per_char": base["unigram"], "bigram_nats_per_char": base["bigram"],
-            "n_predicted": int(len(targets))}
+    return {**held_out(model, config, train_ids, val_ids, *val_chunks(val_ids, config)), "data": desc}
+
+
+def train(model, config, train_ids, vX, vY, verbose=0):
+    """``steps`` optimizer steps on fresh random chunks, the learning rate set before every step
+    (cosine, ``callbacks.cosine_decay``); returns the history, one line per ``eval_every`` steps."""
+    steps, every, B, L, lr0, lr1 = _settings(config)
+    schedule = cosine_decay(lr0, steps - 1, lr1)        # lr0 at the first step, lr1 at the last
+    rng = np.random.default_rng(config["seed"])
+    history = {"step": [], "passes": [], "loss": [], "val_loss": [], "lr": []}
+    losses, t0 = [], time.perf_counter()
+    for k in range(steps):
+        model.optimizer.lr = schedule(k, model.optimizer.lr)
+        X, Y = random_chunks(train_ids, B, L, rng)
+        losses.append(model.train_step(X, Y, None, None)[0])
+        if (k + 1) % every and k + 1 < steps:
+            continue
+        line = {"step": k + 1, "passes": (k + 1) * B * L / len(train_ids), "loss": float(np.mean(losses)),
+                "val_loss": float(chunk_nll(model, vX, vY)), "lr": float(model.optimizer.lr)}
+        for key, value in line.items():
+            history[key].append(value)
+        losses = []
+        if verbose:
+            print(f"step {k + 1}/{steps} ({line['passes']:.3f} passes): loss={line['loss']:.4f}  "
+                  f"val_loss={line['val_loss']:.4f}  lr={line['lr']:.2e}  ({time.perf_counter() - t0:.0f}s)",
+                  flush=True)
+    return history
 
 
 def run(config, verbose=0):
+    steps, _, B, L, lr, _ = _settings(config)
     with Timer() as timer:
-        train_ids, val_ids, vocab = load(config)
+        train_ids, val_ids, vocab, desc = load(config)
         V = len(vocab)
-        model = build(config, V).compile("crossentropy", "adam", lr=config["lr"], clip_norm=config["clip_norm"])
-        rng = np.random.default_rng(config["seed"])
-        L, B, steps = int(config["seq_len"]), int(config["batch_size"]), int(config["steps_per_epoch"])
-        vX, vY = random_chunks(val_ids, config["val_chunks"], min(L, len(val_ids) - 2),
-                               np.random.default_rng(config["seed"] + 1))
-        epochs = int(config["epochs"])
-        history = {"loss": [], "val_loss": [], "lr": []}
-        lr0, lr1 = float(config["lr"]), float(config["lr"]) * float(config["lr_final"])
-        for epoch in range(epochs):
-            model.optimizer.lr = lr1 + 0.5 * (lr0 - lr1) * (1 + math.cos(math.pi * epoch / max(1, epochs - 1)))
-            X, Y = random_chunks(train_ids, steps * B, L, rng)
-            h = model.fit(X, Y, epochs=1, batch_size=B, shuffle=False, verbose=0).history
-            val = model.evaluate(vX, vY)["loss"]
-            history["loss"].append(h["loss"][0])
-            history["val_loss"].append(float(val))
-            history["lr"].append(float(model.optimizer.lr))
-            if verbose:
-                print(f"epoch {epoch + 1}/{epochs}: loss={h['loss'][0]:.4f}  val_loss={val:.4f}  "
-                      f"lr={model.optimizer.lr:.2e}  ({time.perf_counter() - timer.t0:.0f}s)", flush=True)
+        model = build(config, V).compile("crossentropy", "adam", lr=lr, clip_norm=config["clip_norm"]).build(V)
+        vX, vY = val_chunks(val_ids, config)
+        history = train(model, config, train_ids, vX, vY, verbose)
         metadata = {"vocab": list(vocab.chars), "start": START}
         model.metadata = metadata
-        nll, targets, contexts = stream_nll(model, val_ids, config["eval_streams"], config["eval_chunk"])
-        base = ngram_baselines(train_ids, targets, contexts, V)
+        held = held_out(model, config, train_ids, val_ids, vX, vY)
         sample = generate(model, prompt=config["sample_prompt"], length=config["sample_length"],
                           temperature=config["temperature"], seed=config["seed"])
-    metrics = {"val_nats_per_char": float(nll), "val_bits_per_char": float(nll / math.log(2)),
-               "unigram_nats_per_char": base["unigram"], "bigram_nats_per_char": base["bigram"],
-               "last_val_chunk_loss": history["val_loss"][-1] if history["val_loss"] else None,
-               "n_predicted": int(len(targets)), "train_chars": int(len(train_ids)),
-               "chars_trained_on": int(epochs * steps * B * L), "vocab_size": V, "sample": sample,
-               "sample_settings": {"prompt": config["sample_prompt"], "temperature": config["temperature"],
-                                   "seed": config["seed"]}}
+    nll, ctx = held["val_nats_per_char_streamed"], held[f"val_nats_per_char_context{CONTEXT}"]
+    metrics = {**held, "steps": steps, "passes": steps * B * L / len(train_ids),
+               "chars_trained_on": int(steps * B * L), "train_chars": int(len(train_ids)), "vocab_size": V,
+               "sample": sample, "sample_settings": {"prompt": config["sample_prompt"],
+                                                     "temperature": config["temperature"], "seed": config["seed"]}}
 
     def plot(path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(figsize=(7, 4))
-        e = np.arange(1, len(history["loss"]) + 1)
-        ax.plot(e, history["loss"], "-o", ms=3, label="train chunks")
-        ax.plot(e, history["val_loss"], "-o", ms=3, label="held-out chunks")
-        ax.axhline(nll, c="k", lw=1, label=f"held-out plays, streamed: {nll:.3f}")
-        ax.axhline(base["bigram"], c="C3", ls="--", label=f"bigram (add-one): {base['bigram']:.3f}")
-        ax.axhline(base["unigram"], c="C4", ls=":", label=f"unigram: {base['unigram']:.3f}")
-        ax.set_xlabel("epoch")
+        ax.plot(history["step"], history["loss"], "-o", ms=3, label="train chunks (mean since last point)")
+        ax.plot(history["step"], history["val_loss"], "-o", ms=3, label="held-out chunks, zero state")
+        for y, color, ls, name in [(nll, "k", "-", "held-out plays, streamed"),
+                                   (ctx, "C2", "-.", f"held-out, {CONTEXT}-character context"),
+                                   (held["bigram_nats_per_char"], "C3", "--", "bigram (add-one)"),
+                                   (held["unigram_nats_per_char"], "C4", ":", "unigram")]:
+            ax.axhline(y, c=color, ls=ls, lw=1, label=f"{name}: {y:.3f}")
+        ax.set_xlabel(f"optimizer step ({metrics['passes']:.2f} passes over the training text in all)")
         ax.set_ylabel("nats per character")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -292,11 +321,7 @@ def run(config, verbose=0):
         fig.savefig(path, dpi=100)
         plt.close(fig)
 
-    held = f"{len(val_ids):,} chars" + ("" if not config.get("val_chars") else " (first part)")
-    return AppResult(task="char LM (Shakespeare)", data=f"37 plays + 5 poems; Hamlet, Twelfth Night, "
-                     f"Henry V held out ({held})",
-                     metric="held-out nats/char", value=float(nll), baseline=base["bigram"],
-                     baseline_name="bigram, add-one", model=model, history=history, metrics=metrics,
-                     plots={"nats_per_char.png": plot}, metadata=metadata,
-                     seconds=timer.seconds)
-
+    return AppResult(task="char LM (Shakespeare)", data=desc, metric="held-out nats/char (streamed)",
+                     value=float(nll), baseline=held["bigram_nats_per_char"], baseline_name="bigram, add-one",
+                     model=model, history=history, metrics=metrics, plots={"nats_per_char.png": plot},
+                     metadata=metadata, seconds=timer.seconds)

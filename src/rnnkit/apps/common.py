@@ -104,15 +104,19 @@ def mae(a, b):
 
 
 def plot_history(history: dict, path):
-    """The loss curve (train and validation) of a run, as a PNG."""
+    """The loss curve (train and validation) of a run, as a PNG: against the epoch, or against the
+    optimizer step where the history logs one (``history["step"]``, e.g. the charlm recipe)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
+    by_step = len(history.get("step", ())) == len(history.get("loss", ())) > 0
     for key in ("loss", "val_loss"):
         if key in history:
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=key)
-    ax.set_xlabel("epoch")
+            x = history["step"] if by_step and len(history[key]) == len(history["step"]) \
+                else np.arange(1, len(history[key]) + 1)
+            ax.plot(x, history[key], label=key)
+    ax.set_xlabel("optimizer step" if by_step else "epoch")
     ax.set_ylabel("loss")
     ax.legend()
     ax.grid(alpha=0.3)

@@ -125,6 +125,15 @@ def _split(config):
     return data, np.sort(tr), va
 
 
+def describe_data(data, tr, va):
+    """What a run trains on and holds out: snippet counts of the training part (``tr``), the validation
+    part carved from the loader's training set (``va``) and the loader's test set."""
+    n_train_set = len(data.train_texts)
+    limited = f" of {n_train_set - len(va):,} (train_limit)" if len(tr) + len(va) < n_train_set else ""
+    return (f"movie-review snippets: trained on {len(tr):,}{limited}, validation {len(va):,} "
+            f"(early stopping), held out {len(data.test_texts):,} test")
+
+
 def tfidf_baseline(train_texts, train_y, val_texts, val_y, test_texts, Cs=(1.0,), soft_targets=None):
     """TF-IDF (word 1-2 grams, sublinear tf, this module's tokenizer) + logistic regression.
 
@@ -239,7 +248,7 @@ def run(config, verbose=0):
         plt.close(fig)
 
     return AppResult(task="sentiment (§5.1)",
-                     data=f"movie snippets, {len(tr)} train / {len(va)} val / {len(y_te)} test",
+                     data=describe_data(data, tr, va),
                      metric="test accuracy", value=acc, baseline=base_acc,
                      baseline_name=base_name, model=model, history=hist.history,
                      metrics=metrics, plots={"sentiment.png": plot}, metadata=metadata,

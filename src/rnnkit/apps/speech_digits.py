@@ -157,6 +157,15 @@ def load_corpus(config, part: str, feature_params=None):
         cache=bool(config.get("cache", True)))
 
 
+def describe_data(train_voices, n_val, test_voices):
+    """What a run trains on and holds out: utterance and voice counts of the loaded corpora (the
+    voice of every training and test utterance; ``n_val`` validation utterances, training voices)."""
+    seen, held = set(train_voices), set(test_voices)
+    unseen = "unseen " if not seen & held else ""
+    return (f"espeak-ng digit strings: trained on {len(train_voices)} utts in {len(seen)} voices "
+            f"(+{n_val} validation), held out {len(test_voices)} utts in {len(held)} {unseen}voices")
+
+
 def build(config):
     rec = recurrent_layer(config, return_sequences=True)
     return Sequential([rec, Dense(N_CLASSES)], seed=config["seed"])
@@ -219,7 +228,7 @@ def _fit_ctc(model, config, X_tr, y_tr, X_va, y_va, epochs, verbose):
 def run(config, verbose=0):
     with Timer() as timer:
         with Timer() as t_data:
-            X_tr, d_tr, _ = load_corpus(config, "train")
+            X_tr, d_tr, v_tr = load_corpus(config, "train")
             X_va, d_va, _ = load_corpus(config, "val") if int(config["n_val"]) else ([], [], [])
             X_te, d_te, v_te = load_corpus(config, "test")
         y_tr = [digits_to_labels(d) for d in d_tr]
@@ -257,7 +266,7 @@ def run(config, verbose=0):
         plot_posteriors(path, X_te[pick], logits[pick], d_te[pick], beam[pick], v_te[pick], frame_s)
 
     return AppResult(task="spoken digits, CTC (§2.6, §5.2.2)",
-                     data=f"espeak-ng digit strings, {len(X_tr)} train / {len(X_te)} test utts, held-out voices",
+                     data=describe_data(v_tr, len(X_va), v_te),
                      metric="digit error rate (beam)", value=m["der_beam"],
                      baseline=None if base is None else base["der_beam"],
                      baseline_name="frame-wise MLP + CTC (no recurrence)", model=model, history=history,

@@ -55,6 +55,13 @@ def load():
     return list(tr.X), np.asarray(tr.y), list(te.X), np.asarray(te.y), tuple(tr.classes)
 
 
+def describe_data(X_tr, y_tr, X_te, y_te):
+    """What a run trains on and holds out, counted from the loaded utterances."""
+    return (f"JapaneseVowels ({len(np.unique(y_tr))} speakers, {np.shape(X_tr[0])[-1]} LPC cepstra/frame): "
+            f"trained on {len(X_tr)} utterances, held out {len(X_te)} test utterances of "
+            f"{len(np.unique(y_te))} speakers (the archive's split)")
+
+
 def build(config, n_classes, seed):
     rec = recurrent_layer(config)
     return Sequential([rec, Dense(n_classes)], seed=seed)
@@ -136,7 +143,7 @@ def run(config, verbose=0):
 
     plural = "s" if len(seeds) > 1 else ""
     return AppResult(task="speaker id, JapaneseVowels (§5.2.2)",
-                     data=f"9 speakers, 12 LPC cepstra/frame, official {len(X_tr)}/{len(X_te)} split",
+                     data=describe_data(X_tr, y_tr, X_te, y_te),
                      metric=f"test accuracy (mean of {len(seeds)} seed{plural})", value=float(accs_arr.mean()),
                      baseline=BASELINE[0], baseline_name=BASELINE[1], model=first, history=history,
                      metrics=metrics, plots={"confusion.png": plot}, metadata=metadata, seconds=timer.seconds)

@@ -7,8 +7,9 @@ w = 3 and a longer one (``window``, default 20); one model is trained per window
 is a price forecast: P_hat_t = P_{t-1} exp(r_hat_t).
 
 Data: ``timeseries.load_sp500`` (daily closes 1999-01-04 .. 2018-12-31, 5,031 days, 5,030 returns).
-The returns are split chronologically 70/15/15 (train to 2012-12, validation 2013-2015, test
-2015-12-31 .. 2018-12-31, 755 days); every model and baseline is scored on the same test days.
+The returns are split chronologically 70/15/15 (targets: train 1999-02-03 .. 2013-01-02, 3,501 days;
+validation 2013-2015; test 2015-12-31 .. 2018-12-31, 755 days: ``AppResult.data``, counted from the
+data); every model and baseline is scored on the same test days.
 Returns are standardised with training statistics. Baselines, fitted on training days only:
 
 - zero return ("price persistence": tomorrow's price = today's), the random-walk forecast;
@@ -88,6 +89,19 @@ def prepare(config):
 
 def _mask(idx, part):
     return (idx >= part.start) & (idx < part.stop)
+
+
+def describe_data(data, parts, first):
+    """What a run trains on and holds out: the days whose returns are the targets of each
+    chronological part (``parts``: slices of the return series; targets start at ``first``)."""
+    idx = np.arange(first, len(data.close) - 1)          # r[j] is the return of day j + 1
+
+    def span(part):
+        days = data.dates[idx[_mask(idx, part)] + 1]
+        return f"{days[0]}..{days[-1]} ({len(days):,} days)"
+    tr, va, te = parts
+    return (f"S&P 500 daily log returns: trained on {span(tr)}, validation the next "
+            f"{int(_mask(idx, va).sum()):,} days, held out {span(te)}")
 
 
 def ar_fit_predict(X_train, y_train, X_test):
@@ -225,7 +239,7 @@ def run(config, verbose=0):
 
     note = "an RNN beats the zero forecast" if any_beats else "no model significantly beats the zero forecast"
     return AppResult(task="stocks (§5.2.1)",
-                     data=f"S&P 500 daily returns, test {dates[0]}..{dates[-1]}; {note}",
+                     data=f"{describe_data(data, (tr, va, te), first)}; {note}",
                      metric=f"test RMSE (w={w_long})", value=metrics["rmse"], baseline=baselines[best_name],
                      baseline_name=best_name, model=model, history=hist.history, metrics=metrics,
                      plots={"returns.png": plot},

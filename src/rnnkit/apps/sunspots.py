@@ -1,9 +1,10 @@
 """Yearly sunspots forecasting (seed §5.2.1 applied to another real series) against ARIMA.
 
 x_t = [s_{t-w}, ..., s_{t-1}] -> s_t, one step ahead. Chronological split 70/15/15 of the 309 years
-1700-2008 (test: the last 15%, about 1963-2008). Values are standardised with training statistics.
-Baselines on the same test years: persistence (s_t = s_{t-1}) and ARIMA fitted on the training years
-(statsmodels; one-step-ahead forecasts that see the test data only as past observations).
+1700-2008 (test: the last 15%, 1962-2008; ``AppResult.data`` names the years of each part). Values
+are standardised with training statistics. Baselines on the same test years: persistence
+(s_t = s_{t-1}) and ARIMA fitted on the training years (statsmodels; one-step-ahead forecasts that
+see the test data only as past observations).
 """
 from __future__ import annotations
 
@@ -55,6 +56,17 @@ def _data(config, scaler=None):
     return series, values, scaler, X, y, idx, (part(tr), part(va), part(te)), te
 
 
+def describe_data(series, idx, parts):
+    """What a run trains on and holds out: the years of each chronological part's one-step targets
+    (``idx``: the index of every window's target year; ``parts``: the train/validation/test masks).
+    Training windows read inputs from the first year of the series on."""
+    years = series.time[idx]
+    span = lambda m: f"{years[m][0]}-{years[m][-1]} ({int(m.sum())} years)"
+    tr, va, te = parts
+    return (f"yearly sunspots: trained on {series.time[0]}-{years[tr][-1]} ({int(tr.sum())} one-step targets), "
+            f"validation {span(va)}, held out {span(te)}")
+
+
 def evaluate(model, config):
     """Test RMSE/MAE of a saved model, with the scaler stored beside it."""
     scaler = Standardizer.from_dict(model.metadata["scaler"])
@@ -103,7 +115,7 @@ def run(config, verbose=0):
         fig.savefig(path, dpi=100)
         plt.close(fig)
 
-    return AppResult(task="sunspots (§5.2.1)", data=f"yearly 1700-2008, test {years[0]}-{years[-1]}",
+    return AppResult(task="sunspots (§5.2.1)", data=describe_data(series, idx, (train, val, test)),
                      metric="test RMSE", value=metrics["rmse"], baseline=metrics["arima_rmse"],
                      baseline_name=f"ARIMA{tuple(config['arima_order'])}", model=model,
                      history=hist.history, metrics=metrics, plots={"forecast.png": plot},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import re
+import unicodedata
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -154,6 +155,19 @@ class Vocabulary:
         return cls(tokens[2:], tokenizer=tokenizer)
 
 
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[ntr0\\'\"])")
+_SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
+
+
+def unescape(text: str) -> str:
+    """``text`` with backslash escapes read: \\n \\t \\r \\0 \\\\ \\' \\" \\xNN \\uNNNN \\UNNNNNNNN (as in a
+    Python string). Any other backslash stays as it is. For prompts typed on a command line."""
+    def one(m):
+        e = m.group(0)[1:]
+        return _SIMPLE[e] if e in _SIMPLE else chr(int(e[1:], 16))
+    return _ESCAPE.sub(one, text)
+
+
 class CharVocabulary:
     """Character vocabulary: ``chars[i]`` has id ``i`` (no reserved ids).
 
@@ -198,8 +212,22 @@ class CharVocabulary:
         ids[inside] = self._table[codes[inside]]
         if (ids < 0).any():
             unknown = sorted({chr(c) for c in codes[ids < 0].tolist()})
-            raise ValueError(f"text has characters not in the vocabulary: {unknown[:20]}")
+            hints = "; ".join(f"{c!r} -> {' or '.join(map(repr, self.nearest(c))) or 'nothing close'}"
+                              for c in unknown[:10])
+            raise ValueError(f"text has characters not in the vocabulary: {unknown[:20]} (nearest valid: {hints})")
         return ids
+
+    def nearest(self, char: str) -> list:
+        """Characters of the vocabulary close to ``char``: its other case, its base letter without
+        accents (NFKD), a plain space or quote for typographic ones."""
+        base = unicodedata.normalize("NFKD", char)[:1]
+        typographic = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
+                       "\u00a0": " ", "\t": " "}
+        out = []
+        for c in (char.swapcase(), base, base.swapcase(), typographic.get(char, "")):
+            if c and c != char and c in self.chars and c not in out:
+                out.append(c)
+        return out
 
     def decode(self, ids: Iterable[int]) -> str:
         ids = np.asarray(ids)

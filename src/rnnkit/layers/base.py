@@ -1,6 +1,9 @@
 """The layer protocol: a thin object holding parameters and their gradients around pure ops.
 
-A layer is built lazily from its input feature size, so models can be declared without shapes.
+A layer is built lazily from its input feature size, so models can be declared without shapes. A
+layer used on its own builds itself on its first ``forward`` / ``step`` from the input's last axis,
+with ``np.random.default_rng(0)`` and the input's dtype (float32 unless the input is float64); call
+``build(input_size, rng, dtype)`` first for another generator or dtype.
 ``forward`` is the public entry: it checks its inputs (``check_input``) and runs ``call``, which trusts
 them (``Sequential`` validates a batch once and calls ``call``). ``call`` keeps what ``backward`` needs
 on the layer (one pending backward at a time), and ``backward`` fills ``grads`` (same keys as
@@ -86,7 +89,7 @@ class Layer:
 
     def check_input(self, x, lengths):
         """``(x, lengths)`` validated for this layer: raises with a message naming the problem."""
-        self.require_built()
+        self.ensure_built(x)
         x = _checks.as_float_array(x, "x", dtype=self.dtype)
         if x.ndim == 3:
             return x, _checks.check_lengths(lengths, x.shape[0], x.shape[1])
@@ -94,10 +97,20 @@ class Layer:
             raise ValueError("lengths: given, but x has no time axis")
         return x, None
 
-    def require_built(self):
-        if not self.built:
-            raise RuntimeError(f"{type(self).__name__}: not built yet; call layer.build(input_size, rng) "
-                               "or use it inside a Sequential, which builds it from the data")
+    def ensure_built(self, x):
+        """Build on first use from ``x`` (see the module docstring); nothing if already built."""
+        if self.built:
+            return
+        a = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if a.ndim < 2 or a.dtype.kind not in "fiub":
+            raise ValueError(f"x: {type(self).__name__} is not built and builds itself from the last axis of "
+                             f"a numeric (batch, ..., features) input; got dtype {a.dtype}, shape {a.shape} "
+                             "(or call layer.build(input_size))")
+        self.build(self.input_size_of(a), dtype=a.dtype if a.dtype in _checks.FLOAT_DTYPES else np.float32)
+
+    def input_size_of(self, x) -> int:
+        """The ``input_size`` to build for when ``x`` is the first input (its feature axis)."""
+        return x.shape[-1]
 
     def call(self, x, lengths, training=False):
         """``forward`` on inputs already checked."""

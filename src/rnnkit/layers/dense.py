@@ -84,7 +84,11 @@ class Embedding(Layer):
     def output_size(self, input_size):
         return self.dim
 
+    def input_size_of(self, x):
+        return self.vocab_size
+
     def check_input(self, x, lengths):
+        self.ensure_built(x)
         ids = _checks.check_token_ids(x, self.vocab_size)
         return ids, _checks.check_lengths(lengths, ids.shape[0], ids.shape[1])
 

@@ -147,7 +147,7 @@ class Recurrent(Layer):
 
     # -- forward / backward ------------------------------------------------------------------
     def check_input(self, x, lengths):
-        self.require_built()
+        self.ensure_built(x)
         x = _checks.check_sequence_batch(x, "x", features=self.input_size, dtype=self.params["W_x_l0"].dtype)
         return x, _checks.check_lengths(lengths, x.shape[0], x.shape[1])
 
@@ -282,7 +282,7 @@ class Recurrent(Layer):
         if self.bidirectional:
             raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse "
                              "direction starts at the end); use forward()")
-        self.require_built()
+        self.ensure_built(x_t)
         x_t = self._check_step_input(x_t)
         if state is None:
             state = self.initial_state(x_t.shape[0])
