@@ -28,17 +28,17 @@ RANKS = {
     # the package __init__ holds only __version__: anything may read it, it imports nothing
     "": -1,
     # 0: pure array functions and tiny helpers
-    "_atomic": 0, "_threads": 0, "_archive": 0, "ops": 0,
+    "_atomic": 0, "_threads": 0, "_archive": 0, "ops": 0, "_parallel": 0,
     # 1: parameter holders, data handling, training support (none of them knows Sequential)
     "layers": 1, "data": 1, "optim": 1, "metrics": 1, "callbacks": 1,
     # 2: the model file format (builds layers; never imports model), the model's input checks
-    "io": 2, "quantize": 2, "_model_data": 2,
+    "io": 2, "quantize": 2, "_model_data": 2, "distributed": 2,
     # 3: the model's config (layers and compile settings through io)
     "_model_config": 3, "_training": 3,
     # 4: Sequential (saves and loads through io)
     "model": 4,
     # 5: tools built on models and layers
-    "diagnostics": 5, "model_selection": 5, "interop": 5, "estimators": 5, "distributed": 5,
+    "diagnostics": 5, "model_selection": 5, "interop": 5, "estimators": 5,
     # 6: the applications
     "apps": 6,
     # 7: the command line

@@ -2,17 +2,44 @@
 step each, per-epoch logs and validation, callbacks (early stopping, checkpoints, schedules)."""
 from __future__ import annotations
 
+import fnmatch
 import warnings
 
 import numpy as np
 
-from . import _model_data
+from . import _model_data, distributed, optim
 from .callbacks import CallbackList, History
 from .ops import _checks, ctc
 
 
-def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks, shuffle, verbose):
+class TrainingError(RuntimeError):
+    """Training stopped because the loss or a gradient became NaN/inf; the weights are the last good ones."""
+
+
+def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks, shuffle, verbose,
+        distributed_=False):
     """``Sequential.fit``: returns the History."""
+    group = distributed.DataParallel() if distributed_ else distributed.active()
+    if group is None or group.size == 1:
+        return _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks,
+                    shuffle, verbose)
+    # every rank runs the same loop; rank 0 alone prints and writes files; dropout draws per rank
+    rng = np.random.default_rng([0 if model.seed is None else model.seed, group.rank])
+    callbacks = [cb for cb in callbacks if group.is_root or not getattr(cb, "writes_files", False)]
+    model._group = group
+    try:
+        history = _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks,
+                       shuffle, verbose if group.is_root else 0, layer_rng=rng)
+    except BaseException as e:                # a lone failing rank must not leave the others waiting
+        group.abort(e)
+        raise
+    finally:
+        model._group = None
+    return history
+
+
+def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks, shuffle,
+         verbose, layer_rng=None):
     if model.loss is None:
         raise RuntimeError("fit: call compile(loss=..., optimizer=...) first")
     epochs = _checks.check_int(epochs, "epochs", minimum=0)
@@ -43,6 +70,9 @@ def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_sp
             model.unbuild()
         raise
     n = len(Xp)
+    if layer_rng is not None:
+        for layer in model.layers:
+            layer.rng = layer_rng
     shuffle_rng = np.random.default_rng(None if model.seed is None else model.seed + 1)
     history = History()
     cbs = CallbackList([history, *callbacks], model)
@@ -81,6 +111,69 @@ def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_sp
             break
     cbs.on_train_end()
     return history
+
+
+def gradients(model, xb, yb, lb, mask, training):
+    """(loss with penalty, output, grads) for one checked batch; grads are the layers' arrays."""
+    out = model._forward(xb, lb, training)
+    loss, dout = model._loss(out, yb, lb, mask)
+    model.backward(dout)
+    params, grads = model._params(), model._grads()
+    if model.l1 or model.l2:
+        names = [k for k in params if any(fnmatch.fnmatchcase(k, p) for p in model.regularize)]
+        if not names:
+            raise ValueError(f"regularize: no parameter matches {model.regularize} "
+                             f"(parameters: {sorted(params)})")
+        pen, pgrads = optim.penalty(params, model.l1, model.l2, names)
+        loss = loss + pen
+        for k, g in pgrads.items():
+            grads[k] = grads[k] + g
+    return float(loss), out, grads
+
+
+def train_step(model, xb, yb, lb, mask):
+    """One gradient step on a checked batch; returns (loss, output). Refuses to update on a
+    non-finite loss or gradient (the weights stay the last good ones)."""
+    group = getattr(model, "_group", None) or distributed.active()
+    with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are caught just below
+        if group is None or group.size == 1:
+            loss, out, grads = gradients(model, xb, yb, lb, mask, training=True)
+        else:
+            loss, out, grads = shared_gradients(model, group, xb, yb, lb, mask)
+    if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads.values()):
+        raise TrainingError(
+            f"training stopped: the loss became {loss} (a NaN/inf loss or gradient) at optimizer step "
+            f"{model.optimizer.iterations + 1}; the weights are the last good ones. Lower the learning "
+            f"rate, clip gradients (clip_norm=1.0) or check the data for extreme values.")
+    model.last_grad_norm = optim.global_norm(grads)
+    if model.clip_value is not None:
+        optim.clip_by_value(grads, model.clip_value)
+    if model.clip_norm is not None:
+        optim.clip_by_global_norm(grads, model.clip_norm)
+    clipped = model.clip_value is not None or model.clip_norm is not None
+    model.last_grad_norm_clipped = optim.global_norm(grads) if clipped else model.last_grad_norm
+    model.optimizer.step(model._params(), grads)
+    return loss, out
+
+
+def shared_gradients(model, group, xb, yb, lb, mask):
+    """``gradients`` of a batch shared by the ranks of ``group``: each computes its rows' gradient,
+    and one Allreduce weights them by their counts of loss terms (the batch's mean gradient, exactly;
+    see ``rnnkit.distributed``). Every rank knows the whole batch, so the weights need no message."""
+    rows = group.share(len(xb))
+    per_step = model.output_is_sequence(xb.ndim == 3) and model.loss != "ctc"
+    total = float(mask.sum()) if (per_step and mask is not None) else len(xb) * (xb.shape[1] if per_step else 1)
+    if len(rows):
+        pick = (lambda a: None if a is None else [a[i] for i in rows] if isinstance(a, list) else a[rows])
+        loss, out, grads = gradients(model, xb[rows], pick(yb), pick(lb), pick(mask), training=True)
+        weight = float(mask[rows].sum()) if (per_step and mask is not None) else \
+            len(rows) * (xb.shape[1] if per_step else 1)
+    else:                                                         # fewer rows than ranks
+        loss, out, weight = 0.0, None, 0.0
+        grads = {k: np.zeros_like(v) for k, v in model._params().items()}
+    grads = dict(grads)
+    loss = group.combine(grads, loss, weight, total)
+    return loss, group.gather_rows(out, len(xb)), grads
 
 
 def ctc_impossible(labels, lengths, T) -> int:

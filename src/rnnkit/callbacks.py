@@ -96,6 +96,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Save the model to ``path`` after an epoch (only when ``monitor`` improves, with ``save_best_only``).
 
+    In data-parallel training only rank 0 saves (``writes_files``).
+
     Saving is atomic (see ``rnnkit.io``): an interrupted write leaves the previous checkpoint intact.
     """
 

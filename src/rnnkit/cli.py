@@ -49,6 +49,7 @@ from .cli_args import (
     load_inputs,
     load_model,
 )
+from .distributed import data_parallel
 from .model import TrainingError
 
 __all__ = ["APPS", "CliError", "build_parser", "main"]
@@ -171,7 +172,13 @@ def cmd_train(args):
     out = args.out or os.path.join("runs", f"{args.app}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_out_dir(out, args.overwrite)
     verbose = args.verbose if args.verbose is not None else (1 if sys.stderr.isatty() else 2)
-    result = app.run(config, verbose=verbose)
+    if args.distributed:
+        with data_parallel() as group:      # every fit inside the recipe shares its batches
+            result = app.run(config, verbose=verbose if group.is_root else 0)
+        if not group.is_root:
+            return
+    else:
+        result = app.run(config, verbose=verbose)
     write_run(result, config, args.app, out)
     print(format_table([result.row()]))
     print(f"run folder: {out}")

@@ -162,6 +162,10 @@ def build_parser(commands):
     t.add_argument("--out", metavar="DIR", help="run folder (default runs/APP-TIMESTAMP); must not exist "
                                                 "or be empty, unless --overwrite")
     t.add_argument("--overwrite", action="store_true", help="write into an existing, non-empty --out folder")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over the ranks of an MPI job: start it as "
+                        "`mpiexec -n N rnnkit train APP --distributed` (needs: pip install 'rnnkit[mpi]'); "
+                        "rank 0 writes the run folder")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                    help="progress: 0 none, 1 a progress bar and a line per epoch, 2 a line per epoch only "
                         "(default: 1 on a terminal, 2 when the output is a file or a pipe)")

@@ -13,22 +13,20 @@ Training batches group sequences of similar length (``data.batching.bucket_batch
 from __future__ import annotations
 
 import copy
-import fnmatch
 
 import numpy as np
 
 from . import _model_config, _model_data, _training, io, optim
+from ._training import TrainingError
 from .layers import Dense, Embedding, Flatten, Layer
 from .metrics import get as get_metric
 from .ops import _checks, ctc, ctc_decode
 from .ops import activations as A
 from .ops import losses as L
 
+__all__ = ["Sequential", "TrainingError", "feedforward", "LOSSES"]
+
 LOSSES = ("mse", "binary_crossentropy", "crossentropy", "ctc")
-
-
-class TrainingError(RuntimeError):
-    """Training stopped because the loss or a gradient became NaN/inf; the weights are the last good ones."""
 
 
 class Sequential:
@@ -216,59 +214,29 @@ class Sequential:
         Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True)
         mask = _model_data.step_mask(lp, Xp.shape[1] if seq else None, seq_out)
         with np.errstate(over="ignore", invalid="ignore"):
-            loss, _, grads = self._gradients(Xp, yp, lp, mask, training)
+            loss, _, grads = _training.gradients(self, Xp, yp, lp, mask, training)
         return loss, {k: g.copy() for k, g in grads.items()}
-
-    def _gradients(self, xb, yb, lb, mask, training):
-        """(loss with penalty, output, grads) for one checked batch; grads are the layers' arrays."""
-        out = self._forward(xb, lb, training)
-        loss, dout = self._loss(out, yb, lb, mask)
-        self.backward(dout)
-        params, grads = self._params(), self._grads()
-        if self.l1 or self.l2:
-            names = [k for k in params if any(fnmatch.fnmatchcase(k, p) for p in self.regularize)]
-            if not names:
-                raise ValueError(f"regularize: no parameter matches {self.regularize} "
-                                 f"(parameters: {sorted(params)})")
-            pen, pgrads = optim.penalty(params, self.l1, self.l2, names)
-            loss = loss + pen
-            for k, g in pgrads.items():
-                grads[k] = grads[k] + g
-        return float(loss), out, grads
 
     def train_step(self, xb, yb, lb, mask):
         """One gradient step on a checked batch; returns (loss, output). Refuses to update on a
-        non-finite loss or gradient (the weights stay the last good ones)."""
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite values are caught just below
-            loss, out, grads = self._gradients(xb, yb, lb, mask, training=True)
-        if not np.isfinite(loss) or not all(np.isfinite(g).all() for g in grads.values()):
-            raise TrainingError(
-                f"training stopped: the loss became {loss} (a NaN/inf loss or gradient) at optimizer step "
-                f"{self.optimizer.iterations + 1}; the weights are the last good ones. Lower the learning "
-                f"rate, clip gradients (clip_norm=1.0) or check the data for extreme values.")
-        self.last_grad_norm = optim.global_norm(grads)
-        if self.clip_value is not None:
-            optim.clip_by_value(grads, self.clip_value)
-        if self.clip_norm is not None:
-            optim.clip_by_global_norm(grads, self.clip_norm)
-        clipped = self.clip_value is not None or self.clip_norm is not None
-        self.last_grad_norm_clipped = optim.global_norm(grads) if clipped else self.last_grad_norm
-        self.optimizer.step(self._params(), grads)
-        return loss, out
+        non-finite loss or gradient (the weights stay the last good ones). Data-parallel inside
+        ``rnnkit.distributed.data_parallel()`` or ``fit(..., distributed=True)``."""
+        return _training.train_step(self, xb, yb, lb, mask)
 
     # -- public API ----------------------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, lengths=None, validation_data=None,
-            validation_split=0.0, callbacks=(), shuffle=True, verbose=1):
+            validation_split=0.0, callbacks=(), shuffle=True, verbose=1, distributed=False):
         """Train; returns the ``History`` (also kept as ``self.history``).
 
         X as for ``predict`` (padded with ``lengths``, a ragged list, or (B, F)); y one target per
         sequence, per step, or a label sequence (CTC). ``validation_data`` (X, y) or (X, y, lengths),
         or ``validation_split``, a fraction held out at random; ``callbacks`` e.g. EarlyStopping;
         ``verbose`` 1 shows a progress bar (tqdm) and a line per epoch, 2 the lines only, 0 nothing.
-        Batches group sequences of similar length. The loop is in ``rnnkit._training``.
+        Batches group sequences of similar length. ``distributed=True``: data-parallel over the
+        MPI job's ranks (``rnnkit.distributed``). The loop is in ``rnnkit._training``.
         """
         self.history = _training.fit(self, X, y, epochs, batch_size, lengths, validation_data,
-                                     validation_split, callbacks, shuffle, verbose)
+                                     validation_split, callbacks, shuffle, verbose, distributed)
         return self.history
 
     def _outputs(self, Xp, lp, seq, batch_size=256):

@@ -1,10 +1,22 @@
-"""Cross-validation (seed §3.3): k-fold, stratified k-fold, expanding-window time-series splits.
+"""Cross-validation (seed §3.3): k-fold, stratified k-fold, expanding-window time-series splits,
+and a grid search over hyper-parameters, serial or in parallel (seed §3.1).
 
     cv = StratifiedKFold(n_splits=5, seed=0)
     res = cross_validate(lambda: Sequential([Embedding(V, 32), LSTM(32), Dense(1)])
                                  .compile("binary_crossentropy", metrics=["accuracy"]),
-                         X, y, cv, fit_kwargs={"epochs": 5})
+                         X, y, cv, fit_kwargs={"epochs": 5}, n_jobs=2)    # 2 worker processes
     res["mean"]["accuracy"], res["std"]["accuracy"]
+
+    gs = grid_search(lambda units, lr: Sequential([LSTM(units), Dense(1)]).compile("mse", lr=lr),
+                     {"units": [16, 32], "lr": [1e-3, 1e-2]}, X, y, cv=3, n_jobs=-1)
+    gs["best_params"], gs["best_score"]
+
+    with joblib.parallel_backend("dask"):          # on the cluster of the active dask Client
+        res = cross_validate(build, X, y, 5, n_jobs=-1)
+
+Folds (and grid points) are independent trainings: ``n_jobs`` > 1 runs them in worker processes
+through joblib (``pip install 'rnnkit[parallel]'``), each with one BLAS thread, as the serial run
+does, so the results are the same bit for bit (see ``rnnkit._parallel``).
 
 Every splitter's ``split(n_or_y)`` takes a sample count or anything with a length (the targets;
 ``StratifiedKFold`` needs the class labels) and yields ``(train_idx, test_idx)`` pairs of sorted
@@ -18,14 +30,17 @@ overlap the test block's start cannot leak it).
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 import warnings
 
 import numpy as np
 
+from ._parallel import check_backend, check_n_jobs, parallel_map
+from ._threads import blas_threads
 from .model import Sequential
 
-__all__ = ["KFold", "StratifiedKFold", "TimeSeriesSplit", "cross_validate"]
+__all__ = ["KFold", "StratifiedKFold", "TimeSeriesSplit", "cross_validate", "grid_search"]
 
 
 def _num_samples(n_or_y, name="n_or_y"):
@@ -196,24 +211,8 @@ def _splits(cv, y, n):
                         f"pairs, got {type(cv).__name__}") from None
 
 
-def cross_validate(build_model, X, y, cv=5, fit_kwargs=None, lengths=None, scoring=None):
-    """Train a fresh model per fold and score it on the fold's test part (seed §3.3).
-
-    ``build_model``: a zero-argument callable returning a new compiled ``Sequential``.
-    ``X``: a padded array (with optional ``lengths``) or a ragged list of sequences; ``y``: an array
-    or a list (e.g. CTC label sequences), one entry per sample. ``cv``: a number of folds (``KFold``),
-    a splitter from this module (``split(y)`` is called), a scikit-learn style splitter, or an
-    iterable of ``(train_idx, test_idx)``. ``fit_kwargs`` go to ``fit`` (``verbose`` defaults to 0).
-    ``scoring``: optional ``fn(model, X_test, y_test, lengths_test) -> float | dict``, or a dict
-    ``{name: fn}``, adding scores to each fold's ``evaluate()`` logs (a bare float is named "score").
-
-    Returns ``{"folds": [per-fold dict with train_size, test_size and every score], "scores":
-    {name: [per-fold values]}, "mean": {name: float}, "std": {name: float} (population std, ddof=0),
-    "train_size": [...], "test_size": [...], "history": [each fold's History.history]}``.
-    """
-    if not callable(build_model):
-        raise TypeError(f"build_model: expected a zero-argument callable returning a compiled Sequential, "
-                        f"got {type(build_model).__name__}")
+def _check_data(X, y, lengths, fit_kwargs, scoring):
+    """The checked ``(n, lengths, fit_kwargs)`` shared by ``cross_validate`` and ``grid_search``."""
     n = len(X)
     if len(y) != n:
         raise ValueError(f"y: expected {n} targets (one per sample of X), got {len(y)}")
@@ -229,31 +228,52 @@ def cross_validate(build_model, X, y, cv=5, fit_kwargs=None, lengths=None, scori
             raise ValueError(f"fit_kwargs: pass {key!r} to cross_validate itself, it is split per fold")
     if scoring is not None and not (callable(scoring) or isinstance(scoring, dict)):
         raise TypeError(f"scoring: expected a callable or a dict of callables, got {type(scoring).__name__}")
+    return n, lengths, fit_kwargs
 
-    folds, histories = [], []
+
+def _fold_indices(cv, y, n):
+    """The checked ``(train_idx, test_idx)`` int64 pairs of ``cv``."""
+    out = []
     for f, (tr, te) in enumerate(_splits(cv, y, n)):
         tr, te = np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64)
         if len(tr) == 0 or len(te) == 0:
             raise ValueError(f"cv: fold {f} has an empty training or test part")
-        model = build_model()
+        out.append((tr, te))
+    if not out:
+        raise ValueError("cv: produced no folds")
+    return out
+
+
+def _run_fold(build_model, params, X, y, lengths, tr, te, fit_kwargs, scoring, f):
+    """One fold, in this process or in a worker: build, fit and score a model with one BLAS thread.
+
+    Returns only plain numbers, small to ship back: ``(fold dict, History.history, the names that
+    ``scoring`` added in order)``.
+    """
+    with blas_threads(1):
+        model = build_model(**params)
         if not isinstance(model, Sequential) or getattr(model, "loss", None) is None:
             raise TypeError(f"build_model: expected a new compiled Sequential, got {model!r:.100}"
                             + (" (not compiled)" if isinstance(model, Sequential) else ""))
         model.fit(_take(X, tr), _take(y, tr), lengths=_take(lengths, tr), **fit_kwargs)
         Xte, yte, lte = _take(X, te), _take(y, te), _take(lengths, te)
         logs = {k: float(v) for k, v in model.evaluate(Xte, yte, lengths=lte).items()}
+        added = []
         if scoring is not None:
             fns = scoring if isinstance(scoring, dict) else {"score": scoring}
             for name, fn in fns.items():
                 s = fn(model, Xte, yte, lte)
-                if isinstance(s, dict):
-                    logs.update({k: float(v) for k, v in s.items()})
-                else:
-                    logs[name] = float(s)
-        folds.append({"fold": f, "train_size": int(len(tr)), "test_size": int(len(te)), **logs})
-        histories.append(dict(model.history.history) if model.history is not None else {})
-    if not folds:
-        raise ValueError("cv: produced no folds")
+                extra = {k: float(v) for k, v in s.items()} if isinstance(s, dict) else {name: float(s)}
+                logs.update(extra)
+                added.extend(k for k in extra if k not in added)
+    history = dict(model.history.history) if model.history is not None else {}
+    fold = {"fold": f, "train_size": int(len(tr)), "test_size": int(len(te)), **logs}
+    return fold, history, added
+
+
+def _summary(runs):
+    """cross_validate's result dict from the ``_run_fold`` results of one model's folds."""
+    folds = [fold for fold, _, _ in runs]
     names = [k for k in folds[0] if k not in ("fold", "train_size", "test_size")]
     scores = {k: [fold[k] for fold in folds] for k in names}
     return {
@@ -263,5 +283,115 @@ def cross_validate(build_model, X, y, cv=5, fit_kwargs=None, lengths=None, scori
         "std": {k: float(np.std(v)) for k, v in scores.items()},
         "train_size": [fold["train_size"] for fold in folds],
         "test_size": [fold["test_size"] for fold in folds],
-        "history": histories,
+        "history": [history for _, history, _ in runs],
+    }
+
+
+def cross_validate(build_model, X, y, cv=5, fit_kwargs=None, lengths=None, scoring=None, n_jobs=None,
+                   backend=None):
+    """Train a fresh model per fold and score it on the fold's test part (seed §3.3), optionally in
+    parallel over the folds (seed §3.1).
+
+    ``build_model``: a zero-argument callable returning a new compiled ``Sequential``; every call
+    must build the same model (the default ``seed=0`` of ``Sequential``: state kept between calls
+    does not reach worker processes).
+    ``X``: a padded array (with optional ``lengths``) or a ragged list of sequences; ``y``: an array
+    or a list (e.g. CTC label sequences), one entry per sample. ``cv``: a number of folds (``KFold``),
+    a splitter from this module (``split(y)`` is called), a scikit-learn style splitter, or an
+    iterable of ``(train_idx, test_idx)``. ``fit_kwargs`` go to ``fit`` (``verbose`` defaults to 0).
+    ``scoring``: optional ``fn(model, X_test, y_test, lengths_test) -> float | dict``, or a dict
+    ``{name: fn}``, adding scores to each fold's ``evaluate()`` logs (a bare float is named "score").
+
+    ``n_jobs``: None or 1 trains the folds one after another in this process; k > 1 trains them in
+    k worker processes through ``joblib.Parallel`` (loky by default), -1 in one per core.
+    ``backend``: None uses joblib's backend for the context, so that
+    ``with joblib.parallel_backend("dask"): cross_validate(..., n_jobs=-1)`` trains on the Dask
+    cluster of the active ``dask.distributed.Client``; or a joblib backend name (``"loky"``,
+    ``"threading"``, ``"dask"``: with a backend, joblib is used even for n_jobs None).
+    ``build_model`` and ``scoring`` travel to the workers pickled: with loky and Dask (cloudpickle)
+    lambdas, closures and functools.partial all work; the ``"multiprocessing"`` backend needs
+    module-level functions. Every fold, serial or not, trains with one BLAS thread
+    (``rnnkit._threads.blas_threads(1)``), so results from worker processes (loky, or Dask workers
+    with one thread each) are identical, bit for bit, to the serial run's. (Threads share one BLAS
+    setting, so the "threading" backend gives no such promise.) n_jobs > 1 needs the ``parallel`` extra.
+
+    Returns ``{"folds": [per-fold dict with train_size, test_size and every score], "scores":
+    {name: [per-fold values]}, "mean": {name: float}, "std": {name: float} (population std, ddof=0),
+    "train_size": [...], "test_size": [...], "history": [each fold's History.history]}``.
+    """
+    if not callable(build_model):
+        raise TypeError(f"build_model: expected a zero-argument callable returning a compiled Sequential, "
+                        f"got {type(build_model).__name__}")
+    n, lengths, fit_kwargs = _check_data(X, y, lengths, fit_kwargs, scoring)
+    n_jobs, backend = check_n_jobs(n_jobs), check_backend(backend)
+    tasks = [(build_model, {}, X, y, lengths, tr, te, fit_kwargs, scoring, f)
+             for f, (tr, te) in enumerate(_fold_indices(cv, y, n))]
+    return _summary(parallel_map(_run_fold, tasks, n_jobs, backend))
+
+
+def _grid_points(param_grid):
+    """Every combination of ``param_grid``'s values: keys in the dict's order, the last varying fastest."""
+    if not isinstance(param_grid, dict):
+        raise TypeError(f"param_grid: expected a dict {{name: [values]}}, got {type(param_grid).__name__}")
+    grid = {}
+    for name, values in param_grid.items():
+        if not isinstance(name, str):
+            raise TypeError(f"param_grid: parameter names must be strings, got {name!r}")
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+            raise TypeError(f"param_grid[{name!r}]: expected a list of values, got {values!r:.80}")
+        grid[name] = list(values)
+        if not grid[name]:
+            raise ValueError(f"param_grid[{name!r}]: expected at least one value, got none")
+    return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+
+
+def grid_search(build_model, param_grid, X, y, cv=5, fit_kwargs=None, lengths=None, scoring=None, n_jobs=None,
+                backend=None):
+    """Cross-validate every point of a parameter grid (seed §3.3), in parallel over (point, fold)
+    pairs (seed §3.1); scikit-learn's ``GridSearchCV`` without the estimator object.
+
+    ``build_model(**params)`` returns a new compiled ``Sequential`` for one point ``params`` of
+    ``param_grid``, a dict ``{name: [values]}``. The points are all combinations, in the order of
+    ``itertools.product`` over the dict's keys as given: the first key varies slowest, the last
+    fastest (``{"units": [4, 8], "lr": [1e-3, 1e-2]}`` -> (4, 1e-3), (4, 1e-2), (8, 1e-3), (8, 1e-2)).
+    Every point is scored on the same folds. ``X``, ``y``, ``cv``, ``fit_kwargs``, ``lengths``,
+    ``scoring``, ``n_jobs`` and ``backend`` are as in ``cross_validate`` (and so is the guarantee of
+    identical results whatever ``n_jobs``).
+
+    The best point has the best mean over the folds of the first score that ``scoring`` adds,
+    greater being better (scikit-learn's convention: return a negated error), or, without
+    ``scoring``, the lowest mean "loss". Ties go to the earlier point; NaN means rank last.
+
+    Returns ``{"results": [per point, in grid order: cross_validate's dict plus "params" and "rank"
+    (1 = best)], "params": [the points], "metric": the ranking score's name, "greater_is_better":
+    bool, "best_index": int, "best_params": dict, "best_score": float (that point's mean)}``.
+    """
+    if not callable(build_model):
+        raise TypeError(f"build_model: expected a callable build_model(**params) returning a compiled "
+                        f"Sequential, got {type(build_model).__name__}")
+    points = _grid_points(param_grid)
+    n, lengths, fit_kwargs = _check_data(X, y, lengths, fit_kwargs, scoring)
+    n_jobs, backend = check_n_jobs(n_jobs), check_backend(backend)
+    folds = _fold_indices(cv, y, n)
+    tasks = [(build_model, params, X, y, lengths, tr, te, fit_kwargs, scoring, f)
+             for params in points for f, (tr, te) in enumerate(folds)]
+    runs = parallel_map(_run_fold, tasks, n_jobs, backend)
+    k = len(folds)
+    results = [{"params": dict(params), **_summary(runs[i * k:(i + 1) * k])} for i, params in enumerate(points)]
+    added = runs[0][2]
+    metric, greater = (added[0], True) if added else ("loss", False)
+    means = [res["mean"][metric] for res in results]
+    order = sorted(range(len(points)),
+                   key=lambda i: (bool(np.isnan(means[i])), -means[i] if greater else means[i], i))
+    for rank, i in enumerate(order, start=1):
+        results[i]["rank"] = rank
+    best = order[0]
+    return {
+        "results": results,
+        "params": [dict(p) for p in points],
+        "metric": metric,
+        "greater_is_better": greater,
+        "best_index": best,
+        "best_params": dict(points[best]),
+        "best_score": means[best],
     }
