@@ -161,7 +161,7 @@ def shared_gradients(model, group, xb, yb, lb, mask):
     and one Allreduce weights them by their counts of loss terms (the batch's mean gradient, exactly;
     see ``rnnkit.distributed``). Every rank knows the whole batch, so the weights need no message."""
     rows = group.share(len(xb))
-    per_step = model.output_is_sequence(xb.ndim == 3) and model.loss != "ctc"
+    per_step = model.output_is_sequence(xb.ndim == 3 or model.takes_tokens) and model.loss != "ctc"
     total = float(mask.sum()) if (per_step and mask is not None) else len(xb) * (xb.shape[1] if per_step else 1)
     if len(rows):
         pick = (lambda a: None if a is None else [a[i] for i in rows] if isinstance(a, list) else a[rows])

@@ -2,14 +2,15 @@
 (or without mpiexec: one process, the reference). Rank 0 writes the final weights and history to OUT.
 
 CASE: "lstm" (ragged sequences, per-sequence targets), "bigru" (bidirectional GRU, per-step targets,
-ragged), "dropout" (LSTM with dropout and recurrent dropout), "fail" (rank 1 raises mid-training).
+ragged), "tokens" (Embedding + LSTM, next-token targets per step, ragged: a character model),
+"dropout" (LSTM with dropout and recurrent dropout), "fail" (rank 1 raises mid-training).
 """
 import sys
 
 import numpy as np
 
 from rnnkit.distributed import DataParallel
-from rnnkit.layers import GRU, LSTM, Dense
+from rnnkit.layers import GRU, LSTM, Dense, Embedding
 from rnnkit.model import Sequential
 
 
@@ -17,7 +18,10 @@ def data(case, n=23):
     rng = np.random.default_rng(7)
     lengths = rng.integers(2, 9, n)
     X = [rng.standard_normal((t, 3)) for t in lengths]
-    if case == "bigru":
+    if case == "tokens":
+        X = [rng.integers(0, 6, t) for t in lengths]
+        y = [rng.integers(0, 6, t) for t in lengths]
+    elif case == "bigru":
         y = [rng.standard_normal((t, 2)) for t in lengths]
     else:
         y = rng.integers(0, 3, n)
@@ -25,7 +29,10 @@ def data(case, n=23):
 
 
 def model(case):
-    if case == "bigru":
+    if case == "tokens":
+        layers = [Embedding(6, 4, padding_idx=None), LSTM(5, return_sequences=True), Dense(6)]
+        loss = "crossentropy"
+    elif case == "bigru":
         layers = [GRU(5, bidirectional=True, return_sequences=True, reset_after=True), Dense(2)]
         loss = "mse"
     elif case == "dropout":

@@ -38,14 +38,14 @@ def weights(path):
 def references(tmp_path_factory):
     d = tmp_path_factory.mktemp("ref")
     out = {}
-    for case in ("lstm", "bigru"):
+    for case in ("lstm", "bigru", "tokens"):
         p, _ = run(d / f"{case}.npz", case)
         assert p.returncode == 0, p.stderr
         out[case] = weights(d / f"{case}.npz")
     return out
 
 
-@pytest.mark.parametrize("case", ["lstm", "bigru"])
+@pytest.mark.parametrize("case", ["lstm", "bigru", "tokens"])
 @pytest.mark.parametrize("ranks", [2, 3])     # 3 ranks: batches of 7 (and the last of 2) split unevenly
 def test_ranks_reproduce_the_single_process_run(tmp_path, references, case, ranks):
     p, _ = run(tmp_path / "dp.npz", case, ranks)
