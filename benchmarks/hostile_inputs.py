@@ -368,13 +368,17 @@ def a_cases():
     add("A0", "control: the valid base model (GRU(8), Dense(2))", lambda base, out: shutil.copy(base, out))
 
     # -- A1: "version needed to extract" = 239 in the central directory ---------------------------
-    def version(which, where="cd", value=239):
+    def patched(which, where, field, **change):
+        """A case deriving its file from the base model with one ZIP field patched."""
         def derive(base, out):
             with open(base, "rb") as fh:
                 data = fh.read()
             with open(out, "wb") as fh:
-                fh.write(patch_entries(data, which, where, "version", value=value))
+                fh.write(patch_entries(data, which, where, field, **change))
         return derive
+
+    def version(which, where="cd", value=239):
+        return patched(which, where, "version", value=value)
 
     with tempfile.TemporaryDirectory() as d:  # entry names of the base model, for one case per entry
         names = [n for n, _, _ in zip_records(open(make_model(os.path.join(d, "m.npz")), "rb").read())]
@@ -385,12 +389,7 @@ def a_cases():
 
     # -- A2: general-purpose flags ----------------------------------------------------------------
     def flags(which, where, mask):
-        def derive(base, out):
-            with open(base, "rb") as fh:
-                data = fh.read()
-            with open(out, "wb") as fh:
-                fh.write(patch_entries(data, which, where, "flags", or_mask=mask))
-        return derive
+        return patched(which, where, "flags", or_mask=mask)
 
     n = 0
     for which in ("header.npy", "first-weight"):
@@ -405,12 +404,7 @@ def a_cases():
     add(f"A2.{n}", "(extra) 'strong encryption' flag bit 6 in CD on all entries", flags("all", "cd", 0x40))
 
     def method(value):
-        def derive(base, out):
-            with open(base, "rb") as fh:
-                data = fh.read()
-            with open(out, "wb") as fh:
-                fh.write(patch_entries(data, "all", "both", "method", value=value))
-        return derive
+        return patched("all", "both", "method", value=value)
 
     n += 1
     add(f"A2.{n}", "(extra) compression method 99 (AES) in CD+local on all entries", method(99))
@@ -474,13 +468,19 @@ def a_cases():
     return cases
 
 
-def run_a(work, a4_count, only):
-    rows = []
-    for cid, desc, derive, timeout in a_cases():
+def case_dirs(cases, work, only):
+    """(id, description, builder, timeout, scratch folder) of the cases selected by ``only``."""
+    for cid, desc, build, timeout in cases:
         if only and not re.search(only, cid):
             continue
         d = os.path.join(work, cid)
         os.makedirs(d, exist_ok=True)
+        yield cid, desc, build, timeout, d
+
+
+def run_a(work, a4_count, only):
+    rows = []
+    for cid, desc, derive, timeout, d in case_dirs(a_cases(), work, only):
         base = make_model(os.path.join(d, "base.npz"))
         bad = os.path.join(d, "model.npz")
         t0 = time.perf_counter()
@@ -760,11 +760,7 @@ def b_cases():
 
 def run_b(work, only):
     rows = []
-    for cid, desc, build, timeout in b_cases():
-        if only and not re.search(only, cid):
-            continue
-        d = os.path.join(work, cid)
-        os.makedirs(d, exist_ok=True)
+    for cid, desc, build, timeout, d in case_dirs(b_cases(), work, only):
         argv = build(d)
         res = run_proc(argv, timeout=timeout, cwd=ROOT)
         row = {"id": cid, "group": "B", "desc": desc, "argv": " ".join(["rnnkit" if a == "rnnkit.cli" else a
