@@ -24,22 +24,28 @@ def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_sp
         return _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks,
                     shuffle, verbose)
     # every rank runs the same loop; rank 0 alone prints and writes files; dropout draws per rank
-    rng = np.random.default_rng([0 if model.seed is None else model.seed, group.rank])
     callbacks = [cb for cb in callbacks if group.is_root or not getattr(cb, "writes_files", False)]
+    saved = [getattr(layer, "rng", None) for layer in model.layers]
     model._group = group
     try:
+        if model.seed is None:               # one seed for all ranks: the same shuffles and splits
+            model.seed = group.root_seed()
+            if model.input_size is None:
+                model.rng = np.random.default_rng(model.seed)
         history = _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks,
-                       shuffle, verbose if group.is_root else 0, layer_rng=rng)
+                       shuffle, verbose if group.is_root else 0, group=group)
     except BaseException as e:                # a lone failing rank must not leave the others waiting
         group.abort(e)
         raise
     finally:
         model._group = None
+        for layer, rng in zip(model.layers, saved):
+            layer.rng = rng
     return history
 
 
 def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks, shuffle,
-         verbose, layer_rng=None):
+         verbose, group=None):
     if model.loss is None:
         raise RuntimeError("fit: call compile(loss=..., optimizer=...) first")
     epochs = _checks.check_int(epochs, "epochs", minimum=0)
@@ -70,7 +76,9 @@ def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_s
             model.unbuild()
         raise
     n = len(Xp)
-    if layer_rng is not None:
+    if group is not None:
+        group.start(model, n)                 # same data size and weights on every rank, or an error
+        layer_rng = np.random.default_rng([model.seed, group.rank])
         for layer in model.layers:
             layer.rng = layer_rng
     shuffle_rng = np.random.default_rng(None if model.seed is None else model.seed + 1)

@@ -13,11 +13,14 @@ then identical on every rank, so the weights never drift apart (Horovod's and Py
     mpiexec -n 2 .venv/bin/python my_script.py      # with model.fit(..., distributed=True), or
                                                     # with rnnkit.distributed.data_parallel(): ...
 
-Rank 0 alone prints progress and writes files (run folders, checkpoints); every rank computes the
-same logs, so early stopping agrees. Dropout masks come from a generator seeded with
+Before training, every rank checks that all hold the same number of rows and takes rank 0's weights
+(``Sequential(seed=None)`` gets one seed drawn on rank 0 for all ranks). Rank 0 alone prints progress
+and writes files (run folders, checkpoints); every rank computes the same logs, so early stopping
+agrees. Dropout masks come from a generator seeded with
 ``[seed, rank]`` on each rank: runs are deterministic for a given number of ranks, but their masks
-differ from a single process's. A rank that fails prints its message and aborts the whole job
-(``MPI_Abort``), so no rank waits forever in a collective.
+differ from a single process's (after ``fit`` the layers get their own generators back). A rank that
+fails, in ``fit`` or anywhere in a ``data_parallel()`` block, prints its message and aborts the whole
+job (``MPI_Abort``), so no rank waits forever in a collective.
 
 MPI comes from PyPI: ``pip install 'rnnkit[mpi]'`` (mpi4py and the MPICH wheel, whose ``mpiexec``
 lands in the environment's ``bin``). To use a cluster's own MPI instead, install mpi4py against it
@@ -62,6 +65,22 @@ class DataParallel:
     def share(self, n: int) -> np.ndarray:
         """This rank's rows of a batch of ``n`` (contiguous; empty when ``n`` < the number of ranks)."""
         return np.array_split(np.arange(n), self.size)[self.rank]
+
+    def root_seed(self) -> int:
+        """A fresh seed drawn on rank 0 and sent to every rank (for ``Sequential(seed=None)``)."""
+        seed = int(np.random.SeedSequence().entropy % 2 ** 63) if self.is_root else None
+        return int(self.comm.bcast(seed, root=0))
+
+    def start(self, model, n_rows: int):
+        """Before training: every rank must hold the same number of rows, and takes rank 0's weights
+        (identical already when the model was built from one seed; this makes it so in any case)."""
+        counts = self.comm.allgather(int(n_rows))
+        if len(set(counts)) > 1:
+            raise ValueError(f"distributed training: the ranks hold different data ({counts} rows); every rank "
+                             "must load the same data set")
+        for layer in model.layers:
+            for w in layer.params.values():
+                self.comm.Bcast(w, root=0)                # in place: layers keep their arrays
 
     def sum(self, value: float) -> float:
         return float(self.comm.allreduce(float(value), op=self.MPI.SUM))
@@ -118,5 +137,9 @@ def data_parallel(comm=None):
     token = _ACTIVE.set(group)
     try:
         yield group
+    except BaseException as e:                # anywhere in the block (loading data, evaluating, ...):
+        if group.size > 1:                    # a lone failing rank must not leave the others waiting
+            group.abort(e)
+        raise
     finally:
         _ACTIVE.reset(token)

@@ -258,3 +258,10 @@ def test_forward_validates_and_call_trusts():
         Dense(2).forward(np.zeros(3))                 # nothing to build from (issue 20: 2-D would build)
     with pytest.raises(ValueError, match="lengths: given, but x has no time axis"):
         built(Dense(2), 3).forward(np.zeros((1, 3)), np.array([1]))
+
+
+def test_dense_backward_keeps_the_layer_dtype():
+    layer = Dense(3)
+    layer.forward(np.ones((2, 4), np.float32))
+    dx = layer.backward(np.ones((2, 3)))                 # a float64 incoming gradient
+    assert dx.dtype == np.float32 and all(g.dtype == np.float32 for g in layer.grads.values())

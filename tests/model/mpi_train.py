@@ -3,13 +3,15 @@
 
 CASE: "lstm" (ragged sequences, per-sequence targets), "bigru" (bidirectional GRU, per-step targets,
 ragged), "tokens" (Embedding + LSTM, next-token targets per step, ragged: a character model),
-"dropout" (LSTM with dropout and recurrent dropout), "fail" (rank 1 raises mid-training).
+"dropout" (LSTM with dropout and recurrent dropout), "fail" (rank 1 raises mid-training), "noseed"
+(Sequential(seed=None): the ranks must still agree), "fail-outside" (rank 1 raises inside a
+data_parallel() block but outside fit, while rank 0 waits in fit's collectives).
 """
 import sys
 
 import numpy as np
 
-from rnnkit.distributed import DataParallel
+from rnnkit.distributed import DataParallel, data_parallel
 from rnnkit.layers import GRU, LSTM, Dense, Embedding
 from rnnkit.model import Sequential
 
@@ -41,19 +43,31 @@ def model(case):
     else:
         layers = [LSTM(6), Dense(3)]
         loss = "crossentropy"
-    return Sequential(layers, seed=3, dtype="float64").compile(loss, "adam", lr=0.01, l2=1e-3, clip_norm=5.0)
+    seed = None if case == "noseed" else 3
+    return Sequential(layers, seed=seed, dtype="float64").compile(loss, "adam", lr=0.01, l2=1e-3, clip_norm=5.0)
 
 
 def main(out, case, distributed):
     X, y = data(case)
     m = model(case)
+    if case == "fail-outside":
+        with data_parallel() as group:
+            if group.rank == 1:
+                raise FileNotFoundError("data missing on rank 1 (outside fit)")
+            m.fit(X, y, epochs=3, batch_size=7, verbose=0)
+        return
     if case == "fail":
         group = DataParallel()
         if group.rank == 1:
             m.compile("crossentropy", "adam", metrics=[_boom])
     h = m.fit(X, y, epochs=3, batch_size=7, verbose=0, distributed=distributed)
+    flat = np.concatenate([w.ravel() for w in m.get_weights().values()])
+    spread = 0.0
+    if distributed:                          # how far apart the ranks' weights are (must be 0)
+        group = DataParallel()
+        spread = max(float(np.abs(f - flat).max()) for f in group.comm.allgather(flat))
     if not distributed or DataParallel().is_root:
-        np.savez(out, loss=np.array(h.history["loss"]), **m.get_weights())
+        np.savez(out, loss=np.array(h.history["loss"]), rank_spread=np.array(spread), **m.get_weights())
 
 
 def _boom(out, y, mask, loss):

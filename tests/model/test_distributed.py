@@ -31,7 +31,12 @@ def run(out, case, ranks=None, timeout=120):
 
 def weights(path):
     with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+        return {k: z[k] for k in z.files if k != "rank_spread"}
+
+
+def rank_spread(path):
+    with np.load(path) as z:
+        return float(z["rank_spread"])
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +57,22 @@ def test_ranks_reproduce_the_single_process_run(tmp_path, references, case, rank
     assert p.returncode == 0, p.stderr
     got, ref = weights(tmp_path / "dp.npz"), references[case]
     assert sorted(got) == sorted(ref)
+    assert rank_spread(tmp_path / "dp.npz") == 0.0            # every rank holds the same weights
     for k in ref:
         np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-10, err_msg=k)
+
+
+def test_ranks_agree_without_a_seed(tmp_path):
+    p, _ = run(tmp_path / "n.npz", "noseed", 2)
+    assert p.returncode == 0, p.stderr
+    assert rank_spread(tmp_path / "n.npz") == 0.0
+
+
+def test_a_rank_failing_outside_fit_ends_the_job(tmp_path):
+    p, seconds = run(tmp_path / "o.npz", "fail-outside", 2, timeout=60)
+    assert p.returncode != 0
+    assert "rank 1 of 2: FileNotFoundError: data missing on rank 1 (outside fit)" in p.stderr
+    assert seconds < 30
 
 
 def test_dropout_runs_are_deterministic(tmp_path):

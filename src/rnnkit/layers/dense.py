@@ -50,6 +50,7 @@ class Dense(Layer):
 
     def backward(self, dy):
         x, y = self._cache
+        dy = np.asarray(dy, dtype=y.dtype)            # no widening: gradients keep the layer's dtype
         if self.activation:
             dy = dy * self._fgrad(y)
         W = self.params["W_y"]
