@@ -11,11 +11,20 @@ _X_FORMS = ("a padded array (batch, time, features) with optional lengths, a lis
             "(time,) arrays, or (batch, features) for a model without a time axis")
 
 
-def inputs(X, lengths, dtype, vocab_size=None):
+def inputs(X, lengths, dtype, vocab_size=None, sequences=True):
     """User input -> (padded array, lengths or None, is_sequence). ``vocab_size``: the model starts
-    with an Embedding and takes token ids below it."""
+    with an Embedding and takes token ids below it. ``sequences``: the model has a recurrent layer, so
+    a list of 1-D arrays is a set of univariate series; without, such a list holds the rows of a
+    (batch, features) array. A list of 2-D arrays is always a ragged set of (time, features) sequences."""
     if X is None or isinstance(X, (str, bytes, dict)):
         raise TypeError(f"X: expected {_X_FORMS}; got {type(X).__name__}")
+    if (isinstance(X, (list, tuple)) and not sequences and vocab_size is None
+            and all(np.ndim(row) <= 1 for row in X)):
+        try:
+            X = np.asarray(X)
+        except ValueError:
+            raise ValueError("X: a list of rows of different lengths; this model has no time axis and "
+                             "reads (batch, features)") from None
     if isinstance(X, (list, tuple)):
         if lengths is not None:
             raise ValueError("lengths: give lengths only with a padded array, not with a ragged list")

@@ -140,7 +140,12 @@ def _config_from_args(app, args):
             config[key] = json.loads(value)
         except json.JSONDecodeError:
             config[key] = value
-        if key in SET_CHECKS and not isinstance(app.default_config()[key], (dict, list)):
+        default = app.default_config()[key]
+        if isinstance(default, (list, dict)) and not isinstance(config[key], type(default)):
+            example = json.dumps(default)
+            raise CliError(f"--set {key}={value}: expected a JSON {type(default).__name__}, e.g. {key}='{example}'",
+                           EXIT_USAGE)
+        if key in SET_CHECKS and not isinstance(default, (dict, list)):
             config[key] = check_set_value(key, value, config[key])
     return config
 
@@ -237,7 +242,8 @@ def cmd_predict(args):
     except ValueError as e:
         raise CliError(f"{args.inputs}: {e}") from e
     if args.output is not None:
-        np.save(args.output, out)
+        with atomic_write(args.output) as fh:      # the name as given (np.save would add ".npy")
+            np.save(fh, out)
     else:
         np.savetxt(sys.stdout, out.reshape(len(out), -1), fmt="%.6g")
 

@@ -195,7 +195,7 @@ def build_parser(commands):
     tr.add_argument("files", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC or OGG)")
 
     d = command("demo", "worked example + short real-data runs, one results table")
-    d.add_argument("--apps", nargs="*", choices=list(APPS), metavar="APP",
+    d.add_argument("--apps", nargs="+", choices=list(APPS), metavar="APP",
                    help=f"the applications to run (default: {' '.join(DEMO_APPS)})")
     d.add_argument("--out", metavar="DIR", help="also write a run folder per app under this folder")
     return p

@@ -121,6 +121,7 @@ class DataParallel:
         waiting in a collective)."""
         print(f"rnnkit: error: rank {self.rank} of {self.size}: {type(exc).__name__}: {exc}", file=sys.stderr,
               flush=True)
+        time.sleep(0.5)          # let the launcher forward the message before the job is torn down
         self.comm.Abort(1)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _model_config, _model_data, _training, io, optim
 from ._training import TrainingError
-from .layers import Dense, Embedding, Flatten, Layer
+from .layers import Dense, Embedding, Flatten, Layer, Recurrent
 from .metrics import get as get_metric
 from .ops import _checks, ctc, ctc_decode
 from .ops import activations as A
@@ -100,6 +100,8 @@ class Sequential:
                     built_now.append(layer)
                 elif layer.input_size != size:
                     raise ValueError(f"layers[{i}]: built for {layer.input_size} inputs, but receives {size}")
+                elif layer.dtype != self.dtype:      # e.g. built on its own from float64 data
+                    layer.build(size, self.rng, self.dtype, params=layer.params)
                 size = layer.output_size(size)
         except BaseException:
             for layer in built_now:                 # leave the model as it was, and its draws too
@@ -145,7 +147,8 @@ class Sequential:
         and the output have a time axis, and the targets aligned with the output (or None).
         """
         vocab = self.layers[0].vocab_size if self.takes_tokens else None
-        X, lengths, seq = _model_data.inputs(X, lengths, self.dtype, vocab)
+        reads_sequences = any(isinstance(layer, (Recurrent, Flatten)) for layer in self.layers)
+        X, lengths, seq = _model_data.inputs(X, lengths, self.dtype, vocab, reads_sequences)
         feat = vocab if vocab is not None else X.shape[-1]
         if self.input_size is not None and feat != self.input_size:
             raise ValueError(f"X: the model was built for {self.input_size} input features, got {feat}")

@@ -127,3 +127,21 @@ def test_random_bad_inputs_raise_named_errors_and_change_nothing(x, method, buil
         assert sorted(after) == sorted(before)
         assert all(np.array_equal(before[k], after[k]) for k in before)
         assert built or model.input_size is None
+
+
+def test_a_list_of_rows_feeds_a_model_without_time_axis():
+    model = Sequential([Dense(1)], seed=0)
+    assert model.predict([[1., 2., 3.], [4., 5., 6.]]).shape == (2, 1)
+    with pytest.raises(ValueError, match="rows of different lengths"):
+        model.predict([[1., 2., 3.], [4., 5.]])
+
+
+def test_a_layer_built_on_float64_data_joins_a_float32_model_and_saves(tmp_path):
+    x = np.random.default_rng(0).standard_normal((4, 5, 3))
+    gru = GRU(4)
+    gru.forward(x)                                         # builds itself as float64
+    model = Sequential([gru, Dense(1)], seed=0).compile("mse", "adam")
+    model.fit(x, np.ones(4), epochs=1, verbose=0)
+    assert all(w.dtype == np.float32 for w in model.get_weights().values())
+    model.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(Sequential.load(tmp_path / "m.npz").predict(x), model.predict(x))

@@ -81,7 +81,10 @@ def prepare(config):
     """Everything the models and baselines need, from the data and ``config`` (no look-ahead)."""
     data = timeseries.load_sp500()
     r = log_returns(data.close)
-    parts = timeseries.chronological_split(len(r), tuple(config["fractions"]))
+    fractions = config["fractions"]
+    if not (isinstance(fractions, (list, tuple)) and len(fractions) == 3):
+        raise ValueError(f"fractions: expected [train, validation, test], three fractions, got {fractions!r}")
+    parts = timeseries.chronological_split(len(r), tuple(fractions))
     scaler = Standardizer(r[parts[0]])
     first = max(int(config["window"]), int(config["short_window"]))
     return data, r, parts, scaler, first
