@@ -68,10 +68,14 @@ def test_ranks_agree_without_a_seed(tmp_path):
     assert rank_spread(tmp_path / "n.npz") == 0.0
 
 
-def test_a_rank_failing_outside_fit_ends_the_job(tmp_path):
-    p, seconds = run(tmp_path / "o.npz", "fail-outside", 2, timeout=60)
+@pytest.mark.parametrize("case,message", [
+    ("fail", "rank 1 of 2: RuntimeError: rank 1 fails on purpose"),                          # inside fit
+    ("fail-outside", "rank 1 of 2: FileNotFoundError: data missing on rank 1 (outside fit)"),  # in the block
+])
+def test_a_failing_rank_ends_the_job_with_its_message(tmp_path, case, message):
+    p, seconds = run(tmp_path / "f.npz", case, 2, timeout=60)
     assert p.returncode != 0
-    assert "rank 1 of 2: FileNotFoundError: data missing on rank 1 (outside fit)" in p.stderr
+    assert message in p.stderr
     assert seconds < 30
 
 
@@ -81,13 +85,6 @@ def test_dropout_runs_are_deterministic(tmp_path):
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     wa, wb = weights(tmp_path / "a.npz"), weights(tmp_path / "b.npz")
     assert all(np.array_equal(wa[k], wb[k]) for k in wa)
-
-
-def test_a_failing_rank_ends_the_job_with_its_message(tmp_path):
-    p, seconds = run(tmp_path / "f.npz", "fail", 2, timeout=60)
-    assert p.returncode != 0
-    assert "rank 1 of 2: RuntimeError: rank 1 fails on purpose" in p.stderr
-    assert seconds < 30
 
 
 def test_without_mpi4py_the_message_names_the_install_command(monkeypatch):
