@@ -8,7 +8,7 @@ import warnings
 from . import io
 from .layers import Embedding, Flatten, Recurrent
 
-CONFIG_KEYS = ("layers", "dtype", "seed", "input_size", "compile")
+CONFIG_KEYS = tuple(k for k in io.CONFIG_KEYS if k != "metadata")   # the model's part of a file's header
 
 
 def get_config(model) -> dict:

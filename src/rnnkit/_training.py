@@ -170,18 +170,23 @@ def shared_gradients(model, group, xb, yb, lb, mask):
     see ``rnnkit.distributed``). Every rank knows the whole batch, so the weights need no message."""
     rows = group.share(len(xb))
     per_step = model.output_is_sequence(xb.ndim == 3 or model.takes_tokens) and model.loss != "ctc"
-    total = float(mask.sum()) if (per_step and mask is not None) else len(xb) * (xb.shape[1] if per_step else 1)
+
+    def terms(r):        # loss terms of rows r: valid steps for per-step outputs, else sequences
+        if per_step:
+            return float(mask[r].sum()) if mask is not None else len(r) * xb.shape[1]
+        return len(r)
+
+    total = terms(np.arange(len(xb)))
     if len(rows):
         pick = (lambda a: None if a is None else [a[i] for i in rows] if isinstance(a, list) else a[rows])
         loss, out, grads = gradients(model, xb[rows], pick(yb), pick(lb), pick(mask), training=True)
-        weight = float(mask[rows].sum()) if (per_step and mask is not None) else \
-            len(rows) * (xb.shape[1] if per_step else 1)
+        weight = terms(rows)
     else:                                                         # fewer rows than ranks
         loss, out, weight = 0.0, None, 0.0
         grads = {k: np.zeros_like(v) for k, v in model._params().items()}
     grads = dict(grads)
     loss = group.combine(grads, loss, weight, total)
-    return loss, group.gather_rows(out, len(xb)), grads
+    return loss, group.gather_rows(out), grads
 
 
 def ctc_impossible(labels, lengths, T) -> int:

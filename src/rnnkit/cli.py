@@ -260,9 +260,8 @@ def cmd_generate(args):
     vocab = app.vocabulary_of(model)
     unknown = sorted(set(args.prompt) - set(vocab.chars))
     if unknown:
-        hints = "; ".join(f"{c!r} -> {' or '.join(map(repr, vocab.nearest(c))) or 'nothing close'}"
-                          for c in unknown[:10])
-        raise CliError(f"--prompt: characters not in the model's vocabulary: {unknown[:20]} (nearest: {hints}; "
+        raise CliError(f"--prompt: characters not in the model's vocabulary: {unknown[:20]} "
+                       f"(nearest: {vocab.hints(unknown)}; "
                        f"the vocabulary: {''.join(vocab.chars)!r})")
     print(app.generate(model, prompt=args.prompt, length=args.length, temperature=args.temperature,
                        seed=args.seed))

@@ -82,9 +82,6 @@ class DataParallel:
             for w in layer.params.values():
                 self.comm.Bcast(w, root=0)                # in place: layers keep their arrays
 
-    def sum(self, value: float) -> float:
-        return float(self.comm.allreduce(float(value), op=self.MPI.SUM))
-
     def combine(self, grads: dict, loss: float, weight: float, total: float):
         """Replace ``grads`` (in place in the dict) by sum_r weight_r / total * grads_r over the ranks,
         and return the loss combined the same way: one Allreduce over one flat buffer."""
@@ -109,7 +106,7 @@ class DataParallel:
             i += g.size
         return float(buf[-1])
 
-    def gather_rows(self, part, n_rows: int):
+    def gather_rows(self, part):
         """The per-rank outputs ``part`` (rows of one batch, in rank order) as the whole batch's."""
         t0 = time.perf_counter()
         parts = [p for p in self.comm.allgather(part) if p is not None and len(p)]

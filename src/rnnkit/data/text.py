@@ -212,10 +212,14 @@ class CharVocabulary:
         ids[inside] = self._table[codes[inside]]
         if (ids < 0).any():
             unknown = sorted({chr(c) for c in codes[ids < 0].tolist()})
-            hints = "; ".join(f"{c!r} -> {' or '.join(map(repr, self.nearest(c))) or 'nothing close'}"
-                              for c in unknown[:10])
-            raise ValueError(f"text has characters not in the vocabulary: {unknown[:20]} (nearest valid: {hints})")
+            raise ValueError(f"text has characters not in the vocabulary: {unknown[:20]} "
+                             f"(nearest valid: {self.hints(unknown)})")
         return ids
+
+    def hints(self, chars) -> str:
+        """``'É' -> 'E' or 'e'; ...``: the nearest valid characters of each of ``chars`` (first 10)."""
+        return "; ".join(f"{c!r} -> {' or '.join(map(repr, self.nearest(c))) or 'nothing close'}"
+                         for c in list(chars)[:10])
 
     def nearest(self, char: str) -> list:
         """Characters of the vocabulary close to ``char``: its other case, its base letter without
