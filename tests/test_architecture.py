@@ -25,25 +25,36 @@ MAX_LINES = 400
 # Rank of each package group (the first component after ``rnnkit.``; "" is the package ``__init__``).
 # A module may import modules of strictly lower rank, or of its own group.
 RANKS = {
-    # the package __init__ holds only __version__: anything may read it, it imports nothing
-    "": -1,
+    # the version: anything may read it, it imports nothing
+    "_version": -1,
     # 0: pure array functions and tiny helpers
-    "_atomic": 0, "_threads": 0, "_archive": 0, "ops": 0, "_parallel": 0,
+    "_atomic": 0, "_threads": 0, "_archive": 0, "ops": 0, "_parallel": 0, "_toml": 0,
     # 1: parameter holders, data handling, training support (none of them knows Sequential)
     "layers": 1, "data": 1, "optim": 1, "metrics": 1, "callbacks": 1,
+    "quantize": 1,  # int8 / float16 weight arithmetic, which io stores (so below io)
+    "_labels": 1.5,  # class labels (classes_), class weights, strata: used by _model_data and model
     # 2: the model file format (builds layers; never imports model), the model's input checks
-    "io": 2, "quantize": 2, "_model_data": 2, "distributed": 2,
+    "io": 2, "_model_data": 2, "distributed": 2,
     # 3: the model's config (layers and compile settings through io)
     "_model_config": 3, "_training": 3,
+    "export": 3,  # ONNX export of a built model (layers -> ONNX operators); model.export_onnx calls it
     # 4: Sequential (saves and loads through io)
     "model": 4,
     # 5: tools built on models and layers
     "diagnostics": 5, "model_selection": 5, "interop": 5, "estimators": 5,
+    "runtime": 5,  # OnnxModel: an exported model run in onnxruntime, with predict / step
     # 6: the applications
     "apps": 6,
+    "tasks": 6.2,  # training on the user's own data (rnnkit fit / predict), built on the apps' pieces
     # 7: the command line
+    "cli_help": 6.4,  # the help of `rnnkit train` (the apps, an app's settings), which cli_args reads
     "cli_args": 6.5,  # the command line's parser and argument checks, which cli reads
+    "cli_fit": 6.8,  # `rnnkit fit` and `rnnkit predict`
+    "cli_runs": 6.7,  # run folders: config.toml, history.csv, --config files, `rnnkit runs`
     "cli": 7, "__main__": 8,
+    # the package __init__ re-exports the public API (Sequential, the layers, the callbacks): it may
+    # import anything, and nothing imports it (read the version from ``_version``)
+    "": 9,
 }
 
 # Third-party packages that are optional and heavy: these may (and should) be imported inside the

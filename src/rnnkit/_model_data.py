@@ -1,9 +1,12 @@
 """What ``Sequential`` does to the user's data before the network sees it: validation (once, here),
-padding of ragged lists, targets aligned with the output, and batches trimmed to their own length."""
+channels-first layouts, padding of ragged lists, targets aligned with the output (labels are encoded
+by ``_labels`` first), sample and class weights, the validation split, batches trimmed to their own
+length, and the unweighted scores of ``evaluate``."""
 from __future__ import annotations
 
 import numpy as np
 
+from . import _labels
 from .data.batching import bucket_batches, length_mask, pad_sequences
 from .ops import _checks
 
@@ -11,13 +14,15 @@ _X_FORMS = ("a padded array (batch, time, features) with optional lengths, a lis
             "(time,) arrays, or (batch, features) for a model without a time axis")
 
 
-def inputs(X, lengths, dtype, vocab_size=None, sequences=True):
+def inputs(X, lengths, dtype, vocab_size=None, sequences=True, channels_first=None, features=None):
     """User input -> (padded array, lengths or None, is_sequence). ``vocab_size``: the model starts
     with an Embedding and takes token ids below it. ``sequences``: the model has a recurrent layer, so
     a list of 1-D arrays is a set of univariate series; without, such a list holds the rows of a
-    (batch, features) array. A list of 2-D arrays is always a ragged set of (time, features) sequences."""
+    (batch, features) array. A list of 2-D arrays is always a ragged set of (time, features) sequences.
+    ``channels_first``: see ``channels_last``; ``features``: the model's input size if built."""
     if X is None or isinstance(X, (str, bytes, dict)):
         raise TypeError(f"X: expected {_X_FORMS}; got {type(X).__name__}")
+    X = channels_last(X, channels_first, vocab_size, features)
     if (isinstance(X, (list, tuple)) and not sequences and vocab_size is None
             and all(np.ndim(row) <= 1 for row in X)):
         try:
@@ -56,6 +61,37 @@ def inputs(X, lengths, dtype, vocab_size=None, sequences=True):
             raise ValueError("lengths: given, but X has no time axis")
         lengths = _checks.check_lengths(lengths, X.shape[0], X.shape[1])
     return X, lengths, seq
+
+
+def channels_last(X, channels_first, vocab_size=None, features=None):
+    """``channels_first=True``: a padded (N, C, T) array -> (N, T, C), a list of (C, T_i) arrays ->
+    (T_i, C). None: a 3-D float array that looks channels-first is a ValueError saying how to transpose
+    it: X.shape[1] == the model's ``features`` != X.shape[2], or, for a model not built yet, a time axis
+    of length 1 with several features. False: taken as it is."""
+    if channels_first is not None and not isinstance(channels_first, (bool, np.bool_)):
+        raise TypeError(f"channels_first: expected True, False or None, got {channels_first!r:.50}")
+    if channels_first and vocab_size is not None:
+        raise ValueError("channels_first: the model starts with an Embedding and reads token ids (batch, time); "
+                         "there is no channel axis")
+    if channels_first:
+        if isinstance(X, (list, tuple)):
+            for i, s in enumerate(X):
+                if np.ndim(s) != 2:
+                    raise ValueError(f"X[{i}]: channels_first=True expects (channels, time) arrays, got "
+                                     f"{np.ndim(s)} dimension(s)")
+            return [np.asarray(s).T for s in X]
+        X = np.asarray(X)
+        if X.ndim != 3:
+            raise ValueError(f"X: channels_first=True expects a (batch, channels, time) array, got shape {X.shape}")
+        return X.transpose(0, 2, 1)
+    if channels_first is None and isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype.kind == "f":
+        N, A, B = X.shape
+        if (A == 1 < B) if features is None else (A == features != B):
+            raise ValueError(f"X: shape {X.shape} looks channels-first (batch, channels, time): read as (batch, "
+                             f"time, features) it has {A} time step(s) of {B} features. If it is (batch, channels, "
+                             "time), pass channels_first=True or X.transpose(0, 2, 1); if it really is (batch, "
+                             "time, features), pass channels_first=False")
+    return X
 
 
 def _ragged(seqs, features):
@@ -190,18 +226,99 @@ def outputs(forward, Xp, lp, seq, batch_size=256):
     return res
 
 
-def split_validation(Xp, yp, lp, fraction, seed):
-    """A random ``fraction`` of the rows (seeded) held out: ``(validation, training)``, each
-    ``(X, y, lengths)``, both in their original order."""
+def split_validation(n, fraction, seed, strata=None):
+    """``(validation rows, training rows)``, both sorted: a ``fraction`` of the n rows held out, drawn
+    with ``seed``. With ``strata`` (each row's class) every class gives round(fraction * n_c) rows (at
+    least 1 of a class with >= 2 rows, and always keeps one for training); else the rows are random."""
     if not 0 < fraction < 1:
         raise ValueError(f"validation_split: expected a fraction in (0, 1), got {fraction!r}")
-    n = len(Xp)
-    n_val = max(1, int(round(n * fraction)))
-    idx = np.random.default_rng(seed).permutation(n)
-    parts = []
-    for rows in (np.sort(idx[:n_val]), np.sort(idx[n_val:])):
-        parts.append((Xp[rows], take(yp, rows), None if lp is None else lp[rows]))
-    return parts[0], parts[1]
+    rng = np.random.default_rng(seed)
+    val = []
+    if strata is not None:
+        for c in np.unique(strata):
+            rows = rng.permutation(np.flatnonzero(strata == c))
+            k = min(max(int(round(fraction * len(rows))), 1), len(rows) - 1)
+            val.extend(rows[:k].tolist())
+    if not val:                        # no strata, or only single-row classes: a random split
+        val = rng.permutation(n)[:max(1, int(round(n * fraction)))]
+    val = np.sort(np.asarray(val, dtype=np.int64))
+    return val, np.setdiff1d(np.arange(n), val)
+
+
+def rows(Xp, yp, lp, idx):
+    """``(X, y, lengths)`` of rows ``idx``."""
+    return Xp[idx], take(yp, idx), None if lp is None else lp[idx]
+
+
+def sample_weights(sample_weight, loss, n, T, seq_out, lengths):
+    """User sample weights -> float64 (n,) per sequence, or (n, T) per step for per-step outputs (a
+    (n,) weight then weighs every step of its sequence; a ragged list gives one weight per step).
+    None if not given. ValueError / TypeError for a bad shape or value."""
+    if sample_weight is None:
+        return None
+    if loss == "ctc":
+        raise ValueError("sample_weight: not supported with the ctc loss (weigh by repeating samples instead)")
+    if isinstance(sample_weight, (list, tuple)) and len(sample_weight) and np.ndim(sample_weight[0]) >= 1:
+        steps = np.full(n, T) if lengths is None else lengths
+        if not seq_out or len(sample_weight) != n or any(len(w) != k for w, k in zip(sample_weight, steps)):
+            raise ValueError("sample_weight: a list of per-step weights needs per-step outputs and one weight "
+                             "per step of each sequence of X")
+        sample_weight = pad_sequences(sample_weight, maxlen=T, name="sample_weight")[0]
+    w = np.asarray(sample_weight)
+    if w.dtype == object or w.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight: expected numbers, got dtype {w.dtype}")
+    want = [(n,), (n, T)] if seq_out else [(n,)]
+    if w.shape not in want:
+        raise ValueError(f"sample_weight: expected shape {' or '.join(map(str, want))} (one weight per sequence"
+                         f"{', or per step' if seq_out else ''}), got {w.shape}")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight: weights must be finite and >= 0")
+    return np.repeat(w[:, None], T, axis=1) if seq_out and w.ndim == 1 else w
+
+
+def fit_weights(sw, class_weight, loss, classes, yp, lp, T, seq_out, K):
+    """The training targets' weights: sample weights times class weights (``_labels.class_weights``),
+    (n,) or (n, T); None when neither is given. ValueError if every counted target weighs 0."""
+    if class_weight is None and sw is None:
+        return None
+    mask = step_mask(lp, T, seq_out)
+    w = sw
+    if class_weight is not None:
+        cw = _labels.class_weights(class_weight, loss, classes, yp, mask, K)
+        w = cw if w is None else w * cw
+    if not (w if mask is None else w[mask]).sum() > 0:
+        raise ValueError("sample_weight / class_weight: every training target has weight 0; nothing to learn from")
+    return w
+
+
+def batch_weights(w, idx, mask, T, dtype):
+    """The loss's weights of batch ``idx``: the boolean step ``mask`` if there are no weights, else the
+    weights (trimmed to the batch's T steps) times the mask, of the model's ``dtype``."""
+    if w is None:
+        return mask
+    wb = w[idx] if w.ndim == 1 else w[idx, :T]
+    return (wb if mask is None else wb * mask).astype(dtype)
+
+
+def scores(model, Xp, lp, seq, seq_out, yp, batch_size=256):
+    """``evaluate``'s {"loss": ..., metric: ...} on checked data, in inference mode (unweighted)."""
+    out = outputs(model._forward, Xp, lp, seq, batch_size)
+    mask = step_mask(lp, Xp.shape[1] if seq else None, seq_out)
+    logs = {}
+    if model.loss == "ctc":
+        total = 0.0
+        for i in range(0, len(Xp), batch_size):
+            sl = slice(i, i + batch_size)
+            lb = None if lp is None else lp[sl]
+            o = out[sl] if lb is None else out[sl, :int(lb.max())]
+            total += model._loss(o, yp[sl], lb, None)[0] * len(o)
+        logs["loss"] = total / len(Xp)
+    else:
+        logs["loss"] = float(model._loss(out, yp, lp, mask)[0])
+    for name, fn in model.metrics.items():
+        logs[name] = fn(out, yp, mask, model.loss)
+    return logs
 
 
 def epoch_batches(lengths, n, batch_size, rng):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from . import _model_data, distributed, optim
+from . import _labels, _model_data, distributed, optim
 from .callbacks import CallbackList, History
 from .ops import _checks, ctc
 
@@ -17,15 +17,14 @@ class TrainingError(RuntimeError):
 
 
 def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks, shuffle, verbose,
-        distributed_=False):
+        distributed_=False, **options):
     """``Sequential.fit``: returns the History."""
     group = distributed.DataParallel() if distributed_ else distributed.active()
     if group is None or group.size == 1:
         return _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks,
-                    shuffle, verbose)
+                    shuffle, verbose, **options)
     # every rank runs the same loop; rank 0 alone prints and writes files; dropout draws per rank
     callbacks = [cb for cb in callbacks if group.is_root or not getattr(cb, "writes_files", False)]
-    saved = [getattr(layer, "rng", None) for layer in model.layers]
     model._group = group
     try:
         if model.seed is None:               # one seed for all ranks: the same shuffles and splits
@@ -33,22 +32,21 @@ def fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_sp
             if model.input_size is None:
                 model.rng = np.random.default_rng(model.seed)
         history = _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks,
-                       shuffle, verbose if group.is_root else 0, group=group)
+                       shuffle, verbose if group.is_root else 0, group=group, **options)
     except BaseException as e:                # a lone failing rank must not leave the others waiting
         group.abort(e)
         raise
     finally:
         model._group = None
-        for layer, rng in zip(model.layers, saved):
-            layer.rng = rng
     return history
 
 
 def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_split, callbacks, shuffle,
-         verbose, group=None):
+         verbose, group=None, initial_epoch=0, sample_weight=None, class_weight=None, channels_first=None):
     if model.loss is None:
         raise RuntimeError("fit: call compile(loss=..., optimizer=...) first")
     epochs = _checks.check_int(epochs, "epochs", minimum=0)
+    initial_epoch = _checks.check_int(initial_epoch, "initial_epoch", minimum=0)
     batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
     verbose = _checks.check_int(verbose, "verbose", minimum=0, maximum=2)
     if validation_split:
@@ -56,16 +54,27 @@ def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_s
     if validation_data is not None and (not isinstance(validation_data, (tuple, list))
                                         or len(validation_data) not in (2, 3)):
         raise TypeError("validation_data: expected a tuple (X, y) or (X, y, lengths)")
-    was_built = model.input_size is not None
+    was_built, classes = model.input_size is not None, getattr(model, "classes_", None)
     try:                                     # everything checked before training; a failure unbuilds
-        Xp, lp, seq, seq_out, yp = model._prepare(X, lengths, y, with_targets=True)
+        Xp, lp, seq, seq_out, yp = model._prepare(X, lengths, y, with_targets=True, channels_first=channels_first,
+                                                  learn=True)
+        T = Xp.shape[1] if seq else None
+        sw = _model_data.sample_weights(sample_weight, model.loss, len(Xp), T, seq_out, lp)
+        if group is not None and (sw is not None or class_weight is not None):
+            raise ValueError("sample_weight / class_weight: not supported in distributed training; "
+                             "train on one process, or weigh by repeating samples")
         impossible = ctc_impossible(yp, lp, Xp.shape[1]) if model.loss == "ctc" else None
         val = validation_data
         if val is not None:
-            vX, vl, _, _, vy = model._prepare(val[0], val[2] if len(val) == 3 else None, val[1], with_targets=True)
-            val = (vX, vy, vl)
+            val = model._prepare(val[0], val[2] if len(val) == 3 else None, val[1], with_targets=True,
+                                 channels_first=channels_first)
         elif validation_split:
-            val, (Xp, yp, lp) = _model_data.split_validation(Xp, yp, lp, validation_split, model.seed)
+            vrows, trows = _model_data.split_validation(len(Xp), validation_split, model.seed,
+                                                        _labels.strata(yp, model.loss, seq_out))
+            (vX, vy, vl), (Xp, yp, lp) = (_model_data.rows(Xp, yp, lp, r) for r in (vrows, trows))
+            val, sw = (vX, vl, seq, seq_out, vy), _model_data.take(sw, trows)
+        sw = _model_data.fit_weights(sw, class_weight, model.loss, model.classes_, yp, lp, T, seq_out,
+                                     model.output_size)
         for cb in callbacks:
             monitor = getattr(cb, "monitor", "")
             if monitor.startswith("val_") and val is None:
@@ -74,31 +83,36 @@ def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_s
     except BaseException:
         if not was_built:
             model.unbuild()
+        model.classes_ = classes
         raise
     n = len(Xp)
     if group is not None:
         group.start(model, n)                 # same data size and weights on every rank, or an error
-        layer_rng = np.random.default_rng([model.seed, group.rank])
-        for layer in model.layers:
-            layer.rng = layer_rng
-    shuffle_rng = np.random.default_rng(None if model.seed is None else model.seed + 1)
+    layer_rngs = [getattr(layer, "rng", None) for layer in model.layers]   # restored after training
+    shuffle_rng = np.random.default_rng() if model.seed is None else None    # no seed: nothing reproducible
     history = History()
     cbs = CallbackList([history, *callbacks], model)
     model.stop_training = False
     cbs.on_train_begin()
     full_len = np.full(n, Xp.shape[1]) if (seq and lp is None) else lp
-    for epoch in range(int(epochs)):
+    for epoch in range(initial_epoch, epochs):         # Keras' semantics: epochs is the last epoch's index
+        if model.seed is not None:
+            shuffle_rng = seed_epoch(model, epoch, group)
         cbs.on_epoch_begin(epoch)
         batches = _model_data.epoch_batches(full_len, n, batch_size, shuffle_rng if shuffle else None)
         bar = _model_data.progress(batches, epoch, epochs, verbose)
         total, count, accum = 0.0, 0, {m: [] for m in model.metrics}
         for bi in bar:
             xb, yb, lb, mask = _model_data.batch(Xp, yp, lp, bi, seq, seq_out)
-            loss, out = model.train_step(xb, yb, lb, mask)
+            weights = _model_data.batch_weights(sw, bi, mask, xb.shape[1] if seq else None, model.dtype)
+            if sw is not None and not weights.any():
+                continue                      # every target of this batch weighs 0: nothing to learn
+            loss, out = model.train_step(xb, yb, lb, weights)
             # weight by what the loss averaged over: steps for per-step outputs, else sequences
             w = len(bi) if not seq_out else (int(lb.sum()) if lb is not None else len(bi) * xb.shape[1])
-            total += loss * w
-            count += w
+            lw = w if sw is None else float(weights.sum())   # a weighted loss: the epoch's weighted mean
+            total += loss * lw
+            count += lw
             for name, fn in model.metrics.items():  # on the training batches (dropout on), like Keras
                 accum[name].append((fn(out, yb, mask, model.loss), w))
             if hasattr(bar, "set_postfix"):
@@ -108,17 +122,27 @@ def _fit(model, X, y, epochs, batch_size, lengths, validation_data, validation_s
             logs["ctc_impossible"] = impossible
         for name, vals in accum.items():
             logs[name] = sum(v * w for v, w in vals) / sum(w for _, w in vals)
-        if val is not None:
-            vX, vy = val[0], val[1]
-            vl = val[2] if len(val) > 2 else None
-            logs.update({f"val_{k}": v for k, v in model.evaluate(vX, vy, lengths=vl).items()})
+        if val is not None:                  # checked once above; unweighted
+            logs.update({f"val_{k}": v for k, v in _model_data.scores(model, *val).items()})
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}: " + "  ".join(f"{k}={v:.4f}" for k, v in logs.items()))
         cbs.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
+    for layer, rng in zip(model.layers, layer_rngs):
+        layer.rng = rng
     cbs.on_train_end()
     return history
+
+
+def seed_epoch(model, epoch, group=None):
+    """Reseed the layers' dropout generator for ``epoch`` and return its shuffling generator: both are
+    functions of (seed, epoch) (and of the rank for dropout in data-parallel training), so training
+    resumed at ``epoch`` (``fit(initial_epoch=...)``) draws exactly what uninterrupted training would."""
+    dropout = np.random.default_rng([model.seed, 2, epoch] + ([] if group is None else [group.rank]))
+    for layer in model.layers:       # one generator shared by the layers, as ``build`` gives them
+        layer.rng = dropout
+    return np.random.default_rng([model.seed, 1, epoch])
 
 
 def gradients(model, xb, yb, lb, mask, training):

@@ -1,7 +1,18 @@
-"""Training callbacks: History (always on), EarlyStopping, ModelCheckpoint, learning-rate schedules."""
+"""Training callbacks: History (always on), EarlyStopping, ModelCheckpoint, CSVLogger, learning-rate
+schedules.
+
+A callback whose class sets ``writes_files = True`` runs on rank 0 only in data-parallel training.
+Callbacks receive the true epoch index (0-based) also when ``fit`` resumes at ``initial_epoch``.
+"""
 from __future__ import annotations
 
+import csv
+import io
 import math
+import os
+import string
+
+from ._atomic import atomic_write
 
 
 class Callback:
@@ -94,16 +105,28 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model to ``path`` after an epoch (only when ``monitor`` improves, with ``save_best_only``).
+    """Save the model to ``path`` after an epoch (only when ``monitor`` improves, with ``save_best_only``;
+    every epoch without: then ``monitor`` is unused, set to ""). Checkpoints include the optimiser's
+    state (``include_optimizer``), so ``Sequential.load`` and ``fit(..., initial_epoch=k)`` resume.
 
-    In data-parallel training only rank 0 saves (``writes_files``).
-
-    Saving is atomic (see ``rnnkit.io``): an interrupted write leaves the previous checkpoint intact.
+    ``path`` may be a template (``str.format`` syntax): ``{epoch}`` is the 1-based epoch (as in Keras),
+    any other name a value of the logs (``loss``, ``val_loss``, metrics, ``lr``), format specs allowed:
+    ``"ckpt-{epoch:03d}-{val_loss:.4f}.npz"``. Literal braces are written ``{{`` and ``}}``. A bad
+    template raises ValueError here; a name that is not in the logs, KeyError at the epoch's end.
+    ``last_path`` is the file last written (None before). In data-parallel training only rank 0
+    saves (``writes_files``). Saving is atomic (see ``rnnkit.io``): an interrupted write leaves the
+    previous checkpoint intact.
     """
 
-    def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto"):
-        self.path, self.monitor, self.save_best_only = path, monitor, save_best_only
+    writes_files = True
+
+    def __init__(self, path, monitor="val_loss", save_best_only=True, mode="auto", include_optimizer=True):
+        self.path, self.save_best_only = os.fspath(path), save_best_only
         self.mode = _mode(monitor, mode)
+        self.monitor = monitor if save_best_only else ""     # unused: fit needs no validation data for it
+        self.include_optimizer = include_optimizer
+        self.fields = template_fields(self.path, "ModelCheckpoint: path")
+        self.last_path = None
 
     def on_train_begin(self):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -116,7 +139,101 @@ class ModelCheckpoint(Callback):
             if not self._is_better(logs[self.monitor], self.best):
                 return
             self.best = logs[self.monitor]
-        self.model.save(self.path)
+        values = {**logs, "lr": self.model.optimizer.lr, "epoch": epoch + 1}
+        missing = [f for f in self.fields if f not in values]
+        if missing:
+            raise KeyError(f"ModelCheckpoint: the path {self.path!r} names {missing}, which are not among "
+                           f"the available keys {sorted(values)}")
+        self.last_path = self.path.format(**values) if self.fields else self.path
+        self.model.save(self.last_path, include_optimizer=self.include_optimizer)
+
+
+def template_fields(template: str, what: str) -> list:
+    """The names a ``str.format`` template uses (ValueError for a bad template: unbalanced braces,
+    positional or attribute/index fields, nested fields in a format spec, or a spec that cannot
+    format a number)."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise ValueError(f"{what}: {template!r} is not a valid template ({e}); write literal braces "
+                         "as '{{' and '}}'") from None
+    fields = []
+    for _, name, spec, _ in parts:
+        if name is None:
+            continue
+        if not name.isidentifier() or "{" in (spec or ""):
+            raise ValueError(f"{what}: {template!r}: the field {{{name}}} is not a plain name such as "
+                             "{epoch} or {val_loss:.4f}")
+        fields.append(name)
+    try:            # the specs must format numbers: the epoch (int) and the logs (float)
+        template.format(**{f: 1 if f == "epoch" else 0.5 for f in fields})
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{what}: {template!r}: a format spec does not fit a number ({e})") from None
+    return fields
+
+
+class CSVLogger(Callback):
+    """Append one row per epoch to a CSV file: a header ``epoch,<keys>`` (the logs' keys, with ``lr``,
+    sorted), then the 0-based epoch index (as in Keras) and the values (``repr`` of floats: exact).
+
+    Each row is written with one ``write`` and fsynced, so a killed run keeps its finished epochs as
+    whole rows; a new file (header and first row) appears atomically. ``append=True`` continues an
+    existing file (no second header; ValueError if its columns differ from this run's), e.g. with
+    ``fit(..., initial_epoch=k)``; ``append=False`` replaces it. In data-parallel training only rank 0
+    writes (``writes_files``).
+    """
+
+    writes_files = True
+
+    def __init__(self, path, separator=",", append=False):
+        if not (isinstance(separator, str) and len(separator) == 1 and not separator.isalnum()
+                and separator not in '".+-\r\n'):
+            raise ValueError(f"separator: expected one character that cannot occur in a number or a "
+                             f"key (e.g. ',' or ';' or '\\t'), got {separator!r}")
+        if not isinstance(append, bool):
+            raise TypeError(f"append: expected True or False, got {append!r}")
+        self.path, self.separator, self.append = os.fspath(path), separator, append
+
+    def on_train_begin(self):
+        self.columns = self._existing_columns() if self.append else None
+
+    def _existing_columns(self):
+        """The header of the file being continued, or None if there is no file (or an empty one)."""
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            return None
+        with open(self.path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                raise ValueError(f"CSVLogger: {self.path} ends with an incomplete row; remove it (or the "
+                                 "file) before appending")
+        with open(self.path, newline="", encoding="utf-8") as fh:
+            return next(csv.reader(fh, delimiter=self.separator))
+
+    def _line(self, values) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=self.separator, lineterminator="\n").writerow(values)
+        return buf.getvalue()
+
+    def on_epoch_end(self, epoch, logs):
+        logs = {**logs, "lr": self.model.optimizer.lr}
+        columns = ["epoch", *sorted(k for k in logs if k != "epoch")]
+        row = self._line([epoch, *(repr(float(logs[k])) for k in columns[1:])])
+        if self.columns is None:                      # a new file: header and first row at once
+            with atomic_write(self.path) as fh:
+                fh.write((self._line(columns) + row).encode("utf-8"))
+            self.columns = columns
+            return
+        if columns != self.columns:
+            raise ValueError(f"CSVLogger: {self.path} has the columns {self.columns}, this run logs {columns}; "
+                             "append to a file of the same run, or use append=False or another path")
+        data = row.encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        try:
+            while data:                               # one write for a row: a crash leaves whole rows
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class LearningRateScheduler(Callback):

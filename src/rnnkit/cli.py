@@ -1,15 +1,16 @@
 """The ``rnnkit`` command (also ``python -m rnnkit``).
 
     rnnkit list                         the applications
-    rnnkit train APP [options]          train one, writing a run folder
+    rnnkit train APP [options]          train one, writing a run folder (APP --help: its settings)
+    rnnkit runs [DIR]                   the run folders under DIR (default runs), oldest first
     rnnkit evaluate RUN_DIR             re-score a run's saved model on the app's held-out data
     rnnkit predict MODEL FILE.npy       raw model outputs for an array of inputs
     rnnkit generate MODEL --prompt ...  sample text from a character language model
     rnnkit transcribe MODEL FILE.wav    speech to digit text with a CTC model
     rnnkit demo [--apps APP ...]        the seed's worked example and short real-data runs, one table
 
-A run folder holds config.json, metrics.json, model.npz (see ``rnnkit.io``), loss.png and the app's
-own plots.
+A run folder holds config.json, config.toml (``rnnkit train --config RUN/config.toml`` repeats the
+run), metrics.json, history.csv, model.npz (see ``rnnkit.io``), loss.png and the app's own plots.
 
 A user's mistake never ends in a Python traceback: ``main`` reports ``rnnkit: error: <message>`` on
 stderr and returns the exit code (0 success, 1 the command failed, 2 usage error, 130 interrupted);
@@ -18,6 +19,7 @@ stderr and returns the exit code (0 success, 1 the command failed, 2 usage error
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cli_fit
 from ._atomic import atomic_write
 from ._threads import blas_threads
 from .apps import worked_example
@@ -43,11 +46,17 @@ from .cli_args import (
     CliError,
     build_parser,
     check_audio,
-    check_inputs_fit,
     check_out_dir,
     check_set_value,
-    load_inputs,
     load_model,
+)
+from .cli_help import OPTION_KEYS
+from .cli_runs import (
+    check_config_values,
+    list_runs,
+    train_app_and_settings,
+    write_config_toml,
+    write_history_csv,
 )
 from .distributed import data_parallel
 from .model import TrainingError
@@ -101,13 +110,19 @@ def write_json(path, obj):
         fh.write(json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
-def write_run(result, config, app_name, out_dir):
-    """Write the run folder of one training run; returns its path."""
+def write_run(result, config, app_name, out_dir, kind="app"):
+    """Write the run folder of one training run; returns its path. config.json and config.toml hold
+    ``{kind: app_name, **config}`` (``app_name`` None: ``config`` alone, e.g. a ``task`` run of
+    ``rnnkit fit``), history.csv the history (``rnnkit.cli_runs``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", {"app": app_name, **config})
+    head = {} if app_name is None else {kind: app_name}
+    write_json(out / "config.json", {**head, **config})
+    write_config_toml(out / "config.toml", _jsonable({**head, **config}))
     write_json(out / "metrics.json", {"summary": result.row(), "metrics": result.metrics,
                                       "history": result.history})
+    if kind != "task":                 # rnnkit fit's history.csv is written by its CSVLogger
+        write_history_csv(out / "history.csv", _jsonable(result.history))
     if result.model is not None:
         result.model.save(out / "model.npz", metadata={"app": app_name, "config": _jsonable(config),
                                                        **_jsonable(result.metadata)})
@@ -118,11 +133,11 @@ def write_run(result, config, app_name, out_dir):
     return out
 
 
-def _config_from_args(app, args):
-    config = app.default_config(quick=args.quick)
-    overrides = {"cell": args.cell, "hidden": args.hidden, "layers": args.layers, "epochs": args.epochs,
-                 "batch_size": args.batch_size, "seed": args.seed, "lr": args.lr,
-                 "bidirectional": args.bidirectional}
+def _config_from_args(app, args, file_values=None):
+    """The app's settings: its defaults (``--quick`` ones with ``args.quick``), then ``file_values``
+    (a checked ``--config`` file), then the options and ``--set`` of ``args``."""
+    config = {**app.default_config(quick=args.quick), **(file_values or {})}
+    overrides = {key: getattr(args, key) for key in OPTION_KEYS}
     for key, value in overrides.items():
         if value is None:
             continue
@@ -172,9 +187,10 @@ def cmd_list(args):
 
 
 def cmd_train(args):
-    app = load_app(args.app)
-    config = _config_from_args(app, args)
-    out = args.out or os.path.join("runs", f"{args.app}-{time.strftime('%Y%m%d-%H%M%S')}")
+    name, values = train_app_and_settings(args.app, args.config)
+    app = load_app(name)
+    config = _config_from_args(app, args, check_config_values(args.config, app, values))
+    out = args.out or os.path.join("runs", f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_out_dir(out, args.overwrite)
     verbose = args.verbose if args.verbose is not None else (1 if sys.stderr.isatty() else 2)
     if args.distributed:
@@ -184,9 +200,13 @@ def cmd_train(args):
             return
     else:
         result = app.run(config, verbose=verbose)
-    write_run(result, config, args.app, out)
+    write_run(result, config, name, out)
     print(format_table([result.row()]))
     print(f"run folder: {out}")
+
+
+def cmd_runs(args):
+    print(list_runs(args.dir, as_json=args.json))
 
 
 def read_run(run_dir):
@@ -225,27 +245,6 @@ def cmd_evaluate(args):
         raise CliError(f"{model_path}: not a model of the {app.NAME} app (its metadata names "
                        f"{'no app' if trained_by is None else repr(trained_by)})")
     print(json.dumps(_jsonable(app.evaluate(model, config)), indent=2))
-
-
-def cmd_predict(args):
-    if args.output is not None:
-        out = Path(args.output)
-        if out.is_dir():
-            raise CliError(f"--output {out}: is a folder; give a file name (.npy)")
-        if not out.absolute().parent.is_dir():
-            raise CliError(f"--output {out}: the folder {out.absolute().parent} does not exist")
-    model = load_model(args.model)
-    X = load_inputs(args.inputs)
-    check_inputs_fit(model, X, args.inputs)
-    try:
-        out = model.predict(X)
-    except ValueError as e:
-        raise CliError(f"{args.inputs}: {e}") from e
-    if args.output is not None:
-        with atomic_write(args.output) as fh:      # the name as given (np.save would add ".npy")
-            np.save(fh, out)
-    else:
-        np.savetxt(sys.stdout, out.reshape(len(out), -1), fmt="%.6g")
 
 
 def cmd_generate(args):
@@ -299,8 +298,9 @@ def cmd_demo(args):
     print(format_table(rows))
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "generate": cmd_generate, "transcribe": cmd_transcribe, "demo": cmd_demo}
+COMMANDS = {"list": cmd_list, "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cli_fit.cmd_predict, "generate": cmd_generate, "transcribe": cmd_transcribe, "demo": cmd_demo,
+            "fit": functools.partial(cli_fit.cmd_fit, write_run=write_run, format_table=format_table)}
 
 
 # -- main ----------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def describe_error(e):
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
-        args = build_parser(COMMANDS).parse_args(argv)
+        args = build_parser(COMMANDS, extra=(cli_fit.add_commands,)).parse_args(argv)
     except SystemExit as e:  # argparse printed a usage error (2), or --help / --version (0)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     debug = args.debug or os.environ.get("RNNKIT_DEBUG", "").strip() not in ("", "0")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
+from .cli_help import TrainHelp
 from .data.text import unescape
 from .layers import Recurrent
 from .model import Sequential
@@ -126,8 +127,9 @@ def _global_options(parser, defaults):
                         help="on an error, print the Python traceback too (also: RNNKIT_DEBUG=1)")
 
 
-def build_parser(commands):
-    """The argument parser; ``commands`` maps each command name to the function that runs it."""
+def build_parser(commands, extra=()):
+    """The argument parser; ``commands`` maps each command name to the function that runs it;
+    each of ``extra`` is called with ``command(name, help)`` to add more commands (``cli_fit``)."""
     p = Parser(prog="rnnkit", description="Recurrent neural networks in NumPy.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"rnnkit {__version__}",
@@ -144,8 +146,22 @@ def build_parser(commands):
 
     command("list", "list the applications")
 
-    t = command("train", "train an application's model and write a run folder")
-    t.add_argument("app", choices=list(APPS), metavar="APP", help=f"the application: {', '.join(APPS)}")
+    r = command("runs", "list the run folders under a folder (oldest first): app, data, metric, date")
+    r.add_argument("dir", nargs="?", metavar="DIR", help="the folder holding the run folders (default: runs); "
+                                                         "a run folder itself is listed too")
+    r.add_argument("--json", action="store_true", help="print a JSON list, one object per run, instead of a table")
+
+    text = "train an application's model and write a run folder"
+    t = sub.add_parser("train", help=text, description=text, add_help=False)   # its -h knows APP (cli_help)
+    t.add_argument("-h", "--help", action=TrainHelp, apps=APPS,
+                   help="show this help and exit; after APP (rnnkit train APP --help), also the app's settings")
+    _global_options(t, defaults=False)
+    t.set_defaults(fn=commands["train"])
+    t.add_argument("app", nargs="?", choices=list(APPS), metavar="APP",
+                   help=f"the application: {', '.join(APPS)} (may be left out when --config names it)")
+    t.add_argument("--config", metavar="FILE.toml",
+                   help="the app's settings from a TOML file of KEY = VALUE lines, optionally with app = \"NAME\" "
+                        "(a run folder's config.toml repeats that run); the options given here override it")
     t.add_argument("--cell", type=cell_name, metavar="{" + ",".join(sorted(CELLS)) + "}",
                    help="the recurrent cell")
     t.add_argument("--hidden", type=POSITIVE, metavar="N", help="hidden units per recurrent layer (>= 1)")
@@ -173,12 +189,6 @@ def build_parser(commands):
     e = command("evaluate", "score a run folder's model on held-out data")
     e.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `rnnkit train`")
 
-    pr = command("predict", "model outputs for inputs in a .npy file")
-    pr.add_argument("model", metavar="MODEL", help="a model file (.npz) written by rnnkit")
-    pr.add_argument("inputs", metavar="INPUTS", help="a .npy file: (batch, time, features) or (batch, features)")
-    pr.add_argument("--output", metavar="FILE",
-                    help="write the outputs to this .npy file (its folder must exist) instead of stdout")
-
     g = command("generate", "sample text from a character language model")
     g.add_argument("model", metavar="MODEL", help="a model file written by `rnnkit train charlm`")
     g.add_argument("--prompt", default="", type=unescape,
@@ -193,6 +203,9 @@ def build_parser(commands):
     tr = command("transcribe", "spoken digits to text with a CTC model")
     tr.add_argument("model", metavar="MODEL", help="a model file written by `rnnkit train speech-digits`")
     tr.add_argument("files", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC or OGG)")
+
+    for add in extra:
+        add(command)
 
     d = command("demo", "worked example + short real-data runs, one results table")
     d.add_argument("--apps", nargs="+", choices=list(APPS), metavar="APP",

@@ -16,8 +16,8 @@ then identical on every rank, so the weights never drift apart (Horovod's and Py
 Before training, every rank checks that all hold the same number of rows and takes rank 0's weights
 (``Sequential(seed=None)`` gets one seed drawn on rank 0 for all ranks). Rank 0 alone prints progress
 and writes files (run folders, checkpoints); every rank computes the same logs, so early stopping
-agrees. Dropout masks come from a generator seeded with
-``[seed, rank]`` on each rank: runs are deterministic for a given number of ranks, but their masks
+agrees. Dropout masks come from a generator seeded with ``[seed, 2, epoch, rank]`` on each rank (a
+resumed run draws the same): runs are deterministic for a given number of ranks, but their masks
 differ from a single process's (after ``fit`` the layers get their own generators back). A rank that
 fails, in ``fit`` or anywhere in a ``data_parallel()`` block, prints its message and aborts the whole
 job (``MPI_Abort``), so no rank waits forever in a collective.

@@ -29,22 +29,49 @@ compression), so ``numpy.load(path, allow_pickle=False)`` reads it and other too
     ``compile``          null, or the compile settings: ``{"loss", "optimizer": {"name", "config"},
                          "metrics": [names], "clip_norm", "clip_value", "l1", "l2", "regularize", "ctc_blank"}``
     ``metadata``         null or a JSON object chosen by the user (e.g. a vocabulary)
-    ``weights``          ``[{"name", "dtype", "shape"}]``, one per weight, in the model's order
-    ``checksum``         ``{"algorithm": "sha256", "value": hex}`` over the weights (below)
+    ``classes``          optional: ``Sequential.classes_`` if set, the labels (str, int, float, bool) of class 0, 1...
+    ``weights``          ``[{"name", "dtype", "shape"}]``, one per weight, in the model's order (dtype as stored)
+    ``optimizer_state``  optional (absent: none stored): the compiled optimiser's state,
+                         ``{"iterations": steps taken, "arrays": [{"name", "dtype", "shape"}]}``,
+                         the arrays being the ``optimizer.*`` entries below, in their order
+    ``quantization``     optional (absent: not quantized): ``{"mode": "int8" | "float16", "scales":
+                         [{"name", "dtype", "shape"}]}``, the ``scale.*`` entries below ([] for float16)
+    ``checksum``         ``{"algorithm": "sha256", "value": hex}`` over the weights, scales and optimiser arrays
 
 ``<layer_index>.<name>.npy`` (e.g. ``0.W_y.npy``, ``1.W_x_l0_reverse.npy``)
     one array per weight, named as ``Sequential.get_weights()`` names them; little-endian, of the
-    model's dtype, with the seed's orientation ``(out, in)``.
+    model's dtype, with the seed's orientation ``(out, in)``. In a quantized file every 2-D weight
+    (the matrices ``W_x``, ``W_h``, ``W_y``, ``E``) is ``int8`` or ``float16`` (the mode) instead;
+    1-D weights (the biases ``b``, ``b_h``, ``c``) keep the model's dtype.
 
-The checksum is the SHA-256, over the weights in the header's order, of
-``b"<name>|<dtype.str>|<shape joined by ','>\\n"`` followed by the array's bytes (C order,
-little-endian). It catches a damaged or edited file; it is not a signature (anybody who edits a file
-can recompute it).
+``scale.<weight name>.npy`` (int8 files only, e.g. ``scale.0.W_y.npy``)
+    the float32 scales of an int8 weight matrix, one per row (shape ``(rows,)``, finite, >= 0), listed
+    in the header's ``quantization.scales`` in the weights' order: weight = int8 value * its row's scale
+    (values in [-127, 127]; the arithmetic and its error bound: ``rnnkit.quantize``).
 
-What is not stored: the optimiser's state (moments, step count) and the random generator's state.
-A loaded model predicts bit-identically to the saved one; training it resumes with a fresh
-optimiser state (Adam restarts its bias correction) and a random generator freshly seeded with
-``seed``. Custom metric callables are not stored (a warning says so); only named metrics are.
+``optimizer.<slot>.<weight name>.npy`` (e.g. ``optimizer.m.0.W_y.npy``, ``optimizer.momentum.2.c.npy``)
+    the optimiser's state of a weight, of its shape and dtype: Adam's moments (slots ``m``, ``v``),
+    SGD's velocity (``momentum``, if momentum > 0). Every slot holds every weight once it has stepped.
+
+The checksum is the SHA-256, over the weights in the header's order (as stored), then the scales and
+then the optimiser's arrays in theirs, of ``b"<name>|<dtype.str>|<shape joined by ','>\\n"`` followed
+by the array's bytes (C order, little-endian). It catches a damaged or edited file; it is not a
+signature (anybody who edits a file can recompute it).
+
+Resuming: ``save(path, include_optimizer=True)`` (the default) stores the optimiser's step count and
+moments once it has stepped; ``load`` restores them with the compile settings, so ``fit(...,
+initial_epoch=k)`` on a loaded checkpoint continues exactly (with the same seed, bit for bit: see
+``Sequential.fit``). Without ``optimizer_state`` the optimiser starts fresh (Adam restarts its bias
+correction). Not stored: random generators (derived from ``seed`` again), callbacks' state
+(``EarlyStopping``, ``ReduceLROnPlateau``), custom metric callables (a warning says so). A file
+without ``optimizer_state`` is what earlier versions wrote, so ``format_version`` stays 1; they
+refuse (never misread) a file with it: save with ``include_optimizer=False`` for them.
+
+Quantized files (``save(path, quantize="int8")`` or ``"float16"``) are for inference: about 4x / 2x
+smaller for a model made of weight matrices, never with ``optimizer_state`` (the moments would be
+most of the file, and a quantized model resumes training from rounded weights anyway), and loaded
+as an ordinary float model of the header's dtype (dequantized; ``Sequential.quantized`` says the
+mode). Earlier versions refuse them (the unknown ``quantization`` key), so ``format_version`` stays 1.
 
 Safety
 ------
@@ -53,9 +80,10 @@ from their ``.npy`` headers (parsed by NumPy's literal parser) and raw bytes, ob
 refused before their data is read, and layer classes come from the explicit registry
 ``LAYER_CLASSES`` (a name in the file is only a dictionary key, never imported). Every problem
 (not a ZIP archive, a truncated file, a wrong format name, a newer format_version, an unknown layer
-class, a config key the class does not accept, missing / extra / mis-shaped / wrongly typed
-weights, a checksum mismatch, a pickle) raises ``ModelFileError`` (a ``ValueError``) naming the file
-and the problem.
+class, a config key the class does not accept, missing / extra / mis-shaped / wrongly typed weights
+or optimiser entries, an optimiser slot the compiled optimiser does not keep, a quantized weight
+or scale of the wrong dtype, shape or value, a checksum mismatch, a pickle) raises ``ModelFileError``
+(a ``ValueError``) naming the file and the problem.
 
 Writes are atomic: the archive goes to a temporary file in the target's directory, is flushed and
 fsync'ed, then renamed over ``path`` with ``os.replace``. If anything fails on the way, the temporary
@@ -63,39 +91,45 @@ file is removed and a previous file at ``path`` is left as it was.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import zipfile
 
 import numpy as np
 
-from . import __version__, optim
+from . import optim
 from ._archive import (
-    COMPILE_KEYS,
-    DTYPES,
     FORMAT_NAME,
     FORMAT_VERSION,
     HEADER_ENTRY,
+    OPTIONAL_HEADER_KEYS,
+    SCALE_PREFIX,
     ModelFileError,
     Reader,
+    check_checksum,
+    check_compile_settings,
     check_json_data,
-    is_int,
+    check_listed,
+    check_zip_entries,
     json_default,
+    listing,
+    optimizer_listing,
+    optimizer_part,
     parse_header,
+    quantization_listing,
+    unaccepted_keys,
     weights_checksum,
 )
 from ._atomic import atomic_write
+from ._version import __version__
 from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Layer, Recurrent
+from .quantize import MODES, check_mode, dequantize_weights, quantize_weights
 
 #: The layer classes a file may name. A file's class name is looked up here and nowhere else.
 LAYER_CLASSES: dict = {cls.__name__: cls for cls in (Dense, Embedding, Dropout, Flatten, RNN, LSTM, GRU,
                                                      Recurrent)}
-#: How much larger than its stored (compressed) size an entry may be: rnnkit writes uncompressed
-#: archives, and real weights or JSON deflate by far less; a deflate bomb expands ~1000x.
-MAX_EXPANSION = 50
 #: The keys of the model's config as stored in the header (everything but the format's own keys).
-CONFIG_KEYS = ("layers", "dtype", "seed", "input_size", "compile", "metadata")
+CONFIG_KEYS = ("layers", "dtype", "seed", "input_size", "compile", "metadata", "classes")
 
 
 def register_layer(cls, name: str | None = None):
@@ -113,21 +147,6 @@ def register_layer(cls, name: str | None = None):
     return cls
 
 
-# -- helpers shared by save and load -------------------------------------------------------------
-
-def _accepted_kwargs(cls):
-    """Names ``cls(**config)`` accepts, or None if it takes ``**kwargs`` (then anything goes)."""
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # drop self
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
-def _unaccepted_keys(cls, config):
-    accepted = _accepted_kwargs(cls)
-    return [] if accepted is None else sorted(set(config) - accepted)
-
-
 # -- saving --------------------------------------------------------------------------------------
 
 def layer_spec(i, layer) -> dict:
@@ -139,7 +158,7 @@ def layer_spec(i, layer) -> dict:
                          f"rnnkit.io.LAYER_CLASSES (known: {sorted(LAYER_CLASSES)}); register it with "
                          "rnnkit.io.register_layer")
     config = layer.get_config()
-    bad = _unaccepted_keys(cls, config)
+    bad = unaccepted_keys(cls, config)
     if bad:  # a layer whose get_config() disagrees with its constructor would write unloadable files
         raise ValueError(f"save: layer {i} ({name}): get_config() returns keys its constructor "
                          f"does not accept: {bad}")
@@ -155,23 +174,32 @@ def optimizer_name(opt) -> str:
     return name
 
 
-def write_model_file(path, config: dict, arrays: dict):
-    """Write a model file: ``config`` (the keys ``CONFIG_KEYS``, JSON data) and the named weight
-    ``arrays``, atomically. Returns ``path``."""
+def write_model_file(path, config: dict, arrays: dict, optimizer_state=None, quantize=None):
+    """Write a model file atomically: ``config`` (the keys ``CONFIG_KEYS``, JSON data), the named weight
+    ``arrays`` and ``optimizer_state`` (None or ``Optimizer.get_state()``, of these weights), the
+    matrices ``quantize``d ("int8", "float16"; then no optimiser state is written). Returns ``path``."""
     metadata = config["metadata"]
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata: expected a dict of JSON data or None, got {type(metadata).__name__}")
         check_json_data(metadata, "metadata")
+    scales, extra = {}, {}
+    if check_mode(quantize) is not None:         # the matrices quantized, and no optimiser state
+        arrays, scales = quantize_weights(arrays, quantize)
+        scales, optimizer_state = {SCALE_PREFIX + k: v for k, v in scales.items()}, None
+        extra = {"quantization": {"mode": quantize, "scales": listing(scales)}}
     arrays = {k: np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")) for k, v in arrays.items()}
-    names = list(arrays)
+    weights = listing(arrays)
+    opt, arrays = optimizer_part(optimizer_state, {**arrays, **scales})     # ({}, the same) if no state
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "rnnkit_version": __version__,
-        **{k: config[k] for k in CONFIG_KEYS},
-        "weights": [{"name": k, "dtype": arrays[k].dtype.str, "shape": list(arrays[k].shape)} for k in names],
-        "checksum": {"algorithm": "sha256", "value": weights_checksum(names, arrays)},
+        **{k: config.get(k) for k in CONFIG_KEYS if k not in OPTIONAL_HEADER_KEYS or config.get(k) is not None},
+        "weights": weights,
+        **extra,
+        **opt,
+        "checksum": {"algorithm": "sha256", "value": weights_checksum(list(arrays), arrays)},
     }
     text = json.dumps(header, default=json_default, allow_nan=False, ensure_ascii=False)
     path = os.fspath(path)
@@ -196,7 +224,7 @@ def layers_from_specs(specs) -> list:
             raise ValueError(f"layer {i}: unknown layer class {name!r:.100} (known: {sorted(LAYER_CLASSES)})")
         if not isinstance(config, dict):
             raise ValueError(f"layer {i} ({name}): config must be a JSON object, got {type(config).__name__}")
-        bad = _unaccepted_keys(cls, config)
+        bad = unaccepted_keys(cls, config)
         if bad:
             raise ValueError(f"layer {i} ({name}): config keys not accepted by {name}: {bad}")
         try:
@@ -208,26 +236,14 @@ def layers_from_specs(specs) -> list:
 
 def optimizer_from_config(settings):
     """The optimizer of a header's ``compile`` settings, its structure checked (ValueError if bad)."""
-    if not isinstance(settings, dict) or set(settings) != set(COMPILE_KEYS):
-        raise ValueError(f"header 'compile': expected null or an object with keys {list(COMPILE_KEYS)}")
+    check_compile_settings(settings)
     opt = settings["optimizer"]
-    if not isinstance(opt, dict) or set(opt) != {"name", "config"} or not isinstance(opt["config"], dict):
-        raise ValueError("header 'compile.optimizer': expected {'name': ..., 'config': {...}}")
     cls = optim.OPTIMIZERS.get(opt["name"]) if isinstance(opt["name"], str) else None
     if cls is None:
         raise ValueError(f"unknown optimizer {opt['name']!r:.100} (known: {sorted(optim.OPTIMIZERS)})")
-    bad = _unaccepted_keys(cls, opt["config"])
+    bad = unaccepted_keys(cls, opt["config"])
     if bad:
         raise ValueError(f"optimizer {opt['name']}: config keys not accepted: {bad}")
-    if not is_int(settings["ctc_blank"], 0):
-        raise ValueError(f"header 'compile.ctc_blank': expected a non-negative integer, "
-                         f"got {settings['ctc_blank']!r:.50}")
-    reg = settings["regularize"]
-    if not isinstance(reg, list) or not all(isinstance(p, str) for p in reg):
-        raise ValueError("header 'compile.regularize': expected a list of name patterns")
-    metrics = settings["metrics"]
-    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-        raise ValueError("header 'compile.metrics': expected a list of metric names")
     try:
         return cls(**opt["config"])
     except (TypeError, ValueError, KeyError) as e:
@@ -241,11 +257,15 @@ class ModelFile:
             model = build_from(f.config)                  # the caller's job (Sequential.load)
             f.check_architecture(expected_shapes)         # names and shapes against the stored arrays
             weights = f.read_weights()                    # only now is weight data read; checksum checked
+            f.restore_optimizer(model.optimizer, params)  # the optimiser's state, if the file has one
+
+    ``config`` has ``CONFIG_KEYS`` and "quantized" (also ``f.quantized``: None, "int8" or "float16"); a
+    quantized file's ``read_weights`` returns them dequantized to the header's dtype.
 
     Opening reads the ZIP directory and the ``.npy`` headers only (no weight data) and checks the
     header (its types, and its list of weights against the stored arrays). Every problem raises
     ``ModelFileError`` naming the file; ``fail(problem)`` makes one. The total work is bounded by the
-    file's size: stored entries are at most ``MAX_EXPANSION`` times their compressed size, and an
+    file's size: stored entries are at most ``_archive.MAX_EXPANSION`` times their compressed size, and an
     architecture is compared with the stored shapes before anything is allocated for it.
     """
 
@@ -269,7 +289,8 @@ class ModelFile:
         except BaseException:
             self._zf.close()
             raise
-        self.config = {k: self._header[k] for k in CONFIG_KEYS}
+        self.config = {k: self._header.get(k) for k in CONFIG_KEYS}     # an optional key absent: None
+        self.config["quantized"] = self.quantized                       # None, "int8" or "float16"
 
     def __enter__(self):
         return self
@@ -300,57 +321,18 @@ class ModelFile:
         self._entries = [n[:-4] for n in names]
         if HEADER_ENTRY not in self._entries:
             raise reader.fail(f"no {HEADER_ENTRY!r} entry: not an rnnkit model file")
-        self._check_entries(zf.infolist())
+        check_zip_entries(reader, zf.infolist())
         # every .npy header (refusing pickles) before any data is read
         self._stored = {e: reader.header(e) for e in self._entries}
-        header = parse_header(reader)
-        if header["dtype"] not in DTYPES:
-            raise reader.fail(f"header 'dtype': expected one of {DTYPES}, got {header['dtype']!r:.50}")
-        if not (header["seed"] is None or is_int(header["seed"], 0)):
-            raise reader.fail(f"header 'seed': expected a non-negative integer or null, got {header['seed']!r:.50}")
-        input_size = header["input_size"]
-        if not (input_size is None or is_int(input_size, 1)):
-            raise reader.fail(f"header 'input_size': expected a positive integer or null, got {input_size!r:.50}")
-        metadata = header["metadata"]
-        if not (metadata is None or isinstance(metadata, dict)):
-            raise reader.fail(f"header 'metadata': expected an object or null, got {type(metadata).__name__}")
-        self._check_listed(header["weights"], np.dtype(header["dtype"]).newbyteorder("<"))
+        header = parse_header(reader)           # and its dtype, seed, input_size and metadata
+        opt = header.get("optimizer_state")
+        self.quantized, scales = quantization_listing(reader, header.get("quantization"), opt, MODES)
+        self._iterations = None if opt is None else optimizer_listing(reader, opt, header["compile"])[0]
+        self.names, self._scale_names, self._opt_names, self._slots = check_listed(
+            reader, {e: self._stored[e] for e in self._entries if e != HEADER_ENTRY}, header["weights"],
+            [] if opt is None else opt["arrays"], np.dtype(header["dtype"]).newbyteorder("<"), scales,
+            self.quantized, MODES.get(self.quantized))
         return header
-
-    def _check_entries(self, infos):
-        """Refuse what zipfile would fail on late (encryption, odd compression) and entries that
-        expand far beyond their stored size (a deflate bomb), before reading anything."""
-        for info in infos:
-            name = info.filename
-            if info.flag_bits & 0x1:
-                raise self.fail(f"entry {name!r} is encrypted; model files are never encrypted")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise self.fail(f"entry {name!r} uses compression method {info.compress_type}; "
-                                "model files are stored (or deflated)")
-            if info.file_size > MAX_EXPANSION * info.compress_size + 2 ** 16:
-                raise self.fail(f"entry {name!r} would expand from {info.compress_size} to {info.file_size} "
-                                f"bytes (more than {MAX_EXPANSION}x): refused")
-
-    def _check_listed(self, listed, dtype):
-        """The header's list of weights must describe exactly the stored arrays: names in order, shapes
-        and the model's dtype."""
-        if not isinstance(listed, list) or not all(isinstance(w, dict) and set(w) == {"name", "dtype", "shape"}
-                                                   for w in listed):
-            raise self.fail("header 'weights': expected a list of {'name', 'dtype', 'shape'}")
-        names = [w["name"] for w in listed]
-        stored = [e for e in self._entries if e != HEADER_ENTRY]
-        if not all(isinstance(n, str) for n in names) or sorted(names) != sorted(stored):
-            raise self.fail(f"header 'weights' lists {names!r:.200}, the archive holds {sorted(stored)!r:.200}")
-        for w in listed:
-            st_dtype, st_shape, _ = self._stored[w["name"]]
-            if w["dtype"] != dtype.str or st_dtype != dtype:
-                raise self.fail(f"weight {w['name']!r}: dtype {w['dtype']!r} (stored {st_dtype.str}), "
-                                f"the model's dtype is {dtype.str}")
-            if not (isinstance(w["shape"], list) and all(is_int(d, 0) for d in w["shape"])
-                    and tuple(w["shape"]) == st_shape):
-                raise self.fail(f"weight {w['name']!r}: the header says shape {w['shape']!r:.80}, "
-                                f"the stored array has {st_shape}")
-        self.names = names
 
     def stored_shapes(self) -> dict:
         """{weight name: shape} of the stored arrays, in the header's order (no data read)."""
@@ -378,13 +360,32 @@ class ModelFile:
 
     def _read_weights(self):
         reader, header = self._reader, self._header
-        arrays = {k: reader.array(k) for k in self.names}
-        checksum = header["checksum"]
-        if not isinstance(checksum, dict) or checksum.get("algorithm") != "sha256":
-            raise reader.fail(f"header 'checksum': expected {{'algorithm': 'sha256', 'value': hex}}, "
-                              f"got {checksum!r:.100}")
-        actual = weights_checksum(self.names, arrays)
-        if checksum.get("value") != actual:
-            raise reader.fail(f"checksum mismatch: the weights are damaged or were edited "
-                              f"(header says {str(checksum.get('value'))[:16]}..., the data gives {actual[:16]}...)")
-        return arrays
+        names = self.names + self._scale_names + self._opt_names
+        arrays = {k: reader.array(k) for k in names}
+        check_checksum(reader, header["checksum"], names, arrays)
+        self._opt_arrays = {k: arrays.pop(k) for k in self._opt_names}
+        if self.quantized is None:
+            return arrays
+        scales = {k[len(SCALE_PREFIX):]: arrays.pop(k) for k in self._scale_names}
+        try:                 # to the model's dtype; refuses values the format never writes
+            return dequantize_weights(arrays, scales, self.quantized, header["dtype"])
+        except ValueError as e:
+            raise reader.fail(f"quantized {e}") from None
+
+    def restore_optimizer(self, optimizer, params: dict) -> bool:
+        """After ``read_weights``: the stored optimiser state into ``optimizer``, checked against ``params``
+        ({weight name: array}). False, changing nothing, if the file has none."""
+        if self._iterations is None:
+            return False
+        slots = {s: {} for s in optimizer.slots}
+        try:
+            for name, (slot, weight) in self._slots.items():
+                if slot not in slots:
+                    raise ValueError(f"optimizer entry {name!r}: {type(optimizer).__name__} keeps no {slot!r} "
+                                     f"state (its slots: {list(optimizer.slots)})")
+                slots[slot][weight] = self._opt_arrays[name]
+            optimizer.set_state({"iterations": self._iterations, "slots": slots}, params)
+        except ValueError as e:
+            raise self.fail(str(e)) from None
+        return True
+

@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 
-from . import _model_config, _model_data, _training, io, optim
+from . import _labels, _model_config, _model_data, _training, export, io, optim
 from ._training import TrainingError
 from .layers import Dense, Embedding, Flatten, Layer, Recurrent
 from .metrics import get as get_metric
@@ -30,6 +30,7 @@ LOSSES = ("mse", "binary_crossentropy", "crossentropy", "ctc")
 
 
 class Sequential:
+    quantized = None     # "int8" / "float16" when loaded from a quantized file (rnnkit.quantize)
     def __init__(self, layers, seed: int | None = 0, dtype="float32"):
         layers = list(layers)
         if not layers or not all(isinstance(l, Layer) for l in layers):
@@ -44,6 +45,7 @@ class Sequential:
         self.loss = None
         self.history = None
         self.stop_training = False
+        self.classes_ = None     # the labels of class 0, 1, ... when fit on labels (rnnkit._labels)
 
     # -- set-up --------------------------------------------------------------------------------
     def compile(self, loss="mse", optimizer="adam", lr=None, metrics=(), clip_norm=None,
@@ -140,15 +142,17 @@ class Sequential:
         return seq
 
     # -- data ----------------------------------------------------------------------------------
-    def _prepare(self, X, lengths=None, y=None, with_targets=False):
+    def _prepare(self, X, lengths=None, y=None, with_targets=False, channels_first=None, learn=False):
         """Validate a call's data against the model, then build it (only if everything fits).
 
         Returns ``(X, lengths, seq, seq_out, y)``: padded inputs, lengths or None, whether the input
-        and the output have a time axis, and the targets aligned with the output (or None).
+        and the output have a time axis, and the targets aligned with the output (or None; labels
+        encoded with ``classes_``, which ``learn`` sets from y's labels if the model has none).
         """
         vocab = self.layers[0].vocab_size if self.takes_tokens else None
         reads_sequences = any(isinstance(layer, (Recurrent, Flatten)) for layer in self.layers)
-        X, lengths, seq = _model_data.inputs(X, lengths, self.dtype, vocab, reads_sequences)
+        X, lengths, seq = _model_data.inputs(X, lengths, self.dtype, vocab, reads_sequences, channels_first,
+                                             self.input_size)
         feat = vocab if vocab is not None else X.shape[-1]
         if self.input_size is not None and feat != self.input_size:
             raise ValueError(f"X: the model was built for {self.input_size} input features, got {feat}")
@@ -159,8 +163,10 @@ class Sequential:
             size = feat
             for layer in self.layers:
                 size = layer.output_size(size)
+            y, classes = _labels.encode(y, self.loss, size, seq_out, self.classes_, learn)
             y = _model_data.targets(y, len(X), X.shape[1] if seq else None, seq_out, lengths, self.loss,
                                     size, self.dtype)
+            self.classes_ = classes
         self.build(feat)
         return X, lengths, seq, seq_out, y
 
@@ -182,7 +188,7 @@ class Sequential:
         return dy
 
     def _loss(self, out, y, lengths, mask):
-        """(loss, d_loss/d_out) for one batch; ``mask`` marks the counted steps of per-step outputs."""
+        """(loss, d_loss/d_out) for one batch; ``mask`` marks the counted steps or weighs the targets."""
         if self.loss == "ctc":
             B, T = out.shape[:2]
             in_len = np.full(B, T) if lengths is None else lengths
@@ -228,79 +234,88 @@ class Sequential:
 
     # -- public API ----------------------------------------------------------------------------
     def fit(self, X, y, epochs=1, batch_size=32, lengths=None, validation_data=None,
-            validation_split=0.0, callbacks=(), shuffle=True, verbose=1, distributed=False):
+            validation_split=0.0, callbacks=(), shuffle=True, verbose=1, distributed=False, *,
+            initial_epoch=0, sample_weight=None, class_weight=None, channels_first=None):
         """Train; returns the ``History`` (also kept as ``self.history``).
 
         X as for ``predict`` (padded with ``lengths``, a ragged list, or (B, F)); y one target per
-        sequence, per step, or a label sequence (CTC). ``validation_data`` (X, y) or (X, y, lengths),
-        or ``validation_split``, a fraction held out at random; ``callbacks`` e.g. EarlyStopping;
+        sequence, per step, or a label sequence (CTC); with a classification loss, labels of any kind
+        (the first fit sets ``classes_``, their sorted unique values: class i = output i, binary's
+        positive class ``classes_[1]``; an unknown label is a ValueError). ``validation_data`` (X, y)
+        or (X, y, lengths), or ``validation_split``, a fraction held out (per class for one label per
+        sequence, else at random; seeded by ``seed``); ``callbacks`` e.g. EarlyStopping;
         ``verbose`` 1 shows a progress bar (tqdm) and a line per epoch, 2 the lines only, 0 nothing.
-        Batches group sequences of similar length. ``distributed=True``: data-parallel over the
-        MPI job's ranks (``rnnkit.distributed``). The loop is in ``rnnkit._training``.
+        Batches group sequences of similar length. ``distributed=True``: data-parallel over the MPI
+        job's ranks (``rnnkit.distributed``; no sample or class weights). Loop: ``rnnkit._training``.
+        ``sample_weight`` (N,) per sequence, or (N, T) per step; ``class_weight`` {label: weight} (labels
+        as in y; others weigh 1) or "balanced" (n / (n_classes * count_c)): the training loss becomes
+        sum(w l) / sum(w); validation stays unweighted. ``channels_first`` as for ``predict``.
+
+        ``initial_epoch`` (Keras' semantics): run epochs ``initial_epoch .. epochs-1`` (none if
+        ``epochs <= initial_epoch``); callbacks and the progress lines get the true epoch. Shuffling
+        and dropout masks are functions of (seed, epoch), so with a seed, ``fit(epochs=k)``, ``save``,
+        ``load``, ``fit(initial_epoch=k, epochs=n)`` gives bit for bit the weights and history rows of
+        ``fit(epochs=n)`` (with ``seed=None`` nothing is reproducible). Callbacks' own state
+        (EarlyStopping's patience count, ReduceLROnPlateau's) is not saved: they start afresh.
         """
         self.history = _training.fit(self, X, y, epochs, batch_size, lengths, validation_data,
-                                     validation_split, callbacks, shuffle, verbose, distributed)
+                                     validation_split, callbacks, shuffle, verbose, distributed,
+                                     initial_epoch=initial_epoch, sample_weight=sample_weight,
+                                     class_weight=class_weight, channels_first=channels_first)
         return self.history
 
     def _outputs(self, Xp, lp, seq, batch_size=256):
         return _model_data.outputs(self._forward, Xp, lp, seq, batch_size)
 
-    def predict(self, X, lengths=None, batch_size=256):
+    def predict(self, X, lengths=None, batch_size=256, *, channels_first=None):
         """Raw model outputs (logits for classification losses), in the order of X.
 
         Per-step outputs come back padded to X's time axis (zeros past each length); use
-        ``predict_proba`` for probabilities and ``predict_classes`` for labels.
+        ``predict_proba`` for probabilities and ``predict_classes`` for labels. ``channels_first``:
+        True reads a (N, C, T) array or a list of (C, T_i) arrays (``lengths`` count time steps);
+        None refuses a 3-D array that looks channels-first, naming the fix; False never checks.
         """
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
-        Xp, lp, seq, *_ = self._prepare(X, lengths)
+        Xp, lp, seq, *_ = self._prepare(X, lengths, channels_first=channels_first)
         return self._outputs(Xp, lp, seq, batch_size)
 
-    def predict_proba(self, X, lengths=None, batch_size=256):
-        out = self.predict(X, lengths, batch_size)
+    def predict_proba(self, X, lengths=None, batch_size=256, *, channels_first=None):
+        """Probabilities: softmax, columns in ``classes_`` order (when set); binary: P(class 1), the
+        positive class ``classes_[1]``. Arguments as for ``predict``."""
+        out = self.predict(X, lengths, batch_size, channels_first=channels_first)
         if self.loss == "binary_crossentropy":
             return A.sigmoid(out)
         if self.loss in ("crossentropy", "ctc"):
             return A.softmax(out)
         raise ValueError(f"predict_proba: the model's loss is {self.loss!r}, not a classification loss")
 
-    def predict_classes(self, X, lengths=None, batch_size=256):
-        """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences."""
+    def predict_classes(self, X, lengths=None, batch_size=256, *, channels_first=None):
+        """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences; the
+        original labels (``classes_[id]``) if fit on labels. Arguments as for ``predict``."""
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
-        Xp, lp, seq, *_ = self._prepare(X, lengths)
+        Xp, lp, seq, *_ = self._prepare(X, lengths, channels_first=channels_first)
         out = self._outputs(Xp, lp, seq, batch_size)
         if self.loss == "binary_crossentropy":
-            return (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
+            ids = (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
+            return _labels.decode(ids, self.classes_)
         if self.loss == "crossentropy":
-            return out.argmax(-1)
+            return _labels.decode(out.argmax(-1), self.classes_)
         if self.loss == "ctc":
             return ctc_decode.greedy_decode(out, lp, blank=self.ctc_blank)
         raise ValueError(f"predict_classes: the model's loss is {self.loss!r}, not a classification loss")
 
-    def evaluate(self, X, y, lengths=None, batch_size=256):
-        """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout)."""
+    def evaluate(self, X, y, lengths=None, batch_size=256, *, channels_first=None):
+        """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout), unweighted. Labels are
+        encoded with ``classes_`` (an unknown one is a ValueError); ``channels_first`` as for ``predict``."""
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
-        Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True)
-        out = self._outputs(Xp, lp, seq, batch_size)
-        mask = _model_data.step_mask(lp, Xp.shape[1] if seq else None, seq_out)
-        logs = {}
-        if self.loss == "ctc":
-            total = 0.0
-            for i in range(0, len(Xp), batch_size):
-                sl = slice(i, i + batch_size)
-                lb = None if lp is None else lp[sl]
-                o = out[sl] if lb is None else out[sl, :int(lb.max())]
-                total += self._loss(o, yp[sl], lb, None)[0] * len(o)
-            logs["loss"] = total / len(Xp)
-        else:
-            logs["loss"] = float(self._loss(out, yp, lp, mask)[0])
-        for name, fn in self.metrics.items():
-            logs[name] = fn(out, yp, mask, self.loss)
-        return logs
+        Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True, channels_first=channels_first)
+        return _model_data.scores(self, Xp, lp, seq, seq_out, yp, batch_size)
 
     # -- inspection ----------------------------------------------------------------------------
-    def summary(self, print_fn=print):
-        """Layers, output shapes and parameter counts (printed with ``print_fn`` and returned)."""
-        text = _model_config.summary(self)
+    def summary(self, input_size=None, print_fn=print):
+        """Layers, output shapes and parameter counts (printed with ``print_fn`` and returned). An
+        unbuilt model given ``input_size`` (features, or vocabulary size) counts without building."""
+        text = _model_config.summary(self, input_size)
         if print_fn:
             print_fn(text)
         return text
@@ -323,20 +338,30 @@ class Sequential:
         Raises ValueError / TypeError naming what is wrong."""
         return _model_config.from_config(cls, config)
 
-    def save(self, path, metadata=None):
+    def save(self, path, metadata=None, include_optimizer=True, quantize=None):
         """Write the model to one file, atomically, without pickle (format: ``rnnkit.io``).
 
         ``metadata``: a dict of JSON data (str keys; lists, str, numbers, bool, None; tuples load back
         as lists), e.g. a vocabulary. With ``metadata=None`` the model's own ``model.metadata`` (set by
-        ``load``) is kept. The file name is used as given (no extension is added); ".npz" is usual.
+        ``load``) is kept. ``include_optimizer``: also store the optimiser's state (step count, moments)
+        so that a loaded model resumes training exactly (``fit(..., initial_epoch=k)``); False writes a
+        smaller file for inference. The file name is used as given (no extension is added); ".npz" is usual.
+        ``quantize`` "int8" / "float16": weight matrices ~4x / 2x smaller, for inference (``rnnkit.quantize``).
         """
         if metadata is None:
             metadata = getattr(self, "metadata", None) or None   # a loaded model keeps its metadata
-        return io.write_model_file(path, {**self.get_config(), "metadata": metadata}, self._params())
+        keep = _checks.check_bool(include_optimizer, "include_optimizer") and self.loss is not None
+        state = self.optimizer.get_state() if keep else None
+        return io.write_model_file(path, {**self.get_config(), "metadata": metadata}, self._params(), state, quantize)
+
+    def export_onnx(self, path, opset=17, quantize=None):
+        """Write the built model as an ONNX graph (``quantize`` None, "int8", "fp16"); see ``rnnkit.export.onnx``."""
+        return export.onnx.export(self, path, opset=opset, quantize=quantize)
 
     @classmethod
     def load(cls, path) -> Sequential:
-        """A model from a file written by ``save``; ``model.metadata`` holds its metadata.
+        """A model from a file written by ``save``; ``model.metadata`` holds its metadata, ``model.quantized``
+        its quantization (None if none). It comes back compiled as saved, with the optimiser's state if stored.
 
         Raises ``rnnkit.io.ModelFileError`` (a ``ValueError``) naming the file and the problem for
         anything that is not a valid rnnkit model file; ``FileNotFoundError`` if there is no file.
@@ -356,6 +381,8 @@ class Sequential:
                     model.build(input_size, weights=weights)
                 except (TypeError, ValueError, MemoryError) as e:
                     raise f.fail(f"the architecture cannot be built ({type(e).__name__}: {e})") from None
+            if model.loss is not None:
+                f.restore_optimizer(model.optimizer, model._params())
         model.metadata = f.config["metadata"] or {}
         return model
 

@@ -57,10 +57,61 @@ def penalty(params: dict, l1: float = 0.0, l2: float = 0.0, names=None):
 
 
 class Optimizer:
+    """Base class. ``state`` holds per-parameter moments by name (created at a parameter's first
+    step), ``iterations`` the number of steps; ``get_state`` / ``set_state`` save and restore both."""
+
     def __init__(self, lr: float):
         self.lr = check_float(lr, "lr", low=0, low_open=True)
         self.state: dict = {}
         self.iterations = 0
+
+    @property
+    def slots(self) -> tuple:
+        """Names of the per-parameter state arrays (e.g. Adam's ("m", "v")); () if none."""
+        return ()
+
+    def _slot_arrays(self, entry) -> tuple:
+        """A ``state`` entry as a tuple of arrays, one per slot."""
+        return tuple(entry)
+
+    def _slot_entry(self, arrays: tuple):
+        """The ``state`` entry made of one array per slot (the inverse of ``_slot_arrays``)."""
+        return tuple(arrays)
+
+    def get_state(self) -> dict:
+        """``{"iterations": int, "slots": {slot: {parameter name: array}}}``: copies of the moments of
+        every parameter stepped so far (each array has its parameter's shape and dtype)."""
+        slots = {s: {} for s in self.slots}
+        for key, entry in self.state.items():
+            for s, a in zip(self.slots, self._slot_arrays(entry)):
+                slots[s][key] = a.copy()
+        return {"iterations": self.iterations, "slots": slots}
+
+    def set_state(self, state: dict, params: dict | None = None) -> None:
+        """Restore ``get_state()``'s output (copied in). With ``params`` ({name: array}) every state
+        array must belong to a parameter and match its shape and dtype. Raises ValueError naming the
+        problem (the optimiser is left unchanged)."""
+        if not isinstance(state, dict) or set(state) != {"iterations", "slots"}:
+            raise ValueError("optimizer state: expected a dict with keys 'iterations' and 'slots' "
+                             "(from Optimizer.get_state())")
+        it = state["iterations"]
+        if not isinstance(it, (int, np.integer)) or isinstance(it, bool) or it < 0:
+            raise ValueError(f"optimizer state 'iterations': expected a non-negative integer, got {it!r:.50}")
+        slots = state["slots"]
+        if not isinstance(slots, dict) or sorted(slots) != sorted(self.slots):
+            got = sorted(slots) if isinstance(slots, dict) else type(slots).__name__
+            raise ValueError(f"optimizer state: {type(self).__name__} keeps the slots {list(self.slots)}, "
+                             f"the state has {got}")
+        names = [list(arrays) if isinstance(arrays, dict) else None for arrays in slots.values()]
+        if any(n is None or sorted(n) != sorted(names[0]) for n in names):
+            raise ValueError(f"optimizer state: every slot must hold the same parameters, got "
+                             f"{dict(zip(slots, names))!r:.300}")
+        for s, arrays in slots.items():
+            for k, a in arrays.items():
+                _check_slot_array(s, k, a, params)
+        keys = names[0] if names else []
+        self.state = {k: self._slot_entry(tuple(np.array(slots[s][k]) for s in self.slots)) for k in keys}
+        self.iterations = int(it)
 
     def step(self, params: dict, grads: dict) -> None:
         self.iterations += 1
@@ -72,6 +123,21 @@ class Optimizer:
 
     def get_config(self):
         return {"lr": self.lr}
+
+
+def _check_slot_array(slot, name, a, params):
+    if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+        raise ValueError(f"optimizer state {slot!r} of {name!r}: expected a float array, got "
+                         f"{getattr(a, 'dtype', type(a).__name__)}")
+    if params is None:
+        return
+    if name not in params:
+        raise ValueError(f"optimizer state {slot!r} of {name!r}: the model has no such parameter "
+                         f"(parameters: {sorted(params)!r:.300})")
+    w = params[name]
+    if a.shape != w.shape or a.dtype != w.dtype:
+        raise ValueError(f"optimizer state {slot!r} of {name!r}: shape {a.shape} dtype {a.dtype}, the "
+                         f"parameter has shape {w.shape} dtype {w.dtype}")
 
 
 class SGD(Optimizer):
@@ -94,6 +160,16 @@ class SGD(Optimizer):
             v *= w.dtype.type(self.momentum)
             v += g
         w -= lr * (g + w.dtype.type(self.momentum) * v if self.nesterov else v)
+
+    @property
+    def slots(self):
+        return ("momentum",) if self.momentum else ()      # the velocity v
+
+    def _slot_arrays(self, entry):
+        return (entry,)
+
+    def _slot_entry(self, arrays):
+        return arrays[0]
 
     def get_config(self):
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -131,6 +207,10 @@ class Adam(Optimizer):
             w -= T(self.lr * self.weight_decay) * w
         step = T(self.lr / self._c1) * m / (np.sqrt(v / T(self._c2)) + T(self.eps))
         w -= step
+
+    @property
+    def slots(self):
+        return ("m", "v")                                   # first and second moments
 
     def get_config(self):
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,

@@ -188,7 +188,7 @@ CASES = [
                         "--set", "window=abc"], FAILED, "window"),
     # predict
     ("predict-missing-model", ["predict", "{missing}", "{x}"], FAILED, "no such file"),
-    ("predict-dir-model", ["predict", "{dir}", "{x}"], FAILED, "is a folder"),
+    ("predict-dir-model", ["predict", "{full}", "{x}"], FAILED, "is a folder without model.npz"),
     ("predict-npy-model", ["predict", "{x}", "{x}"], FAILED, "ZIP"),
     ("predict-garbage-model", ["predict", "{garbage}", "{x}"], FAILED, "ZIP"),
     ("predict-missing-inputs", ["predict", "{model}", "{missing}"], FAILED, "no such file"),

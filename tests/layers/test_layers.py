@@ -108,7 +108,7 @@ def test_dense_embedding_flatten_gradients():
         for k, p in d.params.items():
             assert_grad_close(g[k], loss, p, name=f"Dense {act} {k}")
         assert_grad_close(dx, loss, x, name=f"Dense {act} x")
-    e = built(Embedding(7, 3), 7)
+    e = built(Embedding(7, 3, padding_idx=0), 7)
     ids = np.array([[1, 2, 2, 0], [6, 5, 1, 0]])
     R = rng.standard_normal((2, 4, 3))
 

@@ -115,7 +115,7 @@ def test_get_config_from_config_round_trip():
     model.compile("crossentropy", optim.SGD(0.05, momentum=0.5), metrics=["accuracy"], clip_norm=1.0, l2=1e-3)
     model.build(9)
     config = model.get_config()
-    assert set(config) == {"layers", "dtype", "seed", "input_size", "compile"}
+    assert set(config) == {"layers", "dtype", "seed", "input_size", "compile", "classes"}
     assert json.loads(json.dumps(config)) == config              # plain JSON data
     assert [spec["class"] for spec in config["layers"]] == ["Embedding", "LSTM", "Recurrent", "Dense"]
     assert config["layers"][2]["config"]["cell"] == "gru" and config["layers"][2]["config"]["reset_after"] is True

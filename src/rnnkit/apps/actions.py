@@ -52,7 +52,7 @@ from ..data import classification
 from ..layers import Dense
 from ..model import Sequential
 from ..ops.activations import log_softmax
-from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer
+from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer, settings
 
 NAME = "actions"
 DESCRIPTION = "smartwatch actions (BasicMotions / shoulder exercises), an action per time step (seed §5.2.3)"
@@ -70,6 +70,18 @@ def default_config(quick=False, dataset="basic_motions"):
     return {"cell": "gru", "hidden": 32, "layers": 1 if quick else 2, "bidirectional": False,
             "dataset": dataset, "epochs": 6 if quick else 30, "batch_size": 8, "lr": 5e-3, "seed": 0,
             "clip_norm": 1.0, "downsample": 5, "crop_length": 50, "crops_per_series": 8, "n_plot": 4}
+
+
+SETTINGS = settings(
+    "cell", "hidden", "layers", "bidirectional", "lr", "seed", "clip_norm",
+    dataset="the data: basic_motions (UEA BasicMotions, the archive's split) or watch (shoulder exercises, "
+            "whole subjects held out)",
+    epochs="training epochs (a fixed number: nothing is chosen on the test set), an integer >= 1",
+    batch_size="series (or training crops) per batch, an integer >= 1",
+    downsample="watch only: each input step is the mean of this many 50 Hz readings, an integer >= 1",
+    crop_length="steps per random training crop, fresh crops every epoch, an integer >= 0 (0: whole series)",
+    crops_per_series="random crops per training series and epoch, an integer >= 1",
+    n_plot="test series drawn in per_step.png, an integer >= 0")
 
 
 def build(config, n_classes):

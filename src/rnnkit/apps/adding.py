@@ -36,7 +36,7 @@ from ..layers.base import orthogonal
 from ..model import Sequential, TrainingError
 from ..ops import CELLS
 from ..optim import SGD
-from .common import AppResult, Timer
+from .common import AppResult, Timer, settings
 
 NAME = "adding"
 DESCRIPTION = "adding problem: RNN vs LSTM vs GRU over T, gradients through time, clipping (seed §3.2, §4)"
@@ -63,6 +63,32 @@ def default_config(quick=False):
                        "probe_length": 30, "probe_size": 64, "clip_length": 30, "clip_n_train": 256,
                        "clip_epochs": 2})
     return config
+
+
+SETTINGS = settings(
+    "seed",
+    cells="the cells compared, a list of names from gru, lstm, rnn",
+    lengths="the sequence lengths T trained at, a list of integers >= 2",
+    hidden="hidden units per cell, a table cell -> integer >= 1 (--hidden N: N for every cell)",
+    n_train="training sequences per length (drawn fresh), an integer >= 1",
+    n_test="test sequences per length (drawn fresh), an integer >= 1",
+    epochs="training epochs of each model, an integer >= 1",
+    batch_size="sequences per batch (the clipping runs too), an integer >= 1",
+    optimizer="the optimizer of the comparison: adam, sgd, ... (a name of rnnkit.optim)",
+    lr="learning rate of the comparison, a number > 0",
+    clip_norm="gradient clipping of the comparison: the largest global gradient norm of a step, a number > 0",
+    probe_length="T of the gradient-through-time plot (dh_norms.png), an integer >= 2",
+    probe_size="sequences the gradient norms are averaged over, an integer >= 1",
+    clip_runs="the clipping experiment's vanilla RNNs: a list of tables {nonlinearity = tanh or relu, "
+              "radius = spectral radius of W_h}",
+    clip_length="T of the clipping experiment, an integer >= 2",
+    clip_hidden="hidden units of the clipping experiment's RNN, an integer >= 1",
+    clip_lr="learning rate of the clipping experiment's plain SGD, a number > 0",
+    clip_threshold="clip_norm of the clipped runs of the clipping experiment, a number > 0",
+    clip_n_train="training sequences of the clipping experiment, an integer >= 1",
+    clip_epochs="training epochs of the clipping experiment, an integer >= 1",
+    blas_threads="BLAS threads during the run (small products: 1 is fastest), an integer >= 1",
+    quick="whether the run uses the --quick sizes (a record; --quick sets it), true/false")
 
 
 # -- data --------------------------------------------------------------------------------------------

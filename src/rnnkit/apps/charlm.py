@@ -70,7 +70,7 @@ from .charlm_eval import (
     stream_nll_per_char,
     streamed_at,
 )
-from .common import AppResult, Timer, recurrent_layer
+from .common import AppResult, Timer, recurrent_layer, settings
 
 NAME = "charlm"
 DESCRIPTION = "character-level LSTM language model of Shakespeare, with sampling (seed §1.2.2, §4.1)"
@@ -94,12 +94,33 @@ def default_config(quick=False):
             "sample_prompt": "ROMEO.\n", "sample_length": 300, "temperature": 0.8}
 
 
+SETTINGS = settings(
+    "cell", "hidden", "layers", "seed", "clip_norm",
+    bidirectional="must be false: a language model predicts the next character from the past only",
+    embed_dim="size of the learned character embedding, an integer >= 1",
+    seq_len="characters per training chunk (backpropagation through time from a zero state), an integer >= 1",
+    steps="optimizer steps (batches) in all, an integer >= 1",
+    eval_every="steps between history lines (training loss, held-out chunk loss), an integer >= 1",
+    batch_size="chunks per batch, an integer >= 1",
+    lr="learning rate of Adam at the first step (cosine decay to lr * lr_final at the last), a number > 0",
+    lr_final="the last step's learning rate as a fraction of lr, a number in [0, 1]",
+    val_chunks="fixed held-out chunks of seq_len characters behind the history's val_loss, an integer >= 1",
+    val_chars="score only the first this many held-out characters, an integer >= 1 (null: all of them)",
+    eval_streams="contiguous pieces the held-out text is cut into and read side by side (the streamed "
+                 "figure), an integer >= 1",
+    eval_chunk="characters per step of the streamed evaluation (the state carries over), an integer >= 1",
+    context_positions="held-out positions the 64-character-context figure scores, an integer >= 1 (null: all)",
+    sample_prompt="text the sample in metrics.json starts from (characters of the vocabulary)",
+    sample_length="characters sampled after the prompt, an integer >= 1",
+    temperature="sampling temperature, a number > 0 (below 1: sharper, above 1: more random)")
+
+
 def build(config, vocab_size):
     """Embedding (no padding id: every id is a character) -> LSTM (return_sequences) -> Dense(vocab)."""
     if config.get("bidirectional"):
         raise ValueError("bidirectional: a language model predicts the next character from the past "
                          "only; a backward direction would read the answer. Use bidirectional=False")
-    return Sequential([Embedding(vocab_size, config["embed_dim"], padding_idx=None),
+    return Sequential([Embedding(vocab_size, config["embed_dim"], padding_idx=text.CharVocabulary.padding_idx),
                        recurrent_layer(config, return_sequences=True),
                        Dense(vocab_size)], seed=config["seed"])
 

@@ -1,7 +1,9 @@
 """What every application shares: the result record, scaling, and the run-folder plots.
 
-An application module exposes ``NAME``, ``DESCRIPTION``, ``default_config(quick=False) -> dict`` and
-``run(config, verbose=0) -> AppResult``. The CLI (``rnnkit train APP``) writes the run folder.
+An application module exposes ``NAME``, ``DESCRIPTION``, ``default_config(quick=False) -> dict``,
+``SETTINGS`` (each key of ``default_config()`` -> one line of help: what it is, units, allowed values;
+``rnnkit train APP --help`` prints it) and ``run(config, verbose=0) -> AppResult``. The CLI
+(``rnnkit train APP``) writes the run folder.
 """
 from __future__ import annotations
 
@@ -11,6 +13,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..layers import Recurrent
+
+#: The help of the settings that several applications share (an app's ``SETTINGS`` takes those it has).
+SHARED_SETTINGS = {
+    "cell": "the recurrent cell: gru, lstm or rnn (tanh)",
+    "hidden": "hidden units per recurrent layer (per direction when bidirectional), an integer >= 1",
+    "layers": "stacked recurrent layers, an integer >= 1",
+    "bidirectional": "true: each recurrent layer also reads the sequence backwards (true/false)",
+    "epochs": "training epochs (passes over the training data), an integer >= 1",
+    "batch_size": "sequences per training batch, an integer >= 1",
+    "lr": "learning rate of the Adam optimizer, a number > 0",
+    "seed": "random seed of the weight initialisation and the batch order, an integer >= 0",
+    "clip_norm": "gradient clipping: the largest global gradient norm of a step, a number > 0",
+    "dropout": "dropout rate, a number in [0, 1) (0: no dropout)",
+    "l2": "L2 penalty on the weight matrices (added to the loss), a number >= 0",
+    "patience": "early stopping: epochs without a lower validation loss before training stops (the best "
+                "epoch's weights are kept), an integer >= 1",
+}
+
+
+def settings(*shared, **own):
+    """An app's ``SETTINGS``: the ``shared`` keys' help from ``SHARED_SETTINGS``, then ``own``
+    (key -> help), which may also replace a shared text."""
+    return {**{key: SHARED_SETTINGS[key] for key in shared}, **own}
 
 
 @dataclass

@@ -32,7 +32,7 @@ from ..callbacks import EarlyStopping
 from ..data import corpora, text
 from ..layers import Dense, Dropout, Embedding
 from ..model import Sequential
-from .common import AppResult, Timer, recurrent_layer
+from .common import AppResult, Timer, recurrent_layer, settings
 
 NAME = "sentiment"
 DESCRIPTION = "movie-review snippets, positive/negative, against TF-IDF + logistic regression (seed §5.1)"
@@ -55,10 +55,31 @@ def default_config(quick=False):
             "baseline_C": [3.0, 10.0, 30.0] if quick else [1.0, 3.0, 10.0, 30.0, 100.0]}
 
 
+SETTINGS = settings(
+    "cell", "hidden", "layers", "bidirectional", "l2", "seed", "patience",
+    embed_dim="size of the learned word embedding, an integer >= 1",
+    dropout="dropout rate after the embedding and after the recurrent layer (also between stacked layers), "
+            "a number in [0, 1)",
+    soft_labels="k of the graded training targets sigmoid(k * mean rating), a number >= 0 (0: plain 0/1 labels)",
+    epochs="most training epochs (early stopping on the validation part, see patience), an integer >= 1",
+    batch_size="snippets per training batch, an integer >= 1",
+    lr="learning rate of the Adam optimizer (gradient norm clipped at 5), a number > 0",
+    min_freq="a word enters the vocabulary when it occurs this often in the training part, an integer >= 1",
+    max_vocab="the most words in the vocabulary (the most frequent; the rest read as <unk>), an integer >= 1",
+    max_len="tokens kept per snippet (its first ones), an integer >= 1",
+    val_fraction="fraction of the training set carved out (stratified) for early stopping and the baseline's C, "
+                 "a number in [0, 1)",
+    train_limit="train on only this many snippets of the training part, an integer >= 1 (null: all of them)",
+    split_seed="seed of the stratified train/test split and of the validation carve-out (apart from seed, so "
+               "the test set stays put), an integer >= 0",
+    baseline_C="the C values (inverse L2 strength) the TF-IDF + logistic regression baseline tries on the "
+               "validation part, a list of numbers > 0")
+
+
 def build(config, vocab_size):
     """Embedding -> Dropout -> GRU/LSTM (layers, bidirectional) -> Dropout -> Dense(1) (a logit)."""
     p = float(config.get("dropout", 0.0))
-    layers = [Embedding(vocab_size, config["embed_dim"])]
+    layers = [Embedding(vocab_size, config["embed_dim"], padding_idx=text.Vocabulary.padding_idx)]
     if p:
         layers.append(Dropout(p))
     layers.append(recurrent_layer(config, dropout=p if config["layers"] > 1 else 0.0))

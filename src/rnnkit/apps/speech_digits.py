@@ -50,7 +50,7 @@ from ..data import audio, speech, speech_features
 from ..layers import Dense
 from ..model import Sequential
 from ..ops import activations, ctc_decode
-from .common import AppResult, Timer, recurrent_layer
+from .common import AppResult, Timer, recurrent_layer, settings
 
 NAME = "speech-digits"
 DESCRIPTION = "spoken digit strings (espeak-ng, held-out voices) to text with a BiGRU + CTC (seed §2.6, §5.2.2)"
@@ -81,6 +81,33 @@ def default_config(quick=False):
         "seed": 0, "beam_width": 8, "baseline_epochs": 1 if quick else 8, "baseline_hidden": 128,
         "n_jobs": 2, "cache": True,
     }
+
+
+SETTINGS = settings(
+    "cell", "hidden", "layers", "bidirectional", "seed", "clip_norm",
+    n_train="training utterances rendered with the training voices, an integer >= 1",
+    n_val="validation utterances (training voices; picks the best epoch), an integer >= 0 (0: none)",
+    n_test="test utterances rendered with the held-out voices, an integer >= 1",
+    min_len="fewest digits per utterance, an integer >= 1",
+    max_len="most digits per utterance, an integer >= min_len",
+    speeds="[low, high] espeak-ng speaking rate, words per minute, within 80..450",
+    pitches="[low, high] espeak-ng pitch, within 0..99",
+    train_seed="seed that draws the training corpus, an integer >= 0",
+    val_seed="seed that draws the validation corpus, an integer >= 0",
+    test_seed="seed that draws the test corpus, an integer >= 0",
+    sample_rate="audio sample rate in Hz, an integer",
+    features="arguments of speech_features.featurize, a table: n_mfcc, frame_ms, hop_ms (milliseconds), deltas, "
+             "normalize, context (previous frames stacked), include_current, stride (rows kept: every stride-th)",
+    epochs="training epochs (cosine learning-rate decay; the epoch of lowest validation loss is kept), "
+           "an integer >= 1",
+    batch_size="utterances per batch, an integer >= 1",
+    lr="learning rate of Adam at the first epoch, a number > 0",
+    lr_min="learning rate the cosine decay ends at, a number >= 0",
+    beam_width="beams of the CTC prefix beam search, an integer >= 1",
+    baseline_epochs="training epochs of the frame-wise MLP baseline, an integer >= 0 (0: no baseline)",
+    baseline_hidden="hidden units of the MLP baseline, an integer >= 1",
+    n_jobs="espeak-ng renderings run in parallel (threads), an integer >= 1",
+    cache="keep rendered corpora on disk ($RNNKIT_CACHE or ~/.cache/rnnkit), true/false")
 
 
 # -- labels and scoring ----------------------------------------------------------------------------

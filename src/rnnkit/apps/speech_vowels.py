@@ -34,7 +34,7 @@ import numpy as np
 from ..data import classification
 from ..layers import Dense
 from ..model import Sequential
-from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer
+from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer, settings
 
 NAME = "speech-vowels"
 DESCRIPTION = "JapaneseVowels speaker recognition, 9 speakers, RNN many-to-one vs 1-NN DTW (seed §5.2.2)"
@@ -46,6 +46,15 @@ def default_config(quick=False):
     return {"cell": "gru", "hidden": 64, "layers": 1, "bidirectional": True,
             "epochs": 10 if quick else 40, "batch_size": 16, "lr": 3e-3, "clip_norm": 1.0,
             "seed": 0, "seeds": [0] if quick else [0, 1, 2, 3, 4]}
+
+
+SETTINGS = settings(
+    "cell", "hidden", "layers", "bidirectional", "lr", "clip_norm",
+    epochs="training epochs of each model (a fixed number), an integer >= 1",
+    batch_size="utterances per batch, an integer >= 1",
+    seed="used only when seeds is empty or left out: each model takes its seed from seeds",
+    seeds="one model per seed (initialisation, batch order); the figure is the mean test accuracy over them, "
+          "a list of integers >= 0")
 
 
 def load():

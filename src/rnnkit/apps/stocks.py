@@ -34,7 +34,7 @@ from ..callbacks import EarlyStopping
 from ..data import timeseries
 from ..layers import Dense, Dropout
 from ..model import Sequential
-from .common import AppResult, Standardizer, Timer, mae, recurrent_layer, rmse
+from .common import AppResult, Standardizer, Timer, mae, recurrent_layer, rmse, settings
 
 NAME = "stocks"
 DESCRIPTION = ("S&P 500 next-day log return from past returns vs zero/persistence/AR forecasts "
@@ -48,6 +48,14 @@ def default_config(quick=False):
             "window": 20, "short_window": 3, "dropout": 0.0, "l2": 1e-4,
             "epochs": 5 if quick else 60, "batch_size": 64, "lr": 1e-3, "seed": 0, "patience": 8,
             "fractions": [0.7, 0.15, 0.15]}
+
+
+SETTINGS = settings(
+    "cell", "hidden", "layers", "bidirectional", "dropout", "l2", "batch_size", "lr", "seed", "patience",
+    window="the long input window: days of past log returns a forecast reads, an integer >= 1",
+    short_window="the seed's short window in days (a second model is trained on it), an integer >= 1",
+    epochs="most training epochs (early stopping on the validation days, see patience), an integer >= 1",
+    fractions="[train, validation, test]: the chronological split of the return series, three fractions")
 
 
 def build(config):

@@ -16,7 +16,7 @@ from ..callbacks import EarlyStopping
 from ..data import timeseries
 from ..layers import Dense
 from ..model import Sequential
-from .common import AppResult, Standardizer, Timer, mae, recurrent_layer, rmse
+from .common import AppResult, Standardizer, Timer, mae, recurrent_layer, rmse, settings
 
 NAME = "sunspots"
 DESCRIPTION = "yearly sunspots, one-step forecasts against ARIMA (seed §5.2.1)"
@@ -26,6 +26,14 @@ def default_config(quick=False):
     return {"cell": "gru", "hidden": 32, "layers": 1, "bidirectional": False, "window": 20,
             "epochs": 40 if quick else 150, "batch_size": 16, "lr": 3e-3, "seed": 0,
             "arima_order": [9, 0, 0]}
+
+
+SETTINGS = settings(
+    "cell", "hidden", "layers", "bidirectional", "batch_size", "seed",
+    window="input window: the years of past values each one-step forecast reads, an integer >= 1",
+    epochs="most training epochs (early stopping after 25 epochs without a lower validation loss), an integer >= 1",
+    lr="learning rate of the Adam optimizer (gradient norm clipped at 1), a number > 0",
+    arima_order="[p, d, q] of the ARIMA baseline fitted on the training years (statsmodels), three integers >= 0")
 
 
 def build(config):

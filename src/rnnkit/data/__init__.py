@@ -10,4 +10,8 @@
 ``audio``           waveforms from espeak-ng speech or audio files
 ``speech_features`` speech features: MFCC, per-utterance normalisation, frame context
 ``speech``          the spoken-digit corpus, rendered, featurised and cached
+``files``           your own data files: long tables, NPZ, series, text (the layouts are documented here)
+``tables``          reading CSV / TSV / Parquet into columns; column detection; series files
+``long_format``     a long table (one row per step) -> sequences, labels and a feature encoding
+``splits``          forecast windows, chronological / stratified / group splits of sequences
 """

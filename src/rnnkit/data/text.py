@@ -2,7 +2,9 @@
 
 :func:`tokenize` and :class:`Vocabulary` turn texts into ``int64`` id arrays at word level (with
 ``<pad>`` and ``<unk>``); :class:`CharVocabulary` does the same per character. Both
-vocabularies save as JSON-ready dicts (``to_dict`` / ``from_dict``).
+vocabularies save as JSON-ready dicts (``to_dict`` / ``from_dict``). ``vocab.padding_idx`` is the id
+reserved for padding (0, ``<pad>``, for a ``Vocabulary``; None for a ``CharVocabulary``): give it to
+``Embedding(..., padding_idx=vocab.padding_idx)``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Vocabulary:
     UNK = "<unk>"
     pad_id = 0
     unk_id = 1
+    #: the id sequences are padded with: ``Embedding(len(vocab), dim, padding_idx=vocab.padding_idx)``
+    padding_idx = 0
 
     def __init__(
         self, tokens: Iterable[str] = (), tokenizer: Callable[[str], list[str]] = tokenize
@@ -172,7 +176,10 @@ class CharVocabulary:
     """Character vocabulary: ``chars[i]`` has id ``i`` (no reserved ids).
 
     ``encode`` raises ``ValueError`` naming any character that is not in the vocabulary.
+    ``padding_idx`` is None: no id is reserved for padding, so every character's embedding trains.
     """
+
+    padding_idx = None
 
     def __init__(self, chars: Iterable[str]):
         chars = list(chars)

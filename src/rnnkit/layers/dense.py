@@ -64,9 +64,14 @@ class Dense(Layer):
 
 
 class Embedding(Layer):
-    """Token ids (B, T) -> vectors (B, T, dim). Row ``padding_idx`` (default 0) stays zero."""
+    """Token ids (B, T) -> vectors (B, T, dim), row ``E[id]`` per id.
 
-    def __init__(self, vocab_size: int, dim: int, padding_idx: int | None = 0):
+    ``padding_idx``: the id the inputs are padded with, whose row starts at zero and never trains
+    (its gradient is zero). Default None: every id is a real token and every row trains. Pass the
+    vocabulary's own (``data.text.Vocabulary.padding_idx`` is 0, ``CharVocabulary.padding_idx`` None).
+    """
+
+    def __init__(self, vocab_size: int, dim: int, padding_idx: int | None = None):
         super().__init__()
         self.vocab_size = _checks.check_int(vocab_size, "vocab_size", minimum=1)
         self.dim = _checks.check_int(dim, "dim", minimum=1)

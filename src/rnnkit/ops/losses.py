@@ -5,7 +5,9 @@ target per sequence, ``(batch, time, K)`` for one per time step. ``mask`` (shape
 without its last axis) marks the positions that count; padded steps get zero loss and zero gradient.
 
 ``reduction="mean"`` averages over the counted positions (the seed's 1/T sum over t, taken over the
-batch too); ``"sum"`` adds them. The gradient returned is that of the reduced loss.
+batch too); ``"sum"`` adds them. The gradient returned is that of the reduced loss. A float ``mask``
+weighs the positions (``Sequential.fit``'s sample and class weights): the mean is then sum(w l) / sum(w),
+PyTorch's convention for ``CrossEntropyLoss(weight=...)``.
 CTC lives in ``ops.ctc``.
 """
 from __future__ import annotations
