@@ -51,6 +51,7 @@ RANKS = {
     "cli_args": 6.5,  # the command line's parser and argument checks, which cli reads
     "cli_fit": 6.8,  # `rnnkit fit` and `rnnkit predict`
     "cli_runs": 6.7,  # run folders: config.toml, history.csv, --config files, `rnnkit runs`
+    "cli_export": 6.75,  # `rnnkit export` (ONNX, quantized files); cli_fit reads its model_path
     "cli": 7, "__main__": 8,
     # the package __init__ re-exports the public API (Sequential, the layers, the callbacks): it may
     # import anything, and nothing imports it (read the version from ``_version``)

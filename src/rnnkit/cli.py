@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli_fit
+from . import cli_export, cli_fit
 from ._atomic import atomic_write
 from ._threads import blas_threads
 from .apps import worked_example
@@ -117,11 +117,12 @@ def write_run(result, config, app_name, out_dir, kind="app"):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     head = {} if app_name is None else {kind: app_name}
-    write_json(out / "config.json", {**head, **config})
-    write_config_toml(out / "config.toml", _jsonable({**head, **config}))
+    if kind != "task":                 # rnnkit fit writes its settings before training (cli_fit.write_config)
+        write_json(out / "config.json", {**head, **config})
+        write_config_toml(out / "config.toml", _jsonable({**head, **config}))
     write_json(out / "metrics.json", {"summary": result.row(), "metrics": result.metrics,
                                       "history": result.history})
-    if kind != "task":                 # rnnkit fit's history.csv is written by its CSVLogger
+    if kind != "task" or not (out / "history.csv").exists():  # fit's epoch-trained tasks have a CSVLogger
         write_history_csv(out / "history.csv", _jsonable(result.history))
     if result.model is not None:
         result.model.save(out / "model.npz", metadata={"app": app_name, "config": _jsonable(config),
@@ -300,6 +301,7 @@ def cmd_demo(args):
 
 COMMANDS = {"list": cmd_list, "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate,
             "predict": cli_fit.cmd_predict, "generate": cmd_generate, "transcribe": cmd_transcribe, "demo": cmd_demo,
+            "export": cli_export.cmd_export,
             "fit": functools.partial(cli_fit.cmd_fit, write_run=write_run, format_table=format_table)}
 
 
@@ -326,7 +328,7 @@ def describe_error(e):
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
-        args = build_parser(COMMANDS, extra=(cli_fit.add_commands,)).parse_args(argv)
+        args = build_parser(COMMANDS, extra=(cli_fit.add_commands, cli_export.add_commands)).parse_args(argv)
     except SystemExit as e:  # argparse printed a usage error (2), or --help / --version (0)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     debug = args.debug or os.environ.get("RNNKIT_DEBUG", "").strip() not in ("", "0")

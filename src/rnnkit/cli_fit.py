@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _toml, tasks
+from . import _toml, runtime, tasks
 from ._atomic import atomic_write
 from .cli_args import (
     EXIT_USAGE,
@@ -33,7 +33,10 @@ from .cli_args import (
     load_inputs,
     load_model,
 )
+from .cli_export import model_path
+from .cli_runs import write_config_toml
 from .data import files
+from .model import Sequential
 from .ops import CELLS
 from .tasks.options import OPTIONS, TASKS
 
@@ -88,7 +91,9 @@ def add_commands(command):
                         "(default: 1 on a terminal, 2 otherwise)")
 
     p = command("predict", "predictions of a model for a data file (class names, original units)")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder of `rnnkit fit` or a model file (.npz)")
+    p.add_argument("model", metavar="RUN_OR_MODEL",
+                   help="a run folder of `rnnkit fit`, a model file (.npz) or an ONNX file of `rnnkit export` "
+                        "(.onnx: run in onnxruntime)")
     p.add_argument("inputs", metavar="DATA",
                    help="data in the layout the model was trained on (CSV, TSV, Parquet, NPZ, a series); "
                         "for a model without task metadata also a .npy array (raw outputs)")
@@ -96,7 +101,8 @@ def add_commands(command):
                    help="write to FILE instead of stdout: CSV for a .csv name, JSON for .json, else a NumPy .npy "
                         "array under the name as given; its folder must exist")
     p.add_argument("--proba", action="store_true", help="classify/tag: add a probability column per class")
-    p.add_argument("--channels-first", action="store_true", help="an NPZ's X is (N, channels, time)")
+    p.add_argument("--channels-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="an NPZ's X is (N, channels, time) (default: as the model's training data was read)")
 
 
 # -- fit ---------------------------------------------------------------------------------------------
@@ -155,23 +161,42 @@ def cmd_fit(args, write_run, format_table):
         out = Path(args.out or os.path.join("runs", f"{config['task']}-{time.strftime('%Y%m%d-%H%M%S')}"))
         check_out_dir(out, args.overwrite)
     verbose = args.verbose if args.verbose is not None else (1 if sys.stderr.isatty() else 2)
-    result = tasks.fit(config, out, verbose=verbose, resume=bool(args.resume))
+    created = not out.exists()
+    if not args.resume:
+        write_config(out, config)
+    try:
+        result = tasks.fit(config, out, verbose=verbose, resume=bool(args.resume))
+    except BaseException:
+        if not args.resume and not (out / "checkpoint.npz").exists():
+            _unwrite_config(out, created)        # nothing trained: leave no run folder to resume
+        raise
     write_run(result, config, None, out, kind="task")
     print(format_table([result.row()]))
     print(f"run folder: {out}")
 
 
+FIT_NULL_NOTE = "TOML has no null, so the key is left out: it takes its default (detected from the data)"
+
+
+def write_config(out, config):
+    """The run's settings, written before training so that an interrupted run can be resumed
+    (config.json, read by --resume) and repeated (config.toml, read by --config). The data paths are
+    absolute: the files work from any folder."""
+    saved = {**config, **{k: str(Path(config[k]).resolve()) for k in ("data", "test") if config[k]}}
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "config.json", "w") as fh:
+        fh.write(json.dumps(saved, indent=1) + "\n")
+    write_config_toml(out / "config.toml", saved, command="rnnkit fit", null_note=FIT_NULL_NOTE)
+
+
+def _unwrite_config(out, created):
+    for name in ("config.json", "config.toml"):
+        (out / name).unlink(missing_ok=True)
+    if created and not any(out.iterdir()):
+        out.rmdir()
+
+
 # -- predict -----------------------------------------------------------------------------------------
-
-def _model_path(path):
-    p = Path(path)
-    if p.is_dir():
-        if not (p / "model.npz").is_file():
-            raise CliError(f"{p}: is a folder without model.npz (expected a run folder of `rnnkit fit` or a "
-                           "model file)")
-        return p / "model.npz"
-    return path
-
 
 def _write(header, rows, output):
     if output is None:
@@ -213,9 +238,22 @@ def _check_output(output):
         raise CliError(f"--output {out}: the folder {out.absolute().parent} does not exist")
 
 
+def _load(path):
+    """A model file: rnnkit's .npz, or an ONNX file of ``rnnkit export`` (an ``OnnxModel``)."""
+    if path.suffix.lower() != ".onnx":
+        return load_model(path)
+    existing_file(path, "an ONNX file")
+    try:
+        return runtime.OnnxModel(path)
+    except ImportError as e:
+        raise CliError(str(e)) from None
+    except Exception as e:                      # onnxruntime's own errors for a file that is not ONNX
+        raise CliError(f"{path}: not an ONNX model written by `rnnkit export` ({str(e).strip()[:300]})") from None
+
+
 def cmd_predict(args):
     _check_output(args.output)
-    model = load_model(_model_path(args.model))
+    model = _load(model_path(args.model))
     existing_file(args.inputs, "a data file")
     if "task" in model.metadata:
         try:
@@ -229,7 +267,8 @@ def cmd_predict(args):
                        "metadata); this one gives raw outputs", EXIT_USAGE)
     if Path(args.inputs).suffix.lower() not in (".csv", ".tsv", ".parquet", ".pq", ".npz"):
         X = load_inputs(args.inputs)
-        check_inputs_fit(model, X, args.inputs)
+        if isinstance(model, Sequential):
+            check_inputs_fit(model, X, args.inputs)
     else:                                      # a table or an NPZ: ragged sequences, lengths honoured
         X = files.read_sequences(args.inputs, channels_first=args.channels_first, require_label=False).X
     try:

@@ -28,13 +28,13 @@ NULL_NOTE = "TOML has no null, so the key is left out (where the app's default i
 
 # -- config.toml ---------------------------------------------------------------------------------
 
-def write_config_toml(path, config, command="rnnkit train"):
+def write_config_toml(path, config, command="rnnkit train", null_note=NULL_NOTE):
     """Write ``config`` (``{"app": NAME, **settings}``) as TOML to ``path``; returns False, with a
     warning on stderr, when a value has no TOML form (then config.json alone holds the settings)."""
     header = (f"The settings of this run: `{command} --config config.toml --out NEW_FOLDER` repeats it;\n"
               "options given with --config override the values here.")
     try:
-        text = _toml.dumps(config, header=header, null_note=NULL_NOTE)
+        text = _toml.dumps(config, header=header, null_note=null_note)
     except TypeError as e:
         print(f"rnnkit: warning: {path} not written ({e}); config.json holds the run's settings", file=sys.stderr)
         return False

@@ -184,7 +184,8 @@ def write_model_file(path, config: dict, arrays: dict, optimizer_state=None, qua
             raise TypeError(f"metadata: expected a dict of JSON data or None, got {type(metadata).__name__}")
         check_json_data(metadata, "metadata")
     scales, extra = {}, {}
-    if check_mode(quantize) is not None:         # the matrices quantized, and no optimiser state
+    quantize = check_mode(quantize)
+    if quantize is not None:                     # the matrices quantized, and no optimiser state
         arrays, scales = quantize_weights(arrays, quantize)
         scales, optimizer_state = {SCALE_PREFIX + k: v for k, v in scales.items()}, None
         extra = {"quantization": {"mode": quantize, "scales": listing(scales)}}

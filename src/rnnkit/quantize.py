@@ -104,9 +104,11 @@ def is_quantized(shape) -> bool:
 
 
 def check_mode(mode):
-    """``mode`` if it is None or one of ``MODES``; ValueError naming the choices otherwise."""
+    """``mode`` if it is None or one of ``MODES`` ("fp16", the ONNX export's name, is read as
+    "float16"); ValueError naming the choices otherwise."""
+    mode = "float16" if mode == "fp16" else mode
     if mode is not None and (not isinstance(mode, str) or mode not in MODES):
-        raise ValueError(f"quantize: expected None, 'int8' or 'float16', got {mode!r:.50}")
+        raise ValueError(f"quantize: expected None, 'int8' or 'float16' ('fp16'), got {mode!r:.50}")
     return mode
 
 

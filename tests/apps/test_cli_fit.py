@@ -19,8 +19,8 @@ from rnnkit.model import Sequential
 FAST = ["--hidden", "8", "--epochs", "3", "--batch-size", "8", "--verbose", "0", "--lr", "0.01"]
 
 
-def rnnkit(*args, ok=True):
-    r = subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True)
+def rnnkit(*args, ok=True, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "rnnkit", *map(str, args)], capture_output=True, text=True, cwd=cwd)
     if ok:
         assert r.returncode == 0, r.stderr
     return r
@@ -160,6 +160,8 @@ def test_lm_text_and_generate(tmp_path):
            "--seq-len", "20", "--hidden", "16", "--out", run, "--verbose", "0")
     out = rnnkit("generate", run / "model.npz", "--prompt", "Le c", "--length", "30")
     assert out.stdout.startswith("Le c") and len(out.stdout.rstrip("\n")) >= 30
+    with open(run / "history.csv") as fh:
+        assert len(list(csv.DictReader(fh))) >= 2                  # the held-out loss along the steps
 
 
 def weights(path):
@@ -183,10 +185,56 @@ def test_resume_is_bit_identical(tmp_path, patience):
     assert (tmp_path / "whole" / "history.csv").read_text() == (tmp_path / "part" / "history.csv").read_text()
 
 
+KILL_AFTER_EPOCH_2 = """
+import os, sys
+from rnnkit import cli
+from rnnkit.tasks import training
+orig = training.RunState.on_epoch_end
+def on_epoch_end(self, epoch, logs):
+    orig(self, epoch, logs)
+    if epoch == 1:
+        os._exit(9)
+training.RunState.on_epoch_end = on_epoch_end
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_run_resumes(tmp_path):
+    """A run killed in the middle of training (no metrics.json yet) resumes to the weights of an
+    uninterrupted one: its settings were written before training began."""
+    write_long_csv(tmp_path / "train.csv", sequences())
+    common = ["fit", str(tmp_path / "train.csv"), "--task", "classify", "--hidden", "8", "--batch-size", "8",
+              "--verbose", "0", "--epochs", "4"]
+    rnnkit(*common, "--out", tmp_path / "whole")
+    r = subprocess.run([sys.executable, "-c", KILL_AFTER_EPOCH_2, *common, "--out", str(tmp_path / "part")],
+                       capture_output=True, text=True)
+    assert r.returncode == 9 and not (tmp_path / "part" / "metrics.json").exists(), r.stderr
+    rnnkit("fit", "--resume", tmp_path / "part")
+    a, b = weights(tmp_path / "whole" / "model.npz"), weights(tmp_path / "part" / "model.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_resuming_an_early_stopped_run_trains_nothing(tmp_path):
+    # every sequence twice, labelled a and b: past p = 1/2 the validation loss cannot keep improving
+    seqs = [(sid + lab, lab, x0, x1, c) for sid, _, x0, x1, c in sequences(20) for lab in "ab"]
+    write_long_csv(tmp_path / "train.csv", seqs)
+    run = tmp_path / "run"
+    rnnkit("fit", tmp_path / "train.csv", "--task", "classify", "--out", run, "--patience", "1", "--epochs", "60",
+           "--hidden", "8", "--lr", "0.05", "--verbose", "0")
+    before = (run / "checkpoint.npz").read_bytes()
+    assert Sequential.load(run / "checkpoint.npz").metadata["epoch"] < 60          # it stopped early
+    r = rnnkit("fit", "--resume", run, "--epochs", "80", ok=False)
+    assert r.returncode == 1 and "stopped early" in r.stderr and "Traceback" not in r.stderr
+    assert (run / "checkpoint.npz").read_bytes() == before
+
+
 def test_config_toml_repeats_a_run(tmp_path):
     write_long_csv(tmp_path / "train.csv", sequences())
-    rnnkit("fit", tmp_path / "train.csv", "--task", "classify", "--out", tmp_path / "a", *FAST)
-    rnnkit("fit", "--config", tmp_path / "a" / "config.toml", "--out", tmp_path / "b", "--verbose", "0")
+    rnnkit("fit", "train.csv", "--task", "classify", "--out", "a", *FAST, cwd=tmp_path)   # a relative path
+    (tmp_path / "elsewhere").mkdir()
+    assert "rnnkit fit --config" in (tmp_path / "a" / "config.toml").read_text()
+    rnnkit("fit", "--config", tmp_path / "a" / "config.toml", "--out", tmp_path / "b", "--verbose", "0",
+           cwd=tmp_path / "elsewhere")
     assert json.loads((tmp_path / "a" / "config.json").read_text()) == \
         json.loads((tmp_path / "b" / "config.json").read_text())
     a, b = weights(tmp_path / "a" / "model.npz"), weights(tmp_path / "b" / "model.npz")
@@ -199,6 +247,12 @@ def test_config_toml_repeats_a_run(tmp_path):
     (["fit", "DATA", "--task", "classify", "--bidirectional", "--task", "forecast"], 2, "bidirectional"),
     (["fit", "nope.csv", "--task", "classify"], 1, "nope.csv: no such file"),
     (["fit", "--resume", "nowhere"], 1, "not a run folder"),
+    (["fit", "DATA", "--task", "classify", "--window", "5"], 2, "window: applies to the forecast task"),
+    (["fit", "DATA", "--task", "lm", "--epochs", "5"], 2, "epochs: applies to"),
+    (["fit", "DATA", "--task", "classify", "--test-fraction", "0"], 2, "test_fraction: 0 leaves no held-out"),
+    (["fit", "DATA", "--task", "classify", "--label-col", "a,b"], 2, "classify takes one label column"),
+    (["fit", "DATA", "--task", "classify", "--dropout", "0.2"], 2, "layers >= 2"),
+    (["fit", "DATA", "--task", "regress"], 1, "for labels use --task classify"),
     (["predict", "DATA", "DATA"], 1, "model"),
 ])
 def test_usage_errors(tmp_path, args, code, message):
@@ -207,3 +261,36 @@ def test_usage_errors(tmp_path, args, code, message):
     r = rnnkit(*args, "--out", tmp_path / "o", ok=False) if args[0] == "fit" else rnnkit(*args, ok=False)
     assert r.returncode == code, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_regress_several_targets_and_channels_first_remembered(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 3, 9))                             # (N, channels, time), as aeon stores it
+    y = np.stack([X[:, 0].sum(1), 10 + X[:, 1].mean(1)], 1)         # two targets
+    np.savez(tmp_path / "train.npz", X=X, y=y)
+    np.savez(tmp_path / "new.npz", X=X[:4])
+    run = tmp_path / "run"
+    rnnkit("fit", tmp_path / "train.npz", "--task", "regress", "--channels-first", "--out", run, *FAST)
+    header, rows = read_csv(rnnkit("predict", run, tmp_path / "new.npz").stdout)   # no --channels-first
+    assert header == ["id", "y0", "y1"] and len(rows) == 4
+    expect = tasks.Predictor.load(run).predict(list(X[:4].transpose(0, 2, 1)))
+    np.testing.assert_allclose([[float(v) for v in r[1:]] for r in rows], expect, rtol=1e-6)
+
+
+def test_regress_named_targets_of_a_table(tmp_path):
+    seqs = sequences(30)
+    write_long_csv(tmp_path / "t.csv", seqs)
+    with open(tmp_path / "t.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    sums = {}
+    for r in rows:
+        sums[r["sequence_id"]] = sums.get(r["sequence_id"], 0.0) + float(r["x0"])
+    with open(tmp_path / "r.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sequence_id", "time", "x0", "x1", "total", "half"])
+        w.writerows([r["sequence_id"], r["time"], r["x0"], r["x1"], sums[r["sequence_id"]],
+                     sums[r["sequence_id"]] / 2] for r in rows)
+    run = tmp_path / "run"
+    rnnkit("fit", tmp_path / "r.csv", "--task", "regress", "--label-col", "total,half", "--out", run, *FAST)
+    header, got = read_csv(rnnkit("predict", run, tmp_path / "r.csv").stdout)
+    assert header == ["id", "total", "half"] and len(got) == 30

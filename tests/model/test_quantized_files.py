@@ -18,6 +18,7 @@ from rnnkit import quantize as Q
 from rnnkit.io import ModelFileError
 from rnnkit.layers import GRU, LSTM, Dense, Embedding
 from rnnkit.model import Sequential
+from rnnkit.runtime import OnnxModel
 
 # -- the arithmetic -----------------------------------------------------------------------------------
 
@@ -361,3 +362,19 @@ def test_unquantized_file_with_int8_weights_or_scales_is_refused(tmp_path):
     arrays = {k: v for k, v in arrays.items() if not k.startswith("scale.")}
     with pytest.raises(ModelFileError, match=r"0.W_x_l0.*the model's dtype is <f4"):
         Sequential.load(_rewrite(tmp_path / "bad2.npz", header, arrays))
+
+
+def test_fp16_and_float16_name_the_same_mode(tmp_path):
+    """``save`` calls it float16, ``export_onnx`` fp16; each accepts the other's name."""
+    model = Sequential([LSTM(4), Dense(2)], seed=0).build(3)
+    model.save(tmp_path / "a.npz", quantize="float16")
+    model.save(tmp_path / "b.npz", quantize="fp16")
+    a, b = Sequential.load(tmp_path / "a.npz"), Sequential.load(tmp_path / "b.npz")
+    assert a.quantized == b.quantized == "float16"
+    assert all(np.array_equal(a.get_weights()[k], b.get_weights()[k]) for k in a.get_weights())
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    outs = []
+    for name in ("fp16", "float16"):
+        path = model.export_onnx(tmp_path / f"{name}.onnx", quantize=name)
+        outs.append(OnnxModel(path).predict(x))
+    np.testing.assert_array_equal(outs[0], outs[1])

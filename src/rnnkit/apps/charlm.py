@@ -121,7 +121,7 @@ def build(config, vocab_size):
         raise ValueError("bidirectional: a language model predicts the next character from the past "
                          "only; a backward direction would read the answer. Use bidirectional=False")
     return Sequential([Embedding(vocab_size, config["embed_dim"], padding_idx=text.CharVocabulary.padding_idx),
-                       recurrent_layer(config, return_sequences=True),
+                       recurrent_layer(config, return_sequences=True, dropout=config.get("dropout", 0.0)),
                        Dense(vocab_size)], seed=config["seed"])
 
 

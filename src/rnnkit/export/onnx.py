@@ -85,8 +85,9 @@ def export(model, path, opset: int = 17, quantize: str | None = None, metadata: 
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"opset: expected an int in [{MIN_OPSET}, {newest}] (the installed onnx's newest), "
                          f"got {opset!r}")
+    quantize = "fp16" if quantize == "float16" else quantize     # the name rnnkit's own files use
     if quantize not in QUANTIZE:
-        raise ValueError(f"quantize: expected one of {QUANTIZE}, got {quantize!r}")
+        raise ValueError(f"quantize: expected one of {QUANTIZE} ('float16' for 'fp16'), got {quantize!r:.50}")
     if metadata is None:
         metadata = getattr(model, "metadata", None) or {}
     try:

@@ -19,7 +19,8 @@ from ..data.text import CharVocabulary
 def recipe_config(config, n_test):
     """The charlm recipe's settings for this run."""
     return {**charlm.default_config(), "cell": config["cell"], "hidden": config["hidden"],
-            "layers": config["layers"], "bidirectional": False, "embed_dim": config["embed_dim"],
+            "layers": config["layers"], "bidirectional": False, "dropout": config["dropout"],
+            "embed_dim": config["embed_dim"],
             "seq_len": config["seq_len"], "steps": config["steps"], "eval_every": max(1, config["steps"] // 20),
             "batch_size": config["batch_size"], "lr": config["lr"], "lr_final": 0.1,
             "clip_norm": config["clip_norm"] or None, "seed": config["seed"], "val_chunks": 32,

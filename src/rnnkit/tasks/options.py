@@ -27,7 +27,8 @@ OPTIONS = {
     "id_col": (None, "str", "sequence-id column of a long table (default: detected from the names)", SEQ),
     "time_col": (None, "str", "column to order rows by (default: detected; none: file order)",
                  SEQ + ("forecast",)),
-    "label_col": (None, "str", "label / target column (default: detected from the names)", SEQ),
+    "label_col": (None, "list", "label / target column (default: detected from the names); regress "
+                                "takes several, comma-separated, for several targets", SEQ),
     "features": (None, "list", "feature columns, comma-separated (default: every other column)",
                  SEQ + ("forecast",)),
     "categorical": (None, "list", "columns to one-hot encode, comma-separated (non-numeric columns "
@@ -98,9 +99,18 @@ def check(config: dict) -> dict:
                 value = out[name] = [v.strip() for v in value.split(",") if v.strip()]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
                 raise ValueError(f"{name}: expected column names, got {value!r}")
+    _check_applies(config, out)
+    if isinstance(out["label_col"], list):
+        if len(out["label_col"]) > 1 and out["task"] != "regress":
+            raise ValueError(f"label_col: {out['task']} takes one label column, got {out['label_col']}")
+        if len(out["label_col"]) == 1:
+            out["label_col"] = out["label_col"][0]
     for name, lo, hi in (("val_fraction", 0, 0.9), ("test_fraction", 0, 0.9), ("dropout", 0, 0.95)):
         if not lo <= out[name] <= hi:
             raise ValueError(f"{name}: expected a number in [{lo}, {hi}], got {out[name]}")
+    if out["dropout"] and out["layers"] < 2:
+        raise ValueError("dropout: drops the outputs passed between stacked recurrent layers, and with "
+                         "layers 1 there are none; give layers >= 2 or no dropout")
     if out["lr"] <= 0 or out["clip_norm"] < 0:
         raise ValueError("lr must be > 0 and clip_norm >= 0")
     if out["cell"] not in CELLS:
@@ -111,6 +121,21 @@ def check(config: dict) -> dict:
     if out["bidirectional"] and out["task"] in ("forecast", "lm"):
         raise ValueError(f"bidirectional: not for the {out['task']} task (it predicts what comes next "
                          "from the past only)")
+    if not out["test"] and not out["test_fraction"]:
+        raise ValueError("test_fraction: 0 leaves no held-out data to score the model on; give a test "
+                         "file (--test FILE) or test_fraction > 0")
     if out["val_fraction"] + (0 if out["test"] else out["test_fraction"]) >= 0.9:
         raise ValueError("val_fraction + test_fraction: leave at least 10% of the data for training")
     return out
+
+
+def _check_applies(given, out):
+    """A setting given for a task it does not apply to is a mistake (a --window on classify would
+    otherwise be ignored without a word); a value equal to the default is not (a run's saved
+    config.json holds every setting)."""
+    for name, (default, _, _, only) in OPTIONS.items():
+        value = given.get(name)
+        if only is None or out["task"] in only or value is None or value == default:
+            continue
+        raise ValueError(f"{name}: applies to the {', '.join(only)} task{'s' if len(only) > 1 else ''}, "
+                         f"not to {out['task']}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import runtime
 from ..data import files
 from ..model import Sequential
 from .training import Scaler
@@ -35,8 +36,10 @@ class Predictor:
 
     @classmethod
     def load(cls, path):
-        """From a run folder (its ``model.npz``) or a model file."""
+        """From a run folder (its ``model.npz``), a model file or an ONNX file of ``rnnkit export``."""
         path = Path(path)
+        if path.suffix.lower() == ".onnx":              # an export of ``rnnkit export``, run in onnxruntime
+            return cls(runtime.OnnxModel(path))
         return cls(Sequential.load(path / "model.npz" if path.is_dir() else path))
 
     # -- raw arrays ----------------------------------------------------------------------------
@@ -79,9 +82,12 @@ class Predictor:
         return classes[ids]
 
     # -- files -------------------------------------------------------------------------------
-    def read_file(self, path, channels_first=False):
+    def read_file(self, path, channels_first=None):
         """The sequences of a data file, read with the training data's columns and encoding
-        (labels optional), or for forecast a series' last window."""
+        (labels optional), or for forecast a series' last window. ``channels_first`` None: as the
+        training data was read."""
+        if channels_first is None:
+            channels_first = bool(self.meta.get("channels_first", False))
         if self.task == "forecast":
             _, values, names = files.read_series(path, time_col=self.meta["encoding"].get("time"),
                                                  value_cols=self.meta["columns"])
@@ -92,14 +98,14 @@ class Predictor:
         return files.read_sequences(path, encoding=self.meta["encoding"], per_step=self.task == "tag",
                                     channels_first=channels_first, require_label=False)
 
-    def predict_file(self, path, channels_first=False):
+    def predict_file(self, path, channels_first=None):
         """``predict`` on a data file (read by ``read_file``): labels or values, one per sequence (an
         array per sequence for tag), or for forecast the ``(horizon, targets)`` steps after its end."""
         if self.task == "forecast":
             return self.predict(self.read_file(path))[0]
         return self.predict(self.read_file(path, channels_first).X)
 
-    def table(self, path, proba=False, channels_first=False):
+    def table(self, path, proba=False, channels_first=None):
         """(header, rows) of the predictions for a data file, as ``rnnkit predict`` writes them:
         one row per sequence (per step for tag; per forecast step for forecast)."""
         if self.task == "forecast":
@@ -111,8 +117,10 @@ class Predictor:
         names = [f"p({c})" for c in self.classes] if proba else []
         if self.task == "regress":
             target = self.meta["target"]
-            cols = target if isinstance(target, list) else [target or "prediction"]
             values = np.asarray(pred).reshape(len(pred), -1)
+            cols = target if isinstance(target, list) else [target or "prediction"]
+            if len(cols) != values.shape[1]:            # an NPZ's y has no column names
+                cols = [f"y{j}" for j in range(values.shape[1])]
             return ["id", *cols], [[i, *map(float, v)] for i, v in zip(data.ids, values)]
         if self.task == "tag":
             rows = [[i, t + 1, _plain(lab), *(map(float, probs[k][t]) if proba else ())]

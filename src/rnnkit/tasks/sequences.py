@@ -11,6 +11,8 @@ then ``Dense``: from the last state for classify/regress, at every step for tag.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from ..apps.common import AppResult
@@ -65,10 +67,12 @@ def prepare(config):
             raise ValueError(f"{config['test']}: no labels or targets to score the model on")
         sets["test"] = (test.X, test.y)
     x_scaler = Scaler.fit(sets["train"][0])
-    meta = {"task": task, "encoding": data.encoding, "features": data.features, "target": data.target,
+    meta = {"task": task, "channels_first": bool(config["channels_first"]), "encoding": data.encoding,
+            "features": data.features, "target": data.target,
             "x_scaler": x_scaler.to_dict(), "classes": classes}
     y_scaler = None
     if task == "regress":
+        _numeric_targets(data, config["data"])
         y_scaler = Scaler.fit(_as_2d(sets["train"][1]))
         meta["y_scaler"], meta["n_targets"] = y_scaler.to_dict(), _as_2d(sets["train"][1]).shape[1]
     ready = {}
@@ -87,6 +91,23 @@ def prepare(config):
     desc = (f"{config['data']}: {n} sequences, {len(data.features)} features"
             + (f", {len(classes)} classes" if classes else ""))
     return ready, meta, desc, sets
+
+
+def _numeric_targets(data, path):
+    try:
+        np.asarray(data.y, dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = next(v for v in np.asarray(data.y, dtype=object).ravel() if not _is_number(v))
+        raise ValueError(f"{path}: the target column {data.target} holds values that are not numbers (e.g. "
+                         f"{bad!r}); regress predicts numbers; for labels use --task classify") from None
+
+
+def _is_number(v):
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _take(y, idx):
@@ -144,11 +165,12 @@ def score(model, config, meta, raw):
                 "n_test": len(X)}
     if task == "tag":
         truth, guess = np.concatenate([np.asarray(_py(s), object) for s in y]), np.concatenate(pred)
-        common = max(set(_py(np.concatenate(train_y))), key=list(_py(np.concatenate(train_y))).count)
+        seen = Counter(_py(np.concatenate(train_y)))
     else:
         truth, guess = np.asarray(_py(y), object), np.asarray(pred, object)
-        common = max(set(_py(train_y)), key=list(_py(train_y)).count)
+        seen = Counter(_py(train_y))
     classes = meta["classes"]
+    common = max(classes, key=lambda c: seen[c])      # a tie goes to the first class in sorted order
     confusion = [[int(np.sum((truth == a) & (guess == b))) for b in classes] for a in classes]
     return {"accuracy": float(np.mean(truth == guess)), "baseline": float(np.mean(truth == common)),
             "baseline_name": f"majority class ({common})", "confusion": confusion,

@@ -67,7 +67,7 @@ def random_split(n, fractions, seed):
     """Index arrays (train, validation, test) of a seeded random split of ``n`` sequences."""
     order = np.random.default_rng(seed).permutation(n)
     n_val, n_test = (int(round(f * n)) for f in fractions[1:])
-    if n - n_val - n_test < 1 or (fractions[1] and n_val < 1):
+    if n - n_val - n_test < 1 or (fractions[1] and n_val < 1) or (fractions[2] and n_test < 1):
         raise ValueError(f"{n} sequences are too few to split into training, validation and test parts; "
                          "give more data or --test FILE, or lower --val-fraction / --test-fraction")
     parts = order[:n - n_val - n_test], order[n - n_val - n_test:n - n_test], order[n - n_test:]
@@ -143,6 +143,10 @@ def train(model, config, train, val, run_dir, metadata, verbose, resumed=None):
     callbacks; ``resumed`` = ``resume_state(run_dir)`` continues a run. Returns the full history."""
     run_dir = Path(run_dir)
     initial = 0 if resumed is None else resumed[1]
+    if resumed is not None and config["patience"] and resumed[2][0]["wait"] >= config["patience"]:
+        raise ValueError(f"--resume: {run_dir} stopped early after epoch {initial} (no better validation loss "
+                         f"for {config['patience']} epochs); there is nothing to continue. Start a new run, "
+                         "e.g. with a larger --patience")
     if resumed is not None:
         truncate_history(run_dir / "history.csv", initial)
     callbacks = [CSVLogger(run_dir / "history.csv", append=resumed is not None),
