@@ -7,7 +7,8 @@ Sections (each printed as one aligned table, optionally written as JSON with ``-
    ``loss = (out * R).sum() + (h_n * R2).sum(); loss.backward()`` with ``x.requires_grad`` (both sides
    produce dx and all weight gradients).
 3. streaming latency: batch 1, microseconds per step for rnnkit ``step`` vs ``nn.RNNCell/LSTMCell/GRUCell``
-   under ``torch.no_grad()``, step by step.
+   under ``torch.no_grad()``, step by step, beside the floor: the step's two matrix-vector products
+   alone (``x_t @ W_x.T`` and ``h @ W_h.T`` in NumPy, timed in the same interleaved runs).
 
 Every case uses identical data and identical weights on both sides (torch's default initialisation,
 copied into rnnkit's layout; the GRU is compared as ``reset_after=True`` through
@@ -48,7 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "src")
 
 CELLS = ("rnn", "lstm", "gru")
-DEFAULT_CONFIGS = "1x100x32x64,32x100x64x128,64x200x128x256"
+DEFAULT_CONFIGS = "1x100x32x64,32x100x64x128,64x200x128x256,16x50x256x512,8x1000x32x128"   # issue 15's five
 STREAM_HIDDEN = (64, 256)
 STREAM_INPUT = 32
 CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -436,13 +437,22 @@ def stream_case(cell, H, args, rng, seed):
                 s = tcell(x_t, s)
         return s
 
+    W_xT, W_hT = params["W_x"].T, params["W_h"].T
+    h0 = s0[0]
+
+    def floor():
+        for x_t in xs_np:
+            x_t @ W_xT
+            h0 @ W_hT
+
     s, ts = rk(), th()
     s = list(s)
     ts = list(ts) if isinstance(ts, tuple) else [ts]
     ok, worst_name, worst = compare({n: (a, b) for n, a, b in zip(("h", "c"), s, ts)}, dtype)
     t_rk, t_th = interleaved(rk, th, args.stream_runs)
+    t_fl, _ = interleaved(floor, rk, args.stream_runs)
     return {"ok": ok, "worst": worst, "worst_name": worst_name,
-            "us_per_step": (t_rk / steps * 1e6, t_th / steps * 1e6)}
+            "us_per_step": (t_rk / steps * 1e6, t_th / steps * 1e6), "floor_us": t_fl / steps * 1e6}
 
 
 def run_threads(args, n, tpc, deadline, progress=sys.stderr):
@@ -488,6 +498,7 @@ def run_threads(args, n, tpc, deadline, progress=sys.stderr):
                 r = stream_case(cell, H, args, np.random.default_rng(2000 + k), seed=500 + 10 * ci + k)
                 rows.append({**row, "skipped": False,
                              "rnnkit_us": r["us_per_step"][0], "torch_us": r["us_per_step"][1],
+                             "floor_us": r["floor_us"],
                              "check_ok": r["ok"], "check_worst": r["worst"], "check_worst_name": r["worst_name"]})
     finally:
         if limiter is not None:
@@ -542,12 +553,15 @@ def print_tables(rows):
         print(table(title, header, body))
         print()
     if stream:
-        header = ["cell", "batch", "in", "hidden", "threads", "rnnkit us/step", "torch us/step", "ratio", "check"]
+        header = ["cell", "batch", "in", "hidden", "threads", "rnnkit us/step", "torch us/step", "ratio",
+                  "floor us", "rnnkit/floor", "check"]
         body = [[r["cell"], 1, r["input"], r["hidden"], r["threads"], _ms(r, "rnnkit_us", ".1f"),
-                 _ms(r, "torch_us", ".1f"), _ratio(r, "rnnkit_us", "torch_us"), _check(r)]
+                 _ms(r, "torch_us", ".1f"), _ratio(r, "rnnkit_us", "torch_us"), _ms(r, "floor_us", ".1f"),
+                 _ratio(r, "rnnkit_us", "floor_us"), _check(r)]
                 for r in sorted(stream, key=key)]
         print(table(f"Streaming latency (batch 1, {stream[0]['steps']} steps x {stream[0]['runs']} runs, median; "
-                    "rnnkit step vs torch nn.*Cell under no_grad)", header, body))
+                    "rnnkit step vs torch nn.*Cell under no_grad; floor: the step's two NumPy products alone)",
+                    header, body))
         print()
 
 
