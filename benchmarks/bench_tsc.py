@@ -6,7 +6,8 @@ baselines, on the development sets of ``tsc_data.py`` (issue 13).
 
 Contenders, each trained on the training part and scored (accuracy) on the test part:
 
-- ``rnnkit``: ``rnnkit.estimators.RNNClassifier()`` with its defaults (mean and std over ``--seeds``);
+- ``rnnkit``: ``rnnkit.estimators.RNNClassifier()`` with its defaults (mean and std over ``--seeds``),
+  or with ``--params JSON`` instead (e.g. the settings before issue 13, for comparison);
 - ``1-NN DTW``: aeon's ``KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1)`` (unequal
   lengths as they are);
 - ``ROCKET``: aeon's ``RocketClassifier(random_state=0)`` on series zero-padded at the end to the
@@ -66,9 +67,9 @@ def logistic(Xtr, ytr, Xte):
 BASELINES = {"1-NN DTW": dtw_1nn, "ROCKET": rocket, "logistic": logistic}
 
 
-def rnnkit_default(Xtr, ytr, Xte, seed):
+def rnnkit_default(Xtr, ytr, Xte, seed, params=None):
     from rnnkit.estimators import RNNClassifier
-    clf = RNNClassifier(random_state=seed)
+    clf = RNNClassifier(random_state=seed, **(params or {}))
     clf.fit(Xtr, ytr)
     return clf.predict(Xte)
 
@@ -82,6 +83,11 @@ def main(argv=None):
                     help="JSON cache of the baselines' accuracies (they do not depend on rnnkit)")
     ap.add_argument("--no-rnnkit", action="store_true", help="the baselines only")
     ap.add_argument("--json", help="also write the table as JSON to this path")
+    ap.add_argument("--params", type=json.loads, default=None, metavar="JSON",
+                    help='RNNClassifier parameters to use instead of its defaults, e.g. the settings before '
+                         'issue 13: \'{"cell": "lstm", "hidden": 64, "bidirectional": false, "pooling": "last", '
+                         '"max_steps": null, "epochs": 100, "batch_size": 32, "lr": 0.001, '
+                         '"validation_fraction": 0.1, "patience": 10}\'')
     args = ap.parse_args(argv)
     print(f"load average at start: {_load()}")
     cache_path = Path(args.cache)
@@ -104,7 +110,7 @@ def main(argv=None):
             accs, secs = [], []
             for seed in args.seeds:
                 t0 = time.perf_counter()
-                accs.append(float(np.mean(rnnkit_default(Xtr, ytr, Xte, seed) == yte)))
+                accs.append(float(np.mean(rnnkit_default(Xtr, ytr, Xte, seed, args.params) == yte)))
                 secs.append(time.perf_counter() - t0)
             row.update(rnnkit=float(np.mean(accs)), rnnkit_std=float(np.std(accs)), rnnkit_runs=accs,
                        rnnkit_seconds=float(np.median(secs)))
@@ -112,7 +118,7 @@ def main(argv=None):
         _print_row(row)
     print(f"load average at end: {_load()}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "seeds": args.seeds}, indent=1))
+        Path(args.json).write_text(json.dumps({"rows": rows, "seeds": args.seeds, "params": args.params}, indent=1))
 
 
 def _print_row(r):

@@ -165,12 +165,16 @@ class OnnxModel:
         of each recurrent layer, (num_layers, B, H) each). ``y_t`` is the output at this step ((B, K));
         for a model returning the last step only, what it would return if the sequences ended here.
         Stepping through a sequence equals ``predict`` on the whole of it. ValueError for a
-        bidirectional model or one without a time axis (they need the whole sequence).
+        bidirectional model, one with TemporalPooling or one without a time axis (they need the whole
+        sequence).
         """
         lay = self.layout
         if not lay["sequence_input"] or lay["time_steps"] is not None:
             raise ValueError("step: this model has no recurrence over time (no time axis, or a fixed window "
                              "flattened by Flatten); use predict()")
+        if lay.get("pooling"):          # files from before TemporalPooling was exported have no key
+            raise ValueError(f"step: TemporalPooling({lay['pooling'][0]!r}) pools over the whole sequence, so no "
+                             "single step has the model's output; use predict()")
         if any(s["bidirectional"] for s in lay["states"]):
             raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse direction starts "
                              "at the end); use predict()")

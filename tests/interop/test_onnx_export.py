@@ -16,6 +16,7 @@ import pytest
 from rnnkit import GRU, LSTM, RNN, Dense, Dropout, Embedding, Sequential, feedforward
 from rnnkit.export import onnx as onnx_export
 from rnnkit.layers import Layer, Recurrent
+from rnnkit.runtime import OnnxModel
 
 TOL = 1e-5
 DIRECTIONS = [(False, "concat"), (True, "concat"), (True, "sum"), (True, "mean")]
@@ -227,8 +228,99 @@ def test_int8_runs_close(cell, tmp_path):
     assert "DequantizeLinear" in ops                              # the embedding table
     if cell == "lstm":
         assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
-    else:                                                         # no quantized kernel: stays float
+    else:           # no quantized kernel: float arithmetic on W and R stored as int8 (per-row scales)
         assert cell.upper() in ops
+        assert _recurrent_weights(onnx.load(path)) == {"int8"}
+
+
+def _recurrent_weights(proto):
+    """The storage of the W and R inputs of every GRU / RNN node: "float32" for an initializer, "int8"
+    for an int8 initializer Cast and scaled by a float32 one of shape (dirs, rows, 1)."""
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    made = {o: n for n in proto.graph.node for o in n.output}
+    kinds = set()
+    for node in proto.graph.node:
+        for name in node.input[1:3] if node.op_type in ("GRU", "RNN") else ():
+            if name in inits:
+                kinds.add(str(inits[name].dtype))
+                continue
+            mul = made[name]
+            cast = made[mul.input[0]]
+            q, s = inits[cast.input[0]], inits[mul.input[1]]
+            assert (mul.op_type, cast.op_type, q.dtype, s.dtype) == ("Mul", "Cast", np.int8, np.float32)
+            assert s.shape == q.shape[:2] + (1,)
+            kinds.add("int8")
+    return kinds
+
+
+INT8_KINDS = ["rnn-tanh", "rnn-relu", "gru-seed", "gru-reset-after"]
+
+
+@pytest.mark.parametrize("cell_kind", INT8_KINDS, indirect=True)
+def test_int8_gru_rnn_weights_per_row(cell_kind, tmp_path):
+    """W and R int8 with one scale per row, each weight within half a step of its row; the file runs as
+    rnnkit's own int8 model (model.save(quantize="int8"), same rows) with float arithmetic."""
+    rng = np.random.default_rng(9)
+    layers = [recurrent(cell_kind, 48, num_layers=2, bidirectional=True, return_sequences=True),
+              recurrent(cell_kind, 6, return_sequences=True)]
+    model = randomize(Sequential(layers).build(8), scale=0.2)
+    full = model.export_onnx(tmp_path / "fp32.onnx")
+    path = model.export_onnx(tmp_path / "int8.onnx", quantize="int8")
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert _recurrent_weights(proto) == {"int8"} and _recurrent_weights(onnx.load(full)) == {"float32"}
+    assert path.stat().st_size < 0.45 * full.stat().st_size        # ~0.3: 1 byte a weight, not 4
+
+    float_w = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(full).graph.initializer}
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    made = {o: n for n in proto.graph.node for o in n.output}
+    for node in (n for n in proto.graph.node if n.op_type in ("GRU", "RNN")):
+        for name in node.input[1:3]:
+            mul = made[name]
+            q, s = inits[made[mul.input[0]].input[0]].astype(np.float64), inits[mul.input[1]].astype(np.float64)
+            w = float_w[name].astype(np.float64)
+            assert np.all(np.abs(q).max(axis=2) == 127)                  # each row uses its full range
+            assert np.all(np.abs(w - q * s) <= s / 2 * (1 + 1e-6))        # half a step of its row
+
+    x, lengths = ragged_batch(rng, B=5, T=6, F=8)
+    out = run_onnx(path, x, lengths)
+    model.save(tmp_path / "int8.npz", quantize="int8")
+    small = Sequential.load(tmp_path / "int8.npz")
+    np.testing.assert_allclose(out["y"], small.predict(x, lengths), atol=TOL, rtol=0)
+    assert np.abs(out["y"] - model.predict(x, lengths)).max() > 10 * TOL      # it is quantized
+    for i, layer in enumerate(small.layers):
+        x_i = x if i == 0 else small.layers[0].forward(x, lengths)
+        _, final = layer.forward(x_i, lengths, return_state=True)
+        np.testing.assert_allclose(out[f"hn_{i}"], as_tuple(final)[0], atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("opset", [onnx_export.MIN_OPSET, 17, 21, onnx.defs.onnx_opset_version()])
+def test_int8_gru_rnn_every_opset(opset, tmp_path):
+    rng = np.random.default_rng(11)
+    model = randomize(Sequential([GRU(8, bidirectional=True, return_sequences=True), RNN(5), Dense(2)]).build(3))
+    path = onnx_export.export(model, tmp_path / "m.onnx", opset=opset, quantize="int8")
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert _recurrent_weights(proto) == {"int8"}
+    x, lengths = ragged_batch(rng, B=3, T=4, F=3)
+    assert np.abs(run_onnx(path, x, lengths)["y"] - model.predict(x, lengths)).max() < 0.05
+
+
+@pytest.mark.parametrize("cell_kind", INT8_KINDS, indirect=True)
+def test_int8_gru_rnn_step(cell_kind, tmp_path):
+    """OnnxModel.step on an int8 file: each step's output equals the int8 model's whole-sequence one."""
+    rng = np.random.default_rng(10)
+    layers = [recurrent(cell_kind, 16, num_layers=2, return_sequences=True), recurrent(cell_kind, 4)]
+    model = randomize(Sequential(layers).build(3), scale=0.3)
+    m = OnnxModel(model.export_onnx(tmp_path / "int8.onnx", quantize="int8"), threads=1)
+    model.save(tmp_path / "int8.npz", quantize="int8")
+    small = Sequential.load(tmp_path / "int8.npz")
+    x = rng.standard_normal((3, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(m.predict(x), small.predict(x), atol=TOL, rtol=0)
+    state = None
+    for t in range(5):
+        y_t, state = m.step(x[:, t], state)
+        np.testing.assert_allclose(y_t, small.predict(x[:, :t + 1]), atol=TOL, rtol=0, err_msg=f"step {t}")
 
 
 # ----------------------------------------------------------------------------------------------

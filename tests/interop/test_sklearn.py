@@ -207,3 +207,20 @@ def test_ragged_data_through_cross_val_score():
     listed = cross_val_score(RNNClassifier(**FAST), X, y, cv=cv)
     np.testing.assert_array_equal(cross_val_score(RNNClassifier(**FAST), as_objects, y, cv=cv), listed)
     assert listed.mean() > 0.6
+
+
+def test_max_steps_reads_long_series_in_chunks():
+    """A series of 25 steps with max_steps=10 becomes 3 steps of 9 values (3 raw steps x 3 channels,
+    the last chunk zero-padded); a ragged length 7 becomes 3 chunks; prediction uses the fit's factor."""
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((25, 3)) for _ in range(8)] + [rng.standard_normal((7, 3)) for _ in range(8)]
+    y = np.array([0, 1] * 8)
+    clf = RNNClassifier(max_steps=10, standardize=False, **{**FAST, "epochs": 1}).fit(X, y)
+    assert clf.chunk_ == 3 and clf.model_.input_size == 9
+    Xp, lengths = clf._inputs(X)
+    assert Xp.shape == (16, 9, 9) and lengths.tolist() == [9] * 8 + [3] * 8
+    np.testing.assert_array_equal(Xp[0, 1], X[0][3:6].ravel().astype(np.float32))   # steps 3, 4, 5 side by side
+    np.testing.assert_array_equal(Xp[8, 2], np.r_[X[8][6], np.zeros(6)].astype(np.float32))  # partial chunk
+    assert clf.predict(X).shape == (16,)
+    with pytest.raises(ValueError, match="max_steps"):
+        RNNClassifier(max_steps=0, **FAST).fit(X, y)

@@ -60,6 +60,31 @@ def valid_steps(Xp, lengths):
     return Xp[np.arange(Xp.shape[1])[None, :] < lengths[:, None]]
 
 
+def chunk_factor(T, max_steps):
+    """How many consecutive steps one model step reads so that ``T`` steps become at most ``max_steps``
+    (None: 1, every step its own)."""
+    if max_steps is None:
+        return 1
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+        raise ValueError(f"max_steps: expected an integer >= 1 or None, got {max_steps!r:.50}")
+    return max(1, -(-int(T) // int(max_steps)))
+
+
+def chunk(Xp, lengths, k):
+    """(N, T, F) -> (N, ceil(T / k), k * F): step j of the result holds steps jk .. jk + k - 1 of every
+    channel side by side (time-major within the step), zeros past the end; lengths become
+    ceil(length / k). Nothing is averaged away, so a short pattern survives; the recurrence runs k
+    times fewer steps, which is what lets it learn on series of hundreds to thousands of steps."""
+    if k == 1:
+        return Xp, lengths
+    N, T, F = Xp.shape
+    pad = (-T) % k
+    if pad:
+        Xp = np.concatenate([Xp, np.zeros((N, pad, F), Xp.dtype)], axis=1)
+    out = Xp.reshape(N, (T + pad) // k, k * F)
+    return out, (None if lengths is None else -(-lengths // k))
+
+
 def mean_and_scale(values):
     """Column means and standard deviations (float64); a constant column scales by 1."""
     mean = values.mean(axis=0, dtype=np.float64)

@@ -39,7 +39,7 @@ class _RNNEstimator(BaseEstimator):
 
     def __init__(self, cell="lstm", hidden=64, layers=1, bidirectional=False, pooling="last", dropout=0.0,
                  epochs=100, batch_size=32, lr=1e-3, clip_norm=1.0, validation_fraction=0.1, patience=10,
-                 standardize=True, warm_start=False, dtype="float32", random_state=None, verbose=0):
+                 standardize=True, max_steps=None, warm_start=False, dtype="float32", random_state=None, verbose=0):
         self.cell = cell
         self.hidden = hidden
         self.layers = layers
@@ -53,6 +53,7 @@ class _RNNEstimator(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.standardize = standardize
+        self.max_steps = max_steps
         self.warm_start = warm_start
         self.dtype = dtype
         self.random_state = random_state
@@ -87,6 +88,7 @@ class _RNNEstimator(BaseEstimator):
                 self.mean_, self.scale_ = _data.mean_and_scale(_data.valid_steps(Xp, lengths))
             else:
                 self.mean_ = self.scale_ = None
+            self.chunk_ = _data.chunk_factor(Xp.shape[1], self.max_steps)
         else:
             name = type(self).__name__
             if table and self._table and Xp.shape[1] != self.n_features_in_:
@@ -99,7 +101,7 @@ class _RNNEstimator(BaseEstimator):
                                  "(samples, time) for univariate series)")
         if self.mean_ is not None:
             Xp = ((Xp - self.mean_) / self.scale_).astype(Xp.dtype)
-        return Xp, lengths
+        return _data.chunk(Xp, lengths, self.chunk_)
 
     def _outputs(self, X):
         """The network's raw outputs (N, K) for X, in float64."""
@@ -171,14 +173,15 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
 
     _loss = "crossentropy"
 
-    def __init__(self, cell="lstm", hidden=64, layers=1, bidirectional=False, pooling="last", dropout=0.0,
-                 epochs=100, batch_size=32, lr=1e-3, clip_norm=1.0, validation_fraction=0.1, patience=10,
-                 standardize=True, class_weight=None, warm_start=False, dtype="float32", random_state=None,
-                 verbose=0):
+    def __init__(self, cell="gru", hidden=32, layers=1, bidirectional=True, pooling="max", dropout=0.0,
+                 epochs=200, batch_size=8, lr=3e-3, clip_norm=1.0, validation_fraction=0.2, patience=30,
+                 standardize=True, max_steps=100, class_weight=None, warm_start=False, dtype="float32",
+                 random_state=None, verbose=0):
         super().__init__(cell=cell, hidden=hidden, layers=layers, bidirectional=bidirectional, pooling=pooling,
                          dropout=dropout, epochs=epochs, batch_size=batch_size, lr=lr, clip_norm=clip_norm,
                          validation_fraction=validation_fraction, patience=patience, standardize=standardize,
-                         warm_start=warm_start, dtype=dtype, random_state=random_state, verbose=verbose)
+                         max_steps=max_steps, warm_start=warm_start, dtype=dtype, random_state=random_state,
+                         verbose=verbose)
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None):

@@ -28,10 +28,10 @@ class AeonRNNClassifier(BaseClassifier):
         "algorithm_type": "deeplearning",
     }
 
-    def __init__(self, cell="lstm", hidden=64, layers=1, bidirectional=False, pooling="last", dropout=0.0,
-                 epochs=100, batch_size=32, lr=1e-3, clip_norm=1.0, validation_fraction=0.1, patience=10,
-                 standardize=True, class_weight=None, warm_start=False, dtype="float32", random_state=None,
-                 verbose=0):
+    def __init__(self, cell="gru", hidden=32, layers=1, bidirectional=True, pooling="max", dropout=0.0,
+                 epochs=200, batch_size=8, lr=3e-3, clip_norm=1.0, validation_fraction=0.2, patience=30,
+                 standardize=True, max_steps=100, class_weight=None, warm_start=False, dtype="float32",
+                 random_state=None, verbose=0):
         self.cell = cell
         self.hidden = hidden
         self.layers = layers
@@ -45,6 +45,7 @@ class AeonRNNClassifier(BaseClassifier):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.standardize = standardize
+        self.max_steps = max_steps
         self.class_weight = class_weight
         self.warm_start = warm_start
         self.dtype = dtype

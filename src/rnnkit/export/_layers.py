@@ -13,6 +13,8 @@ RNN        one ONNX ``RNN`` per stacked layer (``activations`` Tanh or Relu)
 LSTM       one ONNX ``LSTM`` per stacked layer
 GRU        one ONNX ``GRU`` per stacked layer: ``linear_before_reset=1`` is ``reset_after=True``
            (PyTorch's form), ``0`` the seed form (reset gate before the recurrent product)
+Temporal-  mean: ``Where(valid, x, 0)``, ``ReduceSum`` over time, ``Div`` by the length; max:
+Pooling    ``Where(valid, x, -inf)`` then ``ReduceMax`` over time (``valid``: the step mask of ``lengths``)
 =========  ==============================================================================================
 
 Recurrent weights. ONNX stacks the directions, ``W`` (dirs, G*H, D), ``R`` (dirs, G*H, H), ``B`` (dirs,
@@ -26,6 +28,9 @@ onnxruntime's kernels stop each sequence at its length, zero the outputs past it
 direction over the valid steps only and return each sequence's own final state, as rnnkit does.
 Bidirectional outputs are merged per step (and for the last step, the two final states) by the
 layer's ``merge``: "concat" Transpose + Reshape, "sum" ReduceSum, "mean" ReduceSum * 0.5.
+
+Reduce axes are written as an input (ReduceSum's form since opset 13, ReduceMax's since opset 18);
+``onnx.to_proto`` moves ReduceMax's into its attribute for opsets 14 to 17.
 """
 from __future__ import annotations
 
@@ -33,10 +38,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Recurrent
+from ..layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Recurrent, TemporalPooling
 from ._graph import Graph
 
-SUPPORTED = (Embedding, Dense, Dropout, Flatten, Recurrent, RNN, LSTM, GRU)
+SUPPORTED = (Embedding, Dense, Dropout, Flatten, Recurrent, RNN, LSTM, GRU, TemporalPooling)
 CELL_OPS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 ACTIVATIONS = {None: None, "linear": None, "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
                "relu": ("Relu", {}), "leaky_relu": ("LeakyRelu", {"alpha": 0.01})}
@@ -54,7 +59,8 @@ class Flow(NamedTuple):
 
 def refuse(i, layer, option, why):
     raise ValueError(f"layers[{i}] ({type(layer).__name__}): {option} {why}; ONNX export supports "
-                     "Embedding (first layer), Dense, Dropout, Flatten and RNN / LSTM / GRU layers")
+                     "Embedding (first layer), Dense, Dropout, Flatten, TemporalPooling and RNN / LSTM / GRU "
+                     "layers")
 
 
 def check_layers(layers):
@@ -99,13 +105,20 @@ def time_major(g: Graph, flow: Flow) -> Flow:
     return flow._replace(name=g.op("Transpose", [flow.name], "time_major", perm=[1, 0, 2]), time_major=True)
 
 
+def valid_steps(g: Graph, y: str, lengths: str, time_axis: int = 1) -> str:
+    """The boolean mask of valid steps of ``y``, with a trailing axis of 1: (B, T, 1) for a batch-major
+    ``y`` (``time_axis`` 1), (T, B, 1) for a time-major one (``time_axis`` 0)."""
+    steps = g.op("Gather", [g.op("Shape", [y], "shape"), g.const(time_axis, "time_axis")], "steps", axis=0)
+    t = g.op("Range", [g.const(0, "zero"), steps, g.const(1, "one")], "t")
+    lens = g.op("Unsqueeze", [g.op("Cast", [lengths], "lengths64", to="int64"), g.const([time_axis], "axes")],
+                "lens")
+    valid = g.op("Less", [g.op("Unsqueeze", [t, g.const([1 - time_axis], "axes")], "t_axis"), lens], "valid")
+    return g.op("Unsqueeze", [valid, g.const([2], "axes")], "valid3")
+
+
 def step_mask(g: Graph, y: str, lengths: str) -> str:
     """``y`` (B, T, K) times the (B, T, 1) mask of valid steps: zero past each length, as ``predict``."""
-    steps = g.op("Gather", [g.op("Shape", [y], "shape"), g.const(1, "one")], "steps", axis=0)
-    t = g.op("Range", [g.const(0, "zero"), steps, g.const(1, "one")], "t")
-    lens = g.op("Unsqueeze", [g.op("Cast", [lengths], "lengths64", to="int64"), g.const([1], "axes")], "lens")
-    valid = g.op("Less", [g.op("Unsqueeze", [t, g.const([0], "axes")], "t_row"), lens], "valid")
-    mask = g.op("Unsqueeze", [g.op("Cast", [valid], "mask", to="float32"), g.const([2], "axes")], "mask3")
+    mask = g.op("Cast", [valid_steps(g, y, lengths)], "mask", to="float32")
     return g.op("Mul", [y, mask], "masked")
 
 
@@ -193,7 +206,24 @@ def recurrent(g, i, layer, flow, lengths):
     return Flow(_merge(g, finals[0][-1], layer, 0, f"layers.{i}.out"), False, False, size)
 
 
-EMITTERS = {Embedding: embedding, Dense: dense, Dropout: dropout, Flatten: flatten}
+def pooling(g, i, layer, flow, lengths):
+    """The mean or max over each sequence's valid steps (``layers.pooling``), reduced on the time axis
+    where the flow has it (no Transpose). Padded steps are replaced, not multiplied: a per-step Dense
+    before the pooling leaves its bias there, and a max must never see them."""
+    axis = 0 if flow.time_major else 1
+    valid = valid_steps(g, flow.name, lengths, axis)
+    fill = 0.0 if layer.mode == "mean" else -np.inf
+    x = g.op("Where", [valid, flow.name, g.const(fill, "fill", np.float32)], f"layers.{i}.masked")
+    axes = g.const([axis], "axes")
+    if layer.mode == "max":
+        return Flow(g.op("ReduceMax", [x, axes], f"layers.{i}.out", keepdims=0), False, False, flow.size)
+    total = g.op("ReduceSum", [x, axes], f"layers.{i}.sum", keepdims=0)
+    count = g.op("Unsqueeze", [g.op("Cast", [lengths], f"layers.{i}.count", to="float32"), g.const([1], "axes")],
+                 f"layers.{i}.count_col")
+    return Flow(g.op("Div", [total, count], f"layers.{i}.out"), False, False, flow.size)
+
+
+EMITTERS = {Embedding: embedding, Dense: dense, Dropout: dropout, Flatten: flatten, TemporalPooling: pooling}
 
 
 def emit(g: Graph, i: int, layer, flow: Flow, lengths: str | None) -> Flow:

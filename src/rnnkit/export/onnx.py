@@ -16,8 +16,9 @@ name                    shape                                  meaning
                                                                for a model without a time axis (Dense only).
                                                                Flatten(steps) fixes ``time`` to ``steps``
 ``lengths`` (input)     (batch,) int32                         each sequence's length, in [1, time]; present
-                                                               when the model has a recurrent layer or per-step
-                                                               outputs (feed ``time`` for full sequences)
+                                                               when the model has a recurrent layer, a
+                                                               TemporalPooling or per-step outputs (feed
+                                                               ``time`` for full sequences)
 ``h0_<i>`` (input)      (num_layers * dirs, batch, H) float32  initial hidden state of recurrent layer i
                                                                (its index in ``model.layers``); zeros to start
 ``c0_<i>`` (input)      same                                   initial cell state of an LSTM layer i
@@ -30,18 +31,21 @@ name                    shape                                  meaning
 ======================  =====================================  ================================================
 
 ``batch`` and ``time`` are dynamic. Streaming: run the same graph with time = 1, lengths = 1 and the
-previous step's ``hn_<i>`` / ``cn_<i>`` fed as ``h0_<i>`` / ``c0_<i>`` (unidirectional models only).
+previous step's ``hn_<i>`` / ``cn_<i>`` fed as ``h0_<i>`` / ``c0_<i>`` (unidirectional models without
+TemporalPooling only: a pooled output needs the whole sequence).
 
 ``metadata_props`` (strings): ``rnnkit.version``; ``rnnkit.loss`` (the compiled loss, "" if none);
 ``rnnkit.classes`` (JSON: ``classes_`` or null); ``rnnkit.metadata`` (JSON: the ``metadata`` argument,
 or the model's own ``model.metadata``: vocabulary, scalers, task info); ``rnnkit.layout`` (JSON: the
 names and shapes above, ``tokens``, ``vocab_size``, ``input_size``, ``output_size``, ``time_steps``,
 ``sequence_input``, ``sequence_output``, ``states`` [{"layer", "cell", "inputs", "outputs", "shape",
-"bidirectional"}], ``ctc_blank``, ``model_dtype``, ``quantize``, ``opset``).
+"bidirectional"}], ``pooling`` (the TemporalPooling modes, in layer order; [] if none), ``ctc_blank``,
+``model_dtype``, ``quantize``, ``opset``).
 
 ``quantize``: None (float32 weights); "fp16" stores every weight as float16 with a Cast to float32
 before use (half the size, float32 compute; ``_graph.Graph.weight``); "int8" runs onnxruntime's dynamic
-quantization on the exported graph (``_quantize.int8``, which says what it covers).
+quantization on the exported graph and stores GRU / RNN weights as int8 with per-row scales
+(``_quantize.int8``, which says what it covers).
 """
 from __future__ import annotations
 
@@ -50,7 +54,7 @@ import json
 from .. import _labels
 from .._atomic import atomic_write
 from .._version import __version__
-from ..layers import Embedding, Flatten, Recurrent
+from ..layers import Embedding, Flatten, Recurrent, TemporalPooling
 from . import _quantize
 from ._graph import Graph, Value
 from ._layers import Flow, check_layers, emit, step_mask
@@ -59,6 +63,8 @@ __all__ = ["export", "build_graph", "MIN_OPSET", "QUANTIZE"]
 
 MIN_OPSET = 14
 QUANTIZE = (None, "int8", "fp16")
+#: reduce ops whose ``axes`` became an input at this opset (an attribute before); the graph writes the input
+AXES_INPUT_SINCE = {"ReduceMax": 18}
 _ONNX_HINT = "pip install 'rnnkit[onnx]'"
 
 
@@ -121,13 +127,14 @@ def build_graph(model, fp16: bool = False):
     check_layers(layers)
     tokens = isinstance(layers[0], Embedding)
     steps = next((l.steps for l in layers if isinstance(l, Flatten)), None)
-    seq_in = tokens or steps is not None or any(isinstance(l, Recurrent) for l in layers)
+    pools = [l.mode for l in layers if isinstance(l, TemporalPooling)]
+    seq_in = tokens or steps is not None or bool(pools) or any(isinstance(l, Recurrent) for l in layers)
     seq_out = model.output_is_sequence(seq_in)
     T = "time" if steps is None else steps
     g = Graph(fp16)
     x_shape = ("batch", T) if tokens else ("batch", T, model.input_size) if seq_in else ("batch", model.input_size)
     x = g.input("x", "int64" if tokens else "float32", x_shape)
-    needs_lengths = any(isinstance(l, Recurrent) for l in layers) or (seq_in and seq_out)
+    needs_lengths = any(isinstance(l, Recurrent) for l in layers) or bool(pools) or (seq_in and seq_out)
     lengths = g.input("lengths", "int32", ("batch",)) if needs_lengths else None
     flow = Flow(x, False, seq_in, model.input_size)
     for i, layer in enumerate(layers):
@@ -146,7 +153,8 @@ def build_graph(model, fp16: bool = False):
               for i, l in enumerate(layers) if isinstance(l, Recurrent)]
     layout = {"x": {"name": "x", "dtype": "int64" if tokens else "float32", "shape": list(x_shape)},
               "lengths": lengths, "y": {"name": "y", "dtype": "float32", "shape": list(y_shape)},
-              "states": states, "tokens": tokens, "vocab_size": layers[0].vocab_size if tokens else None,
+              "states": states, "pooling": pools, "tokens": tokens,
+              "vocab_size": layers[0].vocab_size if tokens else None,
               "input_size": model.input_size, "output_size": flow.size, "time_steps": steps,
               "sequence_input": seq_in, "sequence_output": seq_out, "model_dtype": model.dtype.name,
               "ctc_blank": getattr(model, "ctc_blank", 0) if model.loss else 0}
@@ -154,15 +162,23 @@ def build_graph(model, fp16: bool = False):
 
 
 def to_proto(onnx, g: Graph, opset: int):
-    """The ``Graph`` as an ``onnx.ModelProto`` for ``opset`` (producer rnnkit)."""
+    """The ``Graph`` as an ``onnx.ModelProto`` for ``opset`` (producer rnnkit). A reduce op older than its
+    ``AXES_INPUT_SINCE`` opset gets its constant axes input as the ``axes`` attribute instead."""
     helper, TP = onnx.helper, onnx.TensorProto
     types = {"float32": TP.FLOAT, "int32": TP.INT32, "int64": TP.INT64}
+    moved = set()
 
-    def attrs(a):
-        return {k: types[v] if k == "to" else v for k, v in a.items()}
+    def node(n):
+        attrs = {k: types[v] if k == "to" else v for k, v in n.attrs.items()}
+        inputs = list(n.inputs)
+        if opset < AXES_INPUT_SINCE.get(n.op_type, 0) and len(inputs) > 1:
+            attrs["axes"] = g.initializers[inputs[1]].tolist()
+            moved.add(inputs.pop(1))
+        return helper.make_node(n.op_type, inputs, list(n.outputs), **attrs)
 
-    nodes = [helper.make_node(n.op_type, list(n.inputs), list(n.outputs), **attrs(n.attrs)) for n in g.nodes]
-    inits = [onnx.numpy_helper.from_array(v, k) for k, v in g.initializers.items()]
+    nodes = [node(n) for n in g.nodes]
+    read = {name for n in nodes for name in n.input}
+    inits = [onnx.numpy_helper.from_array(v, k) for k, v in g.initializers.items() if k in read or k not in moved]
     ins = [helper.make_tensor_value_info(v.name, types[v.dtype], list(v.shape)) for v in g.inputs]
     outs = [helper.make_tensor_value_info(v.name, types[v.dtype], list(v.shape)) for v in g.outputs]
     graph = helper.make_graph(nodes, "rnnkit", ins, outs, inits)
