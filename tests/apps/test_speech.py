@@ -182,5 +182,5 @@ def test_speech_vowels_smoke_run_is_sane(vowels_run, tmp_path):
 
 
 def test_confusion_matrix_counts():
-    cm = sv.confusion_matrix([0, 0, 1, 2, 2], [0, 1, 1, 2, 0], 3)
+    cm = sv.confusion_matrix([0, 1, 1, 2, 0], [0, 0, 1, 2, 2], 3)     # rnnkit.metrics': (pred, true)
     np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 1, 0], [1, 0, 1]])

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..data import classification
 from ..layers import Dense
+from ..metrics import confusion_matrix
 from ..model import Sequential
 from .common import AppResult, ChannelStandardizer, Timer, recurrent_layer, settings
 
@@ -76,13 +77,6 @@ def build(config, n_classes, seed):
     return Sequential([rec, Dense(n_classes)], seed=seed)
 
 
-def confusion_matrix(y_true, y_pred, n_classes):
-    """``cm[i, j]`` = number of utterances of class i predicted as class j."""
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
-    return cm
-
-
 def evaluate(model, config):
     """Test accuracy of a (loaded) model on the official test split."""
     X_tr, y_tr, X_te, y_te, classes = load()
@@ -117,7 +111,7 @@ def run(config, verbose=0):
     metadata = {"scaler": scaler.to_dict(), "classes": list(classes),
                 "speakers": [f"speaker {c}" for c in classes]}
     first.metadata = metadata
-    cm = confusion_matrix(y_te, preds, K)
+    cm = confusion_matrix(preds, y_te, K)          # cm[true, predicted]
     accs_arr = np.asarray(accs)
     metrics = {"accuracy_mean": float(accs_arr.mean()), "accuracy_std": float(accs_arr.std()),
                "accuracy_per_seed": accs, "seeds": seeds, "accuracy": accs[0],
