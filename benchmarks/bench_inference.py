@@ -36,18 +36,16 @@ Only the standard library is imported before the command line is read, so that
 """
 from __future__ import annotations
 
-import argparse
-import gc
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
+
+import _bench_env as be
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "src")
@@ -65,11 +63,6 @@ STREAMERS = ("onnx_graph", "onnx_model", "numpy", "torch")
 STREAM_LABELS = {"onnx_graph": "ORT graph (T=1)", "onnx_model": "OnnxModel.step", "numpy": "NumPy layer.step",
                  "torch": "torch *Cell"}
 RTOL, ATOL = 1e-3, 1e-4
-CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
-CHILD_VAR = "RNNKIT_BENCH_CHILD"          # set in the per-thread-count subprocesses (fallback mode)
-REEXEC_VAR = "RNNKIT_BENCH_REEXEC"        # set after --unset-openblas-coretype re-exec'd once
 
 # Heavy modules, loaded by _load() after the command line (and any re-exec) is handled.
 np = torch = ort = None
@@ -79,31 +72,17 @@ RK = {}
 # ----------------------------------------------------------------------------------------------
 # Command line
 
-def _int_list(s):
-    return [int(v) for v in s.split(",") if v.strip()]
-
-
 def _configs(s):
-    out = []
-    for item in s.split(","):
-        item = item.strip().lower()
-        if not item:
-            continue
-        parts = item.split("x")
-        if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-            raise argparse.ArgumentTypeError(f"config {item!r}: expected TIMExINPUTxHIDDEN, e.g. 100x32x64")
-        out.append(tuple(int(p) for p in parts))
-    return out
+    return be.dims_list(s, "TIMExINPUTxHIDDEN", "100x32x64")
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = be.parser(__doc__)
     ap.add_argument("--cell", default=",".join(CELLS), help="comma-separated cells among lstm,gru (default both)")
-    ap.add_argument("--threads", type=_int_list, default=[1, 2], help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--threads", type=be.int_list, default=[1, 2], help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--configs", type=_configs, default=None,
                     help=f"comma-separated TIMExINPUTxHIDDEN (default {DEFAULT_CONFIGS})")
-    ap.add_argument("--batches", type=_int_list, default=None, help="comma-separated batch sizes (default 1,8,32)")
+    ap.add_argument("--batches", type=be.int_list, default=None, help="comma-separated batch sizes (default 1,8,32)")
     ap.add_argument("--repeats", type=int, default=15, help="timed rounds per case after two warm-ups (default 15)")
     ap.add_argument("--max-case-seconds", type=float, default=8.0,
                     help="fewer rounds (never fewer than 5) when the warm-up says --repeats rounds of all "
@@ -121,12 +100,7 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke test: configs {QUICK_CONFIGS}, batches 1,8, 3 repeats, 100 streaming steps "
                          "x 3 runs (numbers not for reporting)")
-    ap.add_argument("--json", metavar="PATH", help="also write all results and the environment as JSON")
-    ap.add_argument("--unset-openblas-coretype", action="store_true",
-                    help="re-exec without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarking only)")
-    ap.add_argument("--no-threadpoolctl", action="store_true",
-                    help="use the subprocess-per-thread-count fallback even if threadpoolctl imports")
-    args = ap.parse_args(argv)
+    args = be.parse(ap, argv)
     cells = [c.strip().lower() for c in args.cell.split(",") if c.strip()]
     bad = [c for c in cells if c not in CELLS]
     if bad or not cells:
@@ -145,20 +119,6 @@ def parse_args(argv=None):
     if any(n < 1 for n in args.threads) or any(b < 1 for b in args.batches):
         ap.error("--threads and --batches must be >= 1")
     return args
-
-
-def _maybe_reexec_without_coretype(args, argv):
-    """Re-exec this script with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed (before numpy loads)."""
-    if not args.unset_openblas_coretype or os.environ.get(REEXEC_VAR):
-        return
-    env = dict(os.environ)
-    removed = {k: env.pop(k) for k in CORETYPE_VARS if k in env}
-    env[REEXEC_VAR] = json.dumps(removed)
-    if not removed:
-        os.environ[REEXEC_VAR] = "{}"
-        return
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + list(argv), env)
 
 
 def _load():
@@ -194,47 +154,17 @@ def _load():
     RK["TorchHead"] = TorchHead
 
 
-def _threadpoolctl():
-    try:
-        import threadpoolctl
-        return threadpoolctl
-    except ImportError:
-        return None
-
-
 # ----------------------------------------------------------------------------------------------
 # Environment report
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def loadavg():
-    try:
-        return os.getloadavg()
-    except OSError:
-        return None
-
-
 def environment(tpc):
     import onnx
-    env = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-           "onnx": onnx.__version__, "onnxruntime": ort.__version__, "cpu": cpu_model(), "cpus": os.cpu_count(),
-           "env": {k: os.environ.get(k) for k in CORETYPE_VARS + THREAD_VARS + WAIT_VARS},
-           "removed_by_unset_openblas_coretype": json.loads(os.environ.get(REEXEC_VAR) or "null"),
-           "threadpoolctl": None if tpc is None else tpc.__version__, "loadavg": loadavg(),
-           "runtime": "rnnkit.runtime.OnnxModel" if RK["OnnxModel"] else RK.get("OnnxModel_error"),
-           "export_onnx": hasattr(RK["Sequential"], "export_onnx")}
+    env = be.base_environment(tpc, {"numpy": np.__version__, "torch": torch.__version__,
+                                    "onnx": onnx.__version__, "onnxruntime": ort.__version__})
+    env.update(runtime="rnnkit.runtime.OnnxModel" if RK["OnnxModel"] else RK.get("OnnxModel_error"),
+               export_onnx=hasattr(RK["Sequential"], "export_onnx"))
     if tpc is not None:
-        env["blas"] = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads")}
-                       for d in tpc.threadpool_info()]
+        env["blas"] = be.thread_pools(tpc, ("user_api", "internal_api", "version", "architecture", "num_threads"))
     return env
 
 
@@ -243,17 +173,14 @@ def print_environment(env, args, mode):
     print(f"  python {env['python']}   numpy {env['numpy']}   torch {env['torch']}   onnx {env['onnx']}   "
           f"onnxruntime {env['onnxruntime']}")
     print(f"  CPU: {env['cpu']} ({env['cpus']} logical CPUs)")
-    for k in CORETYPE_VARS:
+    for k in be.CORETYPE_VARS:
         if env["env"][k]:
             print(f"  {k}={env['env'][k]!r}   <- a current OpenBLAS may pick a slower kernel; "
                   "see --unset-openblas-coretype")
-    waits = {k: env["env"][k] for k in WAIT_VARS if env["env"][k]}
+    waits = {k: env["env"][k] for k in be.WAIT_VARS if env["env"][k]}
     if waits:
         print("  OpenMP wait policy: " + ", ".join(f"{k}={v}" for k, v in waits.items()))
-    if env["removed_by_unset_openblas_coretype"]:
-        print(f"  --unset-openblas-coretype: re-exec'd without {env['removed_by_unset_openblas_coretype']}")
-    for d in env.get("blas", []):
-        print("  thread pool: " + ", ".join(f"{k}={v}" for k, v in d.items() if v is not None))
+    be.print_reexec_and_pools(env)
     print(f"  threads: {mode}")
     print("  onnxruntime: CPUExecutionProvider, intra_op_num_threads = threads, inter_op_num_threads = 1, "
           "ORT_ENABLE_ALL")
@@ -261,11 +188,7 @@ def print_environment(env, args, mode):
         print("  Sequential.export_onnx is missing: the rnnkit ONNX columns are skipped")
     if not RK["OnnxModel"]:
         print(f"  rnnkit.runtime.OnnxModel is missing ({env['runtime']}): its streaming column is skipped")
-    load = env["loadavg"]
-    if load is not None:
-        busy = load[0] > 0.5 * (env["cpus"] or 1)
-        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-              + ("   <- other work is running: times (2 threads above all) are inflated and noisy" if busy else ""))
+    be.print_load_at_start(env)
     print(f"  model: one recurrent layer + Dense({OUTPUTS}) on the last step, float32; opset {OPSET}")
     print(f"  timing: median of {args.repeats} rounds (>= {min(5, args.repeats)} if a case would exceed "
           f"{args.max_case_seconds:g} s) after 2 warm-up rounds, contenders interleaved, "
@@ -379,12 +302,6 @@ class Graph:
 # ----------------------------------------------------------------------------------------------
 # Timing and checks
 
-def timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def interleaved(fns, repeats, gap=0.0):
     """name -> median seconds over ``repeats`` rounds; each round runs every fn once, the first one
     rotating so that no contender always follows the same other one, with an untimed pause of ``gap``
@@ -392,25 +309,13 @@ def interleaved(fns, repeats, gap=0.0):
     few cores a spinning pool would slow down whichever contender runs next)."""
     names = list(fns)
     times = {k: [] for k in names}
-    gc_was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
+    with be.gc_off():
         for r in range(repeats):
             for k in names[r % len(names):] + names[:r % len(names)]:
                 if gap:
                     time.sleep(gap)
-                times[k].append(timed(fns[k]))
-    finally:
-        if gc_was:
-            gc.enable()
+                times[k].append(be.timed(fns[k]))
     return {k: statistics.median(v) for k, v in times.items()}
-
-
-def n_repeats(args, round_seconds):
-    floor = min(5, args.repeats)
-    fit = int(args.max_case_seconds / max(round_seconds, 1e-9))
-    return max(floor, min(args.repeats, fit))
 
 
 def max_diff(a, ref):
@@ -464,8 +369,8 @@ def seq_case(case, graphs, B, args, rng):
     ref = np.asarray(outs["numpy"], np.float64)
     diffs = {k: max_diff(v, ref) for k, v in outs.items() if k != "numpy"}
     ok = all(within_tolerance(outs[k], ref) for k in EXACT if k in outs)
-    round_s = sum(timed(fn) for fn in fns.values())     # warm-up round 2 sizes the repeats
-    reps = n_repeats(args, round_s)
+    round_s = sum(be.timed(fn) for fn in fns.values())  # warm-up round 2 sizes the repeats
+    reps = be.n_repeats(args, round_s)
     med = interleaved(fns, reps, args.gap_ms / 1e3)
     return {"ms": {k: v * 1e3 for k, v in med.items()}, "diff": diffs, "ref_max": float(np.abs(ref).max()),
             "ok": ok, "repeats": reps, "errors": errors}
@@ -573,14 +478,8 @@ def file_case(case, tmp, rng):
 
 def run_threads(args, n, tpc, deadline, cases, tmp, with_files, progress=sys.stderr):
     """Every case at one thread count; returns result rows."""
-    torch.set_num_threads(n)
-    limiter = tpc.threadpool_limits(limits=n, user_api="blas") if tpc is not None else None
     rows = []
-
-    def over():
-        return deadline is not None and time.time() > deadline
-
-    try:
+    with be.thread_limits(torch, tpc, n):
         for (cell, cfg), case in cases.items():
             T, D, H = cfg
             key = {"cell": cell, "time": T, "input": D, "hidden": H, "threads": n}
@@ -592,7 +491,7 @@ def run_threads(args, n, tpc, deadline, cases, tmp, with_files, progress=sys.std
                     errors[k] = _err(e)
             for bi, B in enumerate(args.batches):
                 row = {"section": "sequence", **key, "batch": B}
-                if over():
+                if be.past(deadline):
                     rows.append({**row, "skipped": True})
                     continue
                 t0 = time.perf_counter()
@@ -609,15 +508,12 @@ def run_threads(args, n, tpc, deadline, cases, tmp, with_files, progress=sys.std
                 continue
             row = {"section": "streaming", "cell": cell, "input": D, "hidden": H, "threads": n, "batch": 1,
                    "steps": args.stream_steps, "runs": args.stream_runs}
-            if over():
+            if be.past(deadline):
                 rows.append({**row, "skipped": True})
                 continue
             r = stream_case(case, graphs.get("onnx_fp32"), n, args, np.random.default_rng(2000 + D + H))
             r["errors"] = {**{k: v for k, v in errors.items() if k == "onnx_fp32"}, **r["errors"]}
             rows.append({**row, "skipped": False, **r})
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
     return rows
 
 
@@ -748,26 +644,21 @@ def _cases(args, tmp):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    _maybe_reexec_without_coretype(args, argv)
-    _load()
-    tpc = None if args.no_threadpoolctl else _threadpoolctl()
+    argv, args, tpc = be.start(argv, parse_args, _load, __file__)
 
-    if os.environ.get(CHILD_VAR):                        # fallback child: one thread count, JSON out
-        info = json.loads(os.environ[CHILD_VAR])
+    if os.environ.get(be.CHILD_VAR):                     # fallback child: one thread count, JSON out
+        info = json.loads(os.environ[be.CHILD_VAR])
         with tempfile.TemporaryDirectory() as tmp:
             rows = run_threads(args, args.threads[0], None, info["deadline"], _cases(args, tmp), tmp, info["files"])
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "blas_env": {k: os.environ.get(k) for k in THREAD_VARS}}, f)
+            json.dump({"rows": rows, "blas_env": {k: os.environ.get(k) for k in be.THREAD_VARS}}, f)
         return 0
 
     env = environment(tpc)
     if tpc is not None:
         mode = f"torch.set_num_threads(n) + threadpoolctl.threadpool_limits(n, user_api='blas'), n in {args.threads}"
     else:
-        mode = (f"torch.set_num_threads(n) + one subprocess per n with {'/'.join(THREAD_VARS)}=n "
-                f"(threadpoolctl {'disabled' if args.no_threadpoolctl else 'not installed'}), n in {args.threads}")
+        mode = be.fallback_mode(args)
     print_environment(env, args, mode)
     t_start = time.perf_counter()
     deadline = time.time() + args.time_budget if args.time_budget > 0 else None
@@ -778,49 +669,19 @@ def main(argv=None):
             if tpc is not None:
                 rows += run_threads(args, n, tpc, deadline, cases, tmp, with_files=i == 0)
                 continue
-            out = os.path.join(tmp, f"rows{n}.json")
-            child_argv = _replace_opt(_replace_opt(argv, "--threads", str(n)), "--json", out)
-            cenv = dict(os.environ, **{CHILD_VAR: json.dumps({"deadline": deadline, "files": i == 0})},
-                        **{k: str(n) for k in THREAD_VARS})
-            subprocess.run([sys.executable, os.path.abspath(__file__)] + child_argv, env=cenv, check=True)
-            with open(out) as f:
-                rows += json.load(f)["rows"]
+            rows += be.run_child(__file__, argv, n, json.dumps({"deadline": deadline, "files": i == 0}),
+                                 os.path.join(tmp, f"rows{n}.json"))["rows"]
         export_s = {f"{c} {case.label()}": case.export_s for (c, _), case in (cases or {}).items()}
 
     print()
     print_tables(rows, args)
     failed = [r for r in rows if r["section"] != "files" and not r.get("skipped") and not r["ok"]]
-    skipped = [r for r in rows if r.get("skipped")]
-    if skipped:
-        print(f"{len(skipped)} case(s) skipped: the run passed --time-budget {args.time_budget:g} s "
-              "(shared cores? see the load average)")
-    env["loadavg_end"] = loadavg()
-    if env["loadavg_end"] is not None:
-        print("load average at end: " + " ".join(f"{v:.2f}" for v in env["loadavg_end"]))
-    print(f"total {time.perf_counter() - t_start:.0f} s; correctness: "
-          + ("all fp32 contenders match rnnkit NumPy" if not failed else f"{len(failed)} case(s) FAILED (see 'check')"))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "env": env, "thread_mode": mode, "export_seconds": export_s,
-                       "rows": rows}, f, indent=1, default=str)
-        print(f"wrote {args.json}")
+    be.print_end(args, env, t_start, sum(1 for r in rows if r.get("skipped")), "",
+                 "all fp32 contenders match rnnkit NumPy" if not failed
+                 else f"{len(failed)} case(s) FAILED (see 'check')")
+    be.write_results(args.json, {"args": vars(args), "env": env, "thread_mode": mode, "export_seconds": export_s,
+                                 "rows": rows})
     return 1 if failed else 0
-
-
-def _replace_opt(argv, opt, value):
-    """argv with ``opt value`` (or ``opt=value``) replaced by / set to ``opt value``."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == opt:
-            skip = True
-            continue
-        if a.startswith(opt + "="):
-            continue
-        out.append(a)
-    return out + [opt, value]
 
 
 if __name__ == "__main__":

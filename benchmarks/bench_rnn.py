@@ -34,16 +34,14 @@ Only the standard library is imported before the command line is read, so that
 """
 from __future__ import annotations
 
-import argparse
-import gc
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+import _bench_env as be
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "..", "src")
@@ -52,11 +50,6 @@ CELLS = ("rnn", "lstm", "gru")
 DEFAULT_CONFIGS = "1x100x32x64,32x100x64x128,64x200x128x256,16x50x256x512,8x1000x32x128"   # issue 15's five
 STREAM_HIDDEN = (64, 256)
 STREAM_INPUT = 32
-CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")       # how idle OpenMP threads wait (torch's pool)
-CHILD_VAR = "RNNKIT_BENCH_CHILD"          # set in the per-thread-count subprocesses (fallback mode)
-REEXEC_VAR = "RNNKIT_BENCH_REEXEC"        # set after --unset-openblas-coretype re-exec'd once
 
 # Heavy modules, loaded by _load() after the command line (and any re-exec) is handled.
 np = torch = None
@@ -66,29 +59,15 @@ OPS = {}
 # ----------------------------------------------------------------------------------------------
 # Command line
 
-def _int_list(s):
-    return [int(v) for v in s.split(",") if v.strip()]
-
-
 def _configs(s):
-    out = []
-    for item in s.replace(";", ",").split(","):
-        item = item.strip().lower()
-        if not item:
-            continue
-        parts = item.split("x")
-        if len(parts) != 4:
-            raise argparse.ArgumentTypeError(f"config {item!r}: expected BATCHxTIMExINPUTxHIDDEN, e.g. 32x100x64x128")
-        out.append(tuple(int(p) for p in parts))
-    return out
+    return be.dims_list(s, "BATCHxTIMExINPUTxHIDDEN", "32x100x64x128")
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = be.parser(__doc__)
     ap.add_argument("--cell", default=",".join(CELLS),
                     help="comma-separated cells among rnn,lstm,gru (default: all that import)")
-    ap.add_argument("--threads", type=_int_list, default=[1, 2], help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--threads", type=be.int_list, default=[1, 2], help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--repeats", type=int, default=7, help="timed runs per case after one warm-up (default 7)")
     ap.add_argument("--configs", type=_configs, default=_configs(DEFAULT_CONFIGS),
                     help=f"comma-separated BATCHxTIMExINPUTxHIDDEN (default {DEFAULT_CONFIGS})")
@@ -106,13 +85,7 @@ def parse_args(argv=None):
     ap.add_argument("--no-stream", action="store_true", help="skip the streaming-latency section")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 3 repeats, 200 streaming steps x 3 runs (numbers not for reporting)")
-    ap.add_argument("--json", metavar="PATH", help="also write all results and the environment as JSON")
-    ap.add_argument("--unset-openblas-coretype", action="store_true",
-                    help="re-exec without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (benchmarking only: "
-                         "tests and CI must keep the environment as it is)")
-    ap.add_argument("--no-threadpoolctl", action="store_true",
-                    help="use the subprocess-per-thread-count fallback even if threadpoolctl imports")
-    args = ap.parse_args(argv)
+    args = be.parse(ap, argv)
     cells = [c.strip().lower() for c in args.cell.split(",") if c.strip()]
     bad = [c for c in cells if c not in CELLS]
     if bad:
@@ -125,20 +98,6 @@ def parse_args(argv=None):
     if args.repeats < 1 or any(n < 1 for n in args.threads):
         ap.error("--repeats and --threads must be >= 1")
     return args
-
-
-def _maybe_reexec_without_coretype(args, argv):
-    """Re-exec this script with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE removed (before numpy loads)."""
-    if not args.unset_openblas_coretype or os.environ.get(REEXEC_VAR):
-        return
-    env = dict(os.environ)
-    removed = {k: env.pop(k) for k in CORETYPE_VARS if k in env}
-    env[REEXEC_VAR] = json.dumps(removed)
-    if not removed:
-        os.environ[REEXEC_VAR] = "{}"
-        return
-    sys.stdout.flush()
-    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)] + list(argv), env)
 
 
 def _load():
@@ -156,51 +115,14 @@ def _load():
         OPS[name] = ops.get_cell(name)
 
 
-def _threadpoolctl():
-    try:
-        import threadpoolctl
-        return threadpoolctl
-    except ImportError:
-        return None
-
-
 # ----------------------------------------------------------------------------------------------
 # Environment report
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def loadavg():
-    try:
-        return os.getloadavg()
-    except OSError:
-        return None
-
-
 def environment(tpc):
-    env = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "cpu": cpu_model(),
-        "cpus": os.cpu_count(),
-        "env": {k: os.environ.get(k) for k in CORETYPE_VARS + THREAD_VARS + WAIT_VARS},
-        "removed_by_unset_openblas_coretype": json.loads(os.environ.get(REEXEC_VAR) or "null"),
-        "threadpoolctl": None if tpc is None else tpc.__version__,
-        "loadavg": loadavg(),
-    }
+    env = be.base_environment(tpc, {"numpy": np.__version__, "torch": torch.__version__})
     if tpc is not None:
-        env["blas"] = [{k: d.get(k) for k in ("user_api", "internal_api", "version", "architecture",
-                                                "num_threads", "threading_layer", "prefix")}
-                       for d in tpc.threadpool_info()]
+        env["blas"] = be.thread_pools(tpc, ("user_api", "internal_api", "version", "architecture",
+                                            "num_threads", "threading_layer", "prefix"))
     else:
         try:
             cfg = np.show_config(mode="dicts")
@@ -218,24 +140,17 @@ def print_environment(env, args, mode):
     print("rnnkit recurrent-op benchmark (rnnkit NumPy vs torch CPU, same process, same data and weights)")
     print(f"  python {env['python']}   numpy {env['numpy']}   torch {env['torch']}   dtype {args.dtype}")
     print(f"  CPU: {env['cpu']} ({env['cpus']} logical CPUs)")
-    for k in CORETYPE_VARS:
+    for k in be.CORETYPE_VARS:
         print(f"  {k}={env['env'][k]!r}" + ("   <- set: a current OpenBLAS may pick a slower kernel; "
                                                "see --unset-openblas-coretype" if env["env"][k] else ""))
-    waits = {k: env["env"][k] for k in WAIT_VARS if env["env"][k]}
+    waits = {k: env["env"][k] for k in be.WAIT_VARS if env["env"][k]}
     print("  OpenMP wait policy: " + (", ".join(f"{k}={v}" for k, v in waits.items()) if waits
                                       else "default (spinning: fastest idle, collapses when the cores are shared)"))
-    if env["removed_by_unset_openblas_coretype"]:
-        print(f"  --unset-openblas-coretype: re-exec'd without {env['removed_by_unset_openblas_coretype']}")
-    for d in env["blas"]:
-        print("  thread pool: " + ", ".join(f"{k}={v}" for k, v in d.items() if v is not None))
+    be.print_reexec_and_pools(env)
     print(f"  torch: mkl={env['torch_blas']['mkl']} mkldnn={env['torch_blas']['mkldnn']} "
           f"default threads={env['torch_blas']['num_threads_default']}")
     print(f"  threads: {mode}")
-    load = env["loadavg"]
-    if load is not None:
-        busy = load[0] > 0.5 * (env["cpus"] or 1)
-        print(f"  load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-              + ("   <- other work is running: times (2 threads above all) are inflated and noisy" if busy else ""))
+    be.print_load_at_start(env)
     print(f"  timing: median of {args.repeats} (>= {min(5, args.repeats)} if a case would exceed "
           f"{args.max_case_seconds:g} s) after 1 warm-up, rnnkit/torch interleaved"
           + ("   [--quick: smoke test, do not report these numbers]" if args.quick else ""))
@@ -299,33 +214,14 @@ class Cell:
 # ----------------------------------------------------------------------------------------------
 # Timing and checks
 
-def timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def interleaved(fn_a, fn_b, repeats):
     """Median seconds of fn_a and fn_b over ``repeats`` alternating runs (callers warm up first)."""
     ta, tb = [], []
-    gc_was = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
+    with be.gc_off():
         for _ in range(repeats):
-            ta.append(timed(fn_a))
-            tb.append(timed(fn_b))
-    finally:
-        if gc_was:
-            gc.enable()
+            ta.append(be.timed(fn_a))
+            tb.append(be.timed(fn_b))
     return statistics.median(ta), statistics.median(tb)
-
-
-def n_repeats(args, warmup_seconds):
-    """--repeats, cut down (never below 5, nor below --repeats when that is smaller) to fit the budget."""
-    floor = min(5, args.repeats)
-    fit = int(args.max_case_seconds / max(warmup_seconds, 1e-9))
-    return max(floor, min(args.repeats, fit))
 
 
 def tolerances(dtype):
@@ -392,7 +288,7 @@ def seq_case(cell, cfg, args, rng, seed):
     out, states, dx, grads = rk_fb()
     t_out, t_state = th_fb()
     w_fb = time.perf_counter() - t0
-    w_fwd = timed(rk_fwd) + timed(th_fwd)
+    w_fwd = be.timed(rk_fwd) + be.timed(th_fwd)
     pairs = {"out": (out, t_out)}
     for name, a, b in zip(("h_T", "c_T"), states, cell.torch_states(t_state)):
         pairs[name] = (a, b)
@@ -402,7 +298,7 @@ def seq_case(cell, cfg, args, rng, seed):
         pairs["d" + k] = (g, tg[k])
     ok, worst_name, worst = compare(pairs, dtype)
 
-    rf, rb = n_repeats(args, w_fwd), n_repeats(args, w_fb)
+    rf, rb = be.n_repeats(args, w_fwd), be.n_repeats(args, w_fb)
     f_rk, f_th = interleaved(rk_fwd, th_fwd, rf)
     b_rk, b_th = interleaved(rk_fb, th_fb, rb)
     return {"ok": ok, "worst": worst, "worst_name": worst_name, "repeats": (rf, rb),
@@ -461,21 +357,15 @@ def run_threads(args, n, tpc, deadline, progress=sys.stderr):
     ``deadline`` (a time.time() value, or None): a case that would start after it is not run but
     recorded as skipped, so that a machine whose cores are shared cannot stretch the run without end.
     """
-    torch.set_num_threads(n)
-    limiter = tpc.threadpool_limits(limits=n, user_api="blas") if tpc is not None else None
     rows = []
-
-    def over():
-        return deadline is not None and time.time() > deadline
-
-    try:
+    with be.thread_limits(torch, tpc, n):
         cells = [Cell(c, OPS[c]) for c in args.cell if hasattr(OPS.get(c), "forward")]
         for ci, cell in enumerate(cells):
             for k, cfg in enumerate(args.configs):
                 B, T, D, H = cfg
                 row = {"section": "sequence", "cell": cell.name, "threads": n, "batch": B, "time": T,
                        "input": D, "hidden": H}
-                if over():
+                if be.past(deadline):
                     rows.append({**row, "skipped": True})
                     continue
                 t0 = time.perf_counter()
@@ -492,7 +382,7 @@ def run_threads(args, n, tpc, deadline, progress=sys.stderr):
             for k, H in enumerate(STREAM_HIDDEN):
                 row = {"section": "streaming", "cell": cell.name, "threads": n, "batch": 1,
                        "input": STREAM_INPUT, "hidden": H, "steps": args.stream_steps, "runs": args.stream_runs}
-                if over():
+                if be.past(deadline):
                     rows.append({**row, "skipped": True})
                     continue
                 r = stream_case(cell, H, args, np.random.default_rng(2000 + k), seed=500 + 10 * ci + k)
@@ -500,9 +390,6 @@ def run_threads(args, n, tpc, deadline, progress=sys.stderr):
                              "rnnkit_us": r["us_per_step"][0], "torch_us": r["us_per_step"][1],
                              "floor_us": r["floor_us"],
                              "check_ok": r["ok"], "check_worst": r["worst"], "check_worst_name": r["worst_name"]})
-    finally:
-        if limiter is not None:
-            limiter.restore_original_limits()
     return rows
 
 
@@ -568,18 +455,15 @@ def print_tables(rows):
 # ----------------------------------------------------------------------------------------------
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    _maybe_reexec_without_coretype(args, argv)
-    _load()
-    tpc = None if args.no_threadpoolctl else _threadpoolctl()
+    argv, args, tpc = be.start(argv, parse_args, _load, __file__)
 
-    if os.environ.get(CHILD_VAR):                        # fallback child: one thread count, JSON out
+    child = os.environ.get(be.CHILD_VAR)
+    if child:                                            # fallback child: one thread count, JSON out
         n = args.threads[0]
-        deadline = float(os.environ[CHILD_VAR]) if os.environ[CHILD_VAR] != "none" else None
+        deadline = float(child) if child != "none" else None
         rows = run_threads(args, n, None, deadline)
-        info = {"blas_env": {k: os.environ.get(k) for k in THREAD_VARS}}
-        tpc_any = _threadpoolctl()
+        info = {"blas_env": {k: os.environ.get(k) for k in be.THREAD_VARS}}
+        tpc_any = be.threadpoolctl_or_none()
         if tpc_any is not None:
             info["blas"] = tpc_any.threadpool_info()
         with open(args.json, "w") as f:
@@ -591,8 +475,7 @@ def main(argv=None):
         mode = (f"torch.set_num_threads(n) + threadpoolctl.threadpool_limits(n, user_api='blas') in this process, "
                 f"n in {args.threads}")
     else:
-        mode = (f"torch.set_num_threads(n) + one subprocess per n with {'/'.join(THREAD_VARS)}=n "
-                f"(threadpoolctl {'disabled' if args.no_threadpoolctl else 'not installed'}), n in {args.threads}")
+        mode = be.fallback_mode(args)
     print_environment(env, args, mode)
     t_start = time.perf_counter()
 
@@ -603,15 +486,8 @@ def main(argv=None):
             rows += run_threads(args, n, tpc, deadline)
             continue
         with tempfile.TemporaryDirectory() as d:
-            out = os.path.join(d, "rows.json")
-            child_argv = [a for a in argv]
-            child_argv = _replace_opt(child_argv, "--threads", str(n))
-            child_argv = _replace_opt(child_argv, "--json", out)
-            cenv = dict(os.environ, **{CHILD_VAR: "none" if deadline is None else repr(deadline)},
-                        **{k: str(n) for k in THREAD_VARS})
-            subprocess.run([sys.executable, os.path.abspath(__file__)] + child_argv, env=cenv, check=True)
-            with open(out) as f:
-                res = json.load(f)
+            res = be.run_child(__file__, argv, n, "none" if deadline is None else repr(deadline),
+                               os.path.join(d, "rows.json"))
         rows += res["rows"]
         children.append({"threads": n, **res["child"]})
 
@@ -621,37 +497,12 @@ def main(argv=None):
         print(f"subprocess for threads={c['threads']}: " + ", ".join(f"{k}={v}" for k, v in c["blas_env"].items())
               + (f"; measured pools: {', '.join(pools)}" if pools else ""))
     failed = [r for r in rows if not r.get("skipped") and not r["check_ok"]]
-    skipped = [r for r in rows if r.get("skipped")]
-    if skipped:
-        print(f"{len(skipped)} case(s) skipped: the run passed --time-budget {args.time_budget:g} s "
-              "(shared cores? see the load average; rerun them with --threads/--cell/--configs)")
-    env["loadavg_end"] = loadavg()
-    if env["loadavg_end"] is not None:
-        print("load average at end: " + " ".join(f"{v:.2f}" for v in env["loadavg_end"]))
-    print(f"total {time.perf_counter() - t_start:.0f} s; correctness: "
-          + ("all cases match torch" if not failed else f"{len(failed)} case(s) FAILED (see 'check' column)"))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": {k: v for k, v in vars(args).items()}, "env": env, "thread_mode": mode,
-                       "children": children, "rows": rows}, f, indent=1, default=str)
-        print(f"wrote {args.json}")
+    be.print_end(args, env, t_start, sum(1 for r in rows if r.get("skipped")),
+                 "; rerun them with --threads/--cell/--configs",
+                 "all cases match torch" if not failed else f"{len(failed)} case(s) FAILED (see 'check' column)")
+    be.write_results(args.json, {"args": {k: v for k, v in vars(args).items()}, "env": env, "thread_mode": mode,
+                                 "children": children, "rows": rows})
     return 1 if failed else 0
-
-
-def _replace_opt(argv, opt, value):
-    """argv with ``opt value`` (or ``opt=value``) replaced by / set to ``opt value``."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == opt:
-            skip = True
-            continue
-        if a.startswith(opt + "="):
-            continue
-        out.append(a)
-    return out + [opt, value]
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ RANKS = {
     "export": 3,  # ONNX export of a built model (layers -> ONNX operators); model.export_onnx calls it
     # 4: Sequential (saves and loads through io)
     "model": 4,
+    "seq2seq": 4.5,  # the encoder-decoder with attention (its own model: ops, layers' init, optim, _atomic)
     # 5: tools built on models and layers
     "diagnostics": 5, "model_selection": 5, "interop": 5, "estimators": 5,
     "runtime": 5,  # OnnxModel: an exported model run in onnxruntime, with predict / step

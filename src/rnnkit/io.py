@@ -21,7 +21,8 @@ compression), so ``numpy.load(path, allow_pickle=False)`` reads it and other too
     ``rnnkit_version``   the version of rnnkit that wrote the file (informational)
     ``layers``           the architecture, in order: a list of ``{"class": name, "config": {...}}``,
                          where ``name`` is a key of ``LAYER_CLASSES`` ("Dense", "Embedding", "Dropout",
-                         "Flatten", "RNN", "LSTM", "GRU", "Recurrent", "TemporalPooling") and ``config`` is the layer's
+                         "Flatten", "RNN", "LSTM", "GRU", "Recurrent", "TemporalPooling",
+                         "AttentionPooling") and ``config`` is the layer's
                          ``get_config()`` (its constructor's keyword arguments)
     ``dtype``            ``"float32"`` or ``"float64"``: the model's dtype
     ``seed``             the model's seed (an integer or null)
@@ -123,11 +124,12 @@ from ._archive import (
 from ._atomic import atomic_write
 from ._version import __version__
 from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Layer, Recurrent, TemporalPooling
+from .layers.attention import AttentionPooling
 from .quantize import MODES, check_mode, dequantize_weights, quantize_weights
 
 #: The layer classes a file may name. A file's class name is looked up here and nowhere else.
 LAYER_CLASSES: dict = {cls.__name__: cls for cls in (Dense, Embedding, Dropout, Flatten, RNN, LSTM, GRU,
-                                                     Recurrent, TemporalPooling)}
+                                                     Recurrent, TemporalPooling, AttentionPooling)}
 #: The keys of the model's config as stored in the header (everything but the format's own keys).
 CONFIG_KEYS = ("layers", "dtype", "seed", "input_size", "compile", "metadata", "classes")
 

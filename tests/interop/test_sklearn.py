@@ -100,7 +100,7 @@ def test_input_errors():
     with pytest.raises(ValueError, match="at least 2 classes"):
         clf.fit(X, ["a"] * 12)
     with pytest.raises(ValueError, match="pooling"):
-        RNNClassifier(pooling="attention", **FAST).fit(X, y)
+        RNNClassifier(pooling="sum", **FAST).fit(X, y)
     with pytest.raises(ValueError, match="validation_fraction"):
         RNNClassifier(validation_fraction=1.0, **FAST).fit(X, y)
     with pytest.raises(ValueError, match="hidden_size"):
@@ -224,3 +224,23 @@ def test_max_steps_reads_long_series_in_chunks():
     assert clf.predict(X).shape == (16,)
     with pytest.raises(ValueError, match="max_steps"):
         RNNClassifier(max_steps=0, **FAST).fit(X, y)
+
+
+def test_attention_pooling_learns_where_the_signal_is():
+    """pooling="attention": a pattern at a random place in a long series is found; the weights of
+    the AttentionPooling layer peak on it."""
+    rng = np.random.default_rng(2)
+    X, y = [], []
+    for i in range(60):
+        x = 0.3 * rng.standard_normal((40, 1))
+        at = int(rng.integers(0, 36))
+        x[at:at + 4, 0] += 2.0 if i % 2 else -2.0
+        X.append(x)
+        y.append(i % 2)
+    clf = RNNClassifier(pooling="attention", cell="gru", hidden=8, epochs=40, lr=0.02, batch_size=8,
+                        max_steps=None, random_state=0).fit(X[:40], y[:40])
+    assert clf.score(X[40:], y[40:]) >= 0.9
+    pool = clf.model_.layers[1]
+    Xp, lengths = clf._inputs(X[40:])
+    weights = pool.attention(clf.model_.layers[0].forward(Xp, lengths), lengths)
+    assert weights.shape == (20, 40) and np.allclose(weights.sum(1), 1)

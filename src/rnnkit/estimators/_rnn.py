@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..callbacks import EarlyStopping
-from ..layers import Dense, Dropout, Recurrent, TemporalPooling
+from ..layers import AttentionPooling, Dense, Dropout, Recurrent, TemporalPooling
 from ..model import Sequential
 from ..ops import activations as A
 from . import _data
@@ -29,7 +29,7 @@ try:
 except ImportError as e:                # pragma: no cover - the extra is installed wherever tests run
     raise ImportError("rnnkit.estimators needs scikit-learn: pip install 'rnnkit[sklearn]'") from e
 
-POOLINGS = ("last", "mean", "max")
+POOLINGS = ("last", "mean", "max", "attention")
 
 
 class _RNNEstimator(BaseEstimator):
@@ -70,7 +70,9 @@ class _RNNEstimator(BaseEstimator):
             raise ValueError(f"pooling: expected one of {POOLINGS}, got {self.pooling!r:.50}")
         stack = [Recurrent(self.hidden, num_layers=self.layers, bidirectional=self.bidirectional,
                            return_sequences=self.pooling != "last", dropout=self.dropout, cell=self.cell)]
-        if self.pooling != "last":
+        if self.pooling == "attention":             # a learned query over the valid steps (seed §6)
+            stack.append(AttentionPooling())
+        elif self.pooling != "last":
             stack.append(TemporalPooling(self.pooling))
         if self.dropout:
             stack.append(Dropout(self.dropout))

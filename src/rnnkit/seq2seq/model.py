@@ -1,0 +1,216 @@
+"""``Seq2Seq``: a recurrent encoder-decoder with Luong attention (no input feeding), trained with
+teacher forcing and Adam, decoded greedily or by beam search (seed §6). The computation and its
+backward are in ``graph``, decoding in ``decode``.
+
+Arrays: sources ``src`` (B, Ts) int token ids with ``src_lengths`` (B,); targets as two shifted
+(B, Tt) arrays ``tgt_in`` (start token, y_1 .. y_{n-1}) and ``tgt_out`` (y_1 .. y_n, where y_n is the
+end token) with ``tgt_lengths``; ``prepare`` builds all of them from lists of sequences. Padded
+positions may hold any valid id (they are never read).
+
+File format (``save`` / ``load``): one ``.npz`` with every parameter under its name and
+``__config__``, a JSON string of the constructor's arguments; read without pickle.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .. import optim
+from .._atomic import atomic_write
+from ..layers.base import glorot_uniform, orthogonal
+from ..ops import _checks, get_cell
+from ..ops import attention as att
+from . import decode, graph
+
+MERGES = ("concat", "sum")
+
+
+class Seq2Seq:
+    """Encoder-decoder. ``hidden`` is the size of each encoder direction and of the decoder;
+    ``merge`` combines the encoder's two directions ("concat": 2*hidden features, final states
+    projected to the decoder's size by a Dense; "sum"). ``attention`` "general", "dot", "additive"
+    or None; the dot score needs hidden-sized encoder outputs (``merge="sum"`` when bidirectional)."""
+
+    def __init__(self, src_vocab, tgt_vocab, embed_dim=64, hidden=128, cell="lstm", bidirectional_encoder=True,
+                 attention="general", merge="concat", start_id=1, end_id=2, attn_size=None, dtype="float32",
+                 seed=0, **cell_options):
+        self.src_vocab = _checks.check_int(src_vocab, "src_vocab", minimum=1)
+        self.tgt_vocab = _checks.check_int(tgt_vocab, "tgt_vocab", minimum=2)
+        self.embed_dim = _checks.check_int(embed_dim, "embed_dim", minimum=1)
+        self.hidden = _checks.check_int(hidden, "hidden", minimum=1)
+        self.cell = get_cell(cell)
+        self.cell_options = self.cell.options(**cell_options)
+        self.bidirectional = _checks.check_bool(bidirectional_encoder, "bidirectional_encoder")
+        if merge not in MERGES:
+            raise ValueError(f"merge: expected one of {MERGES}, got {merge!r:.50}")
+        self.merge = merge
+        self.attention = None if attention is None else att.check_score(attention)
+        self.start_id = _checks.check_int(start_id, "start_id", minimum=0, maximum=self.tgt_vocab - 1)
+        self.end_id = _checks.check_int(end_id, "end_id", minimum=0, maximum=self.tgt_vocab - 1)
+        self.attn_size = hidden if attn_size is None else _checks.check_int(attn_size, "attn_size", minimum=1)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in _checks.FLOAT_DTYPES:
+            raise ValueError(f"dtype: expected float32 or float64, got {self.dtype}")
+        self.seed = int(seed)
+        self.enc_size = hidden * (2 if self.bidirectional and merge == "concat" else 1)
+        self.params = self._init_params(np.random.default_rng(self.seed))
+        self.optimizer = None
+
+    # -- parameters ----------------------------------------------------------------------------
+    def param_shapes(self) -> dict:
+        D, H, He = self.embed_dim, self.hidden, self.enc_size
+        shapes = {"E_src": (self.src_vocab, D), "E_tgt": (self.tgt_vocab, D)}
+        dirs = ("", "_reverse") if self.bidirectional else ("",)
+        for s in dirs:
+            shapes.update({f"enc.{k}{s}": v for k, v in self.cell.param_shapes(D, H).items()})
+        shapes.update({f"dec.{k}": v for k, v in self.cell.param_shapes(D, H).items()})
+        if self.bidirectional and self.merge == "concat":
+            for n in self.cell.state_names:
+                shapes.update({f"bridge_{n}.W_y": (H, 2 * H), f"bridge_{n}.c": (H,)})
+        if self.attention is not None:
+            shapes.update({f"att.{k}": v for k, v in
+                           att.param_shapes(self.attention, H, He, self.attn_size).items()})
+        comb_in = H + (He if self.attention is not None else 0)
+        shapes.update({"comb.W_y": (H, comb_in), "comb.c": (H,), "out.W_y": (self.tgt_vocab, H),
+                       "out.c": (self.tgt_vocab,)})
+        return shapes
+
+    def _init_params(self, rng) -> dict:
+        dt, H, G = self.dtype, self.hidden, self.cell.gates
+        params = {}
+        for k, shape in self.param_shapes().items():
+            name = k.split(".")[-1].split("_reverse")[0]
+            if k.startswith("E_"):
+                params[k] = (rng.standard_normal(shape) * 0.1).astype(dt)
+            elif name == "W_h":
+                params[k] = np.concatenate([orthogonal(rng, H, dt) for _ in range(G)])
+            elif name == "b":
+                params[k] = self.cell.init_bias(H, dt)
+            elif len(shape) == 2:
+                params[k] = glorot_uniform(rng, shape[0], shape[1], dt)
+            elif k == "att.v":
+                params[k] = rng.uniform(-0.1, 0.1, shape).astype(dt)
+            else:
+                params[k] = np.zeros(shape, dtype=dt)
+        return params
+
+    def num_params(self) -> int:
+        return int(sum(v.size for v in self.params.values()))
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _src(self, src, src_lengths):
+        src = _checks.check_token_ids(src, self.src_vocab, "src").astype(np.int64)
+        lengths = _checks.check_lengths(src_lengths, src.shape[0], src.shape[1], "src_lengths")
+        return src, np.full(src.shape[0], src.shape[1], np.int64) if lengths is None else lengths
+
+    def _tgt(self, tgt_in, tgt_out, tgt_lengths, batch):
+        tgt_in = _checks.check_token_ids(tgt_in, self.tgt_vocab, "tgt_in").astype(np.int64)
+        tgt_out = _checks.check_token_ids(tgt_out, self.tgt_vocab, "tgt_out").astype(np.int64)
+        if tgt_in.shape != tgt_out.shape or tgt_in.shape[0] != batch:
+            raise ValueError(f"tgt_in {tgt_in.shape} and tgt_out {tgt_out.shape}: expected the same shape "
+                             f"(batch {batch}, time)")
+        lengths = _checks.check_lengths(tgt_lengths, batch, tgt_in.shape[1], "tgt_lengths")
+        return tgt_in, tgt_out, np.full(batch, tgt_in.shape[1], np.int64) if lengths is None else lengths
+
+    def _batch(self, src, src_lengths, tgt_in, tgt_out, tgt_lengths):
+        src, src_lengths = self._src(src, src_lengths)
+        return (src, src_lengths) + self._tgt(tgt_in, tgt_out, tgt_lengths, src.shape[0])
+
+    def prepare(self, sources, targets=None, pad_id=0):
+        """Padded arrays from lists of token sequences: ``(src, src_lengths)``, and with ``targets``
+        ``(src, src_lengths, tgt_in, tgt_out, tgt_lengths)`` (start and end tokens added)."""
+        src, src_lengths = _pad([list(s) for s in sources], pad_id)
+        if targets is None:
+            return src, src_lengths
+        tgt_in, _ = _pad([[self.start_id] + list(t) for t in targets], pad_id)
+        tgt_out, tgt_lengths = _pad([list(t) + [self.end_id] for t in targets], pad_id)
+        return src, src_lengths, tgt_in, tgt_out, tgt_lengths
+
+    # -- training ------------------------------------------------------------------------------
+    def loss_and_grads(self, src, src_lengths, tgt_in, tgt_out, tgt_lengths):
+        """Teacher-forced mean cross-entropy over the valid target steps, and {name: gradient}."""
+        return graph.loss_and_grads(self.params, self, *self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths))
+
+    def log_likelihood(self, src, src_lengths, tgt_in, tgt_out, tgt_lengths) -> np.ndarray:
+        """log p(tgt_out | src) per sequence (B,), summed over its valid target steps."""
+        return graph.log_likelihood(self.params, self, *self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths))
+
+    def fit(self, src, src_lengths, tgt_in, tgt_out, tgt_lengths, epochs=10, batch_size=32, lr=1e-3, clip=5.0,
+            shuffle=True, seed=0, verbose=False):
+        """Adam on mini-batches with gradient clipping by global norm (``clip`` None: none); the
+        optimiser persists across calls. Returns the mean training loss of each epoch."""
+        src, src_lengths, tgt_in, tgt_out, tgt_lengths = self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths)
+        if self.optimizer is None:
+            self.optimizer = optim.Adam(lr=lr)
+        rng = np.random.default_rng(seed)
+        B, history = src.shape[0], []
+        for epoch in range(_checks.check_int(epochs, "epochs", minimum=0)):
+            order = rng.permutation(B) if shuffle else np.arange(B)
+            total = 0.0
+            for start in range(0, B, batch_size):
+                i = order[start:start + batch_size]
+                Ts, Tt = src_lengths[i].max(), tgt_lengths[i].max()   # trim the batch's padding
+                loss, grads = graph.loss_and_grads(self.params, self, src[i, :Ts], src_lengths[i],
+                                                   tgt_in[i, :Tt], tgt_out[i, :Tt], tgt_lengths[i])
+                if clip is not None:
+                    optim.clip_by_global_norm(grads, clip)
+                self.optimizer.step(self.params, grads)
+                total += loss * len(i)
+            history.append(total / B)
+            if verbose:
+                print(f"epoch {epoch + 1}: loss {history[-1]:.4f}")
+        return history
+
+    # -- decoding ------------------------------------------------------------------------------
+    def greedy(self, src, src_lengths=None, max_len=50):
+        """Greedy decoding: a list of int arrays (the end token left out)."""
+        src, src_lengths = self._src(src, src_lengths)
+        return decode.greedy(self.params, self, src, src_lengths, _checks.check_int(max_len, "max_len", minimum=1))
+
+    def beam_search(self, src, src_lengths=None, beam=5, max_len=50, alpha=0.0, return_scores=False):
+        """Beam search with length normalisation ``log p / len ** alpha`` (``decode``'s docstring):
+        a list of int arrays, or with ``return_scores`` of (tokens, normalised score, log p)."""
+        src, src_lengths = self._src(src, src_lengths)
+        res = decode.beam_search(self.params, self, src, src_lengths, _checks.check_int(beam, "beam", minimum=1),
+                                 _checks.check_int(max_len, "max_len", minimum=1),
+                                 _checks.check_float(alpha, "alpha", low=0))
+        return res if return_scores else [r[0] for r in res]
+
+    # -- saving --------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return dict(src_vocab=self.src_vocab, tgt_vocab=self.tgt_vocab, embed_dim=self.embed_dim,
+                    hidden=self.hidden, cell=self.cell.name, bidirectional_encoder=self.bidirectional,
+                    attention=self.attention, merge=self.merge, start_id=self.start_id, end_id=self.end_id,
+                    attn_size=self.attn_size, dtype=self.dtype.name, seed=self.seed, **self.cell_options)
+
+    def save(self, path) -> None:
+        arrays = dict(self.params, __config__=np.array(json.dumps(self.get_config())))
+        with atomic_write(path) as fh:
+            np.savez(fh, **arrays)
+
+    @classmethod
+    def load(cls, path) -> Seq2Seq:
+        with np.load(path, allow_pickle=False) as f:
+            model = cls(**json.loads(str(f["__config__"])))
+            shapes = model.param_shapes()
+            names = sorted(k for k in f.files if k != "__config__")
+            if names != sorted(shapes):
+                raise ValueError(f"{path}: expected the arrays {sorted(shapes)}, got {names}")
+            for k, shape in shapes.items():
+                a = f[k]
+                if a.shape != shape or a.dtype != model.dtype:
+                    raise ValueError(f"{path}: {k} has shape {a.shape} dtype {a.dtype}, expected {shape} "
+                                     f"{model.dtype}")
+                model.params[k] = np.array(a)
+        return model
+
+
+def _pad(seqs, pad_id):
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    if len(seqs) == 0 or lengths.min() < 1:
+        raise ValueError("sequences: expected a non-empty list of non-empty sequences")
+    out = np.full((len(seqs), lengths.max()), pad_id, dtype=np.int64)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = s
+    return out, lengths
