@@ -23,9 +23,9 @@ def add_commands(command):
     e.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder (its model.npz) or a model file (.npz)")
     e.add_argument("out", metavar="OUT", help="the file to write: OUT.onnx (an ONNX graph) or OUT.npz (an rnnkit "
                                              "model file, with --quantize); written atomically")
-    e.add_argument("--quantize", choices=("int8", "fp16"),
+    e.add_argument("--quantize", choices=("int8", "fp16", "float16"),
                    help="int8: weights as 8-bit integers with a scale per row (ONNX: onnxruntime's dynamic "
-                        "quantization); fp16: weights as float16. Default: the model's own precision "
+                        "quantization); fp16 (or float16): weights as float16. Default: the model's own precision "
                         "(float32 in ONNX)")
     e.add_argument("--opset", type=int, default=17, metavar="N",
                    help="ONNX opset version (default: 17; at least 14)")

@@ -162,13 +162,14 @@ def cmd_fit(args, write_run, format_table):
         check_out_dir(out, args.overwrite)
     verbose = args.verbose if args.verbose is not None else (1 if sys.stderr.isatty() else 2)
     created = not out.exists()
+    before = _snapshot(out)
     if not args.resume:
         write_config(out, config)
     try:
         result = tasks.fit(config, out, verbose=verbose, resume=bool(args.resume))
     except BaseException:
-        if not args.resume and not (out / "checkpoint.npz").exists():
-            _unwrite_config(out, created)        # nothing trained: leave no run folder to resume
+        if not args.resume and _mtime(out / "checkpoint.npz") == before["checkpoint"]:
+            _restore_config(out, created, before)   # nothing trained: the folder is as it was
         raise
     write_run(result, config, None, out, kind="task")
     print(format_table([result.row()]))
@@ -189,10 +190,28 @@ def write_config(out, config):
     write_config_toml(out / "config.toml", saved, command="rnnkit fit", null_note=FIT_NULL_NOTE)
 
 
-def _unwrite_config(out, created):
-    for name in ("config.json", "config.toml"):
-        (out / name).unlink(missing_ok=True)
-    if created and not any(out.iterdir()):
+CONFIG_FILES = ("config.json", "config.toml")
+
+
+def _mtime(path):
+    return path.stat().st_mtime_ns if path.is_file() else None
+
+
+def _snapshot(out):
+    """What a failed start must put back: the settings files of a run folder given with --overwrite
+    (their bytes), and when its checkpoint was written."""
+    return {"checkpoint": _mtime(out / "checkpoint.npz"),
+            **{n: (out / n).read_bytes() if (out / n).is_file() else None for n in CONFIG_FILES}}
+
+
+def _restore_config(out, created, before):
+    for name in CONFIG_FILES:
+        if before[name] is None:
+            (out / name).unlink(missing_ok=True)
+        else:
+            with atomic_write(out / name) as fh:
+                fh.write(before[name])
+    if created and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
 
 

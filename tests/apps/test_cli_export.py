@@ -28,7 +28,7 @@ def probabilities(text):
     return header, [r[:2] for r in rows], np.array([[float(v) for v in r[2:]] for r in rows])
 
 
-@pytest.mark.parametrize("quantize, atol", [(None, 1e-5), ("fp16", 5e-3), ("int8", 5e-2)])
+@pytest.mark.parametrize("quantize, atol", [(None, 1e-5), ("fp16", 5e-3), ("float16", 5e-3), ("int8", 5e-2)])
 def test_onnx_export_predicts_the_run_folders_table(run, quantize, atol):
     out = run / f"model-{quantize}.onnx"
     r = rnnkit("export", run / "run", out, *(["--quantize", quantize] if quantize else []))

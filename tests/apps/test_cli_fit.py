@@ -294,3 +294,13 @@ def test_regress_named_targets_of_a_table(tmp_path):
     rnnkit("fit", tmp_path / "r.csv", "--task", "regress", "--label-col", "total,half", "--out", run, *FAST)
     header, got = read_csv(rnnkit("predict", run, tmp_path / "r.csv").stdout)
     assert header == ["id", "total", "half"] and len(got) == 30
+
+
+def test_a_failed_overwrite_leaves_the_old_run_as_it_was(tmp_path):
+    write_long_csv(tmp_path / "train.csv", sequences())
+    run = tmp_path / "run"
+    rnnkit("fit", tmp_path / "train.csv", "--task", "classify", "--out", run, *FAST)
+    before = {n: (run / n).read_bytes() for n in ("config.json", "config.toml", "checkpoint.npz", "model.npz")}
+    r = rnnkit("fit", tmp_path / "train.csv", "--task", "regress", "--out", run, "--overwrite", *FAST, ok=False)
+    assert r.returncode == 1 and "--task classify" in r.stderr          # string labels: not a regression
+    assert {n: (run / n).read_bytes() for n in before} == before

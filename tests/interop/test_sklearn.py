@@ -244,3 +244,14 @@ def test_attention_pooling_learns_where_the_signal_is():
     Xp, lengths = clf._inputs(X[40:])
     weights = pool.attention(clf.model_.layers[0].forward(Xp, lengths), lengths)
     assert weights.shape == (20, 40) and np.allclose(weights.sum(1), 1)
+
+
+def test_a_series_predicts_the_same_alone_or_beside_a_longer_one():
+    """With chunking and standardisation, the padding of a ragged batch must not reach a chunk that
+    holds real steps: a series' prediction does not depend on what else is in the batch."""
+    rng = np.random.default_rng(0)
+    X = [rng.normal(5, 2, (int(rng.integers(150, 300)), 2)) for _ in range(20)]
+    clf = RNNClassifier(epochs=2, max_steps=100, random_state=0).fit(X, ["a", "b"] * 10)
+    assert clf.chunk_ == 3
+    A, B = X[0][:155], X[1][:290]
+    np.testing.assert_allclose(clf.predict_proba([A]), clf.predict_proba([A, B])[:1], atol=1e-6)

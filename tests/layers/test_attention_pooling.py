@@ -124,6 +124,6 @@ def test_model_with_attention_pooling_trains_saves_and_loads(tmp_path, score):
 
 def test_onnx_export_refuses_attention_pooling(tmp_path):
     model = Sequential([LSTM(4, return_sequences=True), AttentionPooling(), Dense(2)]).build(3)
-    with pytest.raises(ValueError, match=r"layers\[1\] \(AttentionPooling\).*no ONNX mapping"):
+    with pytest.raises(ValueError, match=r"layers\[1\] \(AttentionPooling\).*no ONNX export yet"):
         model.export_onnx(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()

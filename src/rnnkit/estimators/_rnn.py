@@ -103,6 +103,8 @@ class _RNNEstimator(BaseEstimator):
                                  "(samples, time) for univariate series)")
         if self.mean_ is not None:
             Xp = ((Xp - self.mean_) / self.scale_).astype(Xp.dtype)
+            if lengths is not None:     # padding back to 0: a chunk may hold real and padded steps side by side
+                Xp[np.arange(Xp.shape[1])[None, :] >= lengths[:, None]] = 0
         return _data.chunk(Xp, lengths, self.chunk_)
 
     def _outputs(self, X):
@@ -141,6 +143,11 @@ class _RNNEstimator(BaseEstimator):
                                   verbose=self.verbose, initial_epoch=self.n_epochs_, sample_weight=sw,
                                   class_weight=self._class_weights(), channels_first=False)
         self.history_ = {k: list(v) for k, v in history.history.items()}
+        # model_ reads prepared input; its metadata says how to prepare it (a saved model_ alone has it)
+        self.model_.metadata = {"estimator": type(self).__name__, "chunk": int(self.chunk_),
+                                "channels": int(self.n_channels_),
+                                "mean": None if self.mean_ is None else np.asarray(self.mean_).tolist(),
+                                "scale": None if self.scale_ is None else np.asarray(self.scale_).tolist()}
         self.n_epochs_ += len(history.epochs)
         return self
 

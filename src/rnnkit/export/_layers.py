@@ -67,7 +67,9 @@ def check_layers(layers):
     """ValueError naming the first layer (index, class, option) that has no ONNX equivalent."""
     for i, layer in enumerate(layers):
         if type(layer) not in SUPPORTED:         # a subclass may compute anything: refuse it too
-            refuse(i, layer, "the layer class", "has no ONNX mapping (a custom layer)")
+            why = ("has no ONNX export yet; TemporalPooling('max') or ('mean') exports" if
+                   type(layer).__name__ == "AttentionPooling" else "has no ONNX mapping (a custom layer)")
+            refuse(i, layer, "the layer class", why)
         if isinstance(layer, Embedding) and i:
             refuse(i, layer, "position", "is not first: an Embedding reads token ids, the model's input")
         if isinstance(layer, Dense) and layer.activation not in ACTIVATIONS:

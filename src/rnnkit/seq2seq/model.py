@@ -139,10 +139,13 @@ class Seq2Seq:
     def fit(self, src, src_lengths, tgt_in, tgt_out, tgt_lengths, epochs=10, batch_size=32, lr=1e-3, clip=5.0,
             shuffle=True, seed=0, verbose=False):
         """Adam on mini-batches with gradient clipping by global norm (``clip`` None: none); the
-        optimiser persists across calls. Returns the mean training loss of each epoch."""
+        optimiser (its moments) persists across calls, with ``lr`` as given. Returns the mean
+        training loss of each epoch."""
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths)
+        batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         if self.optimizer is None:
             self.optimizer = optim.Adam(lr=lr)
+        self.optimizer.lr = _checks.check_float(lr, "lr", low=0, low_open=True)
         rng = np.random.default_rng(seed)
         B, history = src.shape[0], []
         for epoch in range(_checks.check_int(epochs, "epochs", minimum=0)):
