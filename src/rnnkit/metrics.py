@@ -79,3 +79,23 @@ def get(name):
         return METRICS[name]
     except (KeyError, TypeError):
         raise ValueError(f"metrics: expected names from {sorted(METRICS)}, got {name!r}") from None
+
+
+def as_symbols(seq) -> list:
+    """A sequence of symbols as a list: a string by character, an array or list by element."""
+    return list(seq) if isinstance(seq, str) else np.asarray(seq).reshape(-1).tolist()
+
+
+def edit_distance(ref, hyp) -> int:
+    """Levenshtein distance between two sequences (unit cost substitution, insertion, deletion).
+
+    ``ref`` and ``hyp`` are 1-D sequences of symbols (int arrays, lists, or strings, compared
+    character by character)."""
+    ref, hyp = as_symbols(ref), as_symbols(hyp)
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1]

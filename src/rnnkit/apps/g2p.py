@@ -40,6 +40,7 @@ import re
 
 import numpy as np
 
+from ..metrics import edit_distance
 from ..seq2seq import Seq2Seq
 from .common import AppResult, Timer, settings
 
@@ -132,18 +133,6 @@ def decode_ids(ids) -> list:
 
 
 # -- metrics -------------------------------------------------------------------------------------
-
-def edit_distance(ref, hyp) -> int:
-    """Levenshtein distance (unit substitution, insertion, deletion) between two sequences."""
-    ref, hyp = list(ref), list(hyp)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
-
 
 def _check(refs, hyps):
     refs, hyps = list(refs), list(hyps)

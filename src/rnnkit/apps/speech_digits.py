@@ -48,6 +48,7 @@ import numpy as np
 from ..callbacks import EarlyStopping, LearningRateScheduler, cosine_decay
 from ..data import audio, speech, speech_features
 from ..layers import Dense
+from ..metrics import as_symbols, edit_distance
 from ..model import Sequential
 from ..ops import activations, ctc_decode
 from .common import AppResult, Timer, recurrent_layer, settings
@@ -130,31 +131,12 @@ def digits_to_text(digits) -> str:
     return " ".join(str(int(d)) for d in np.asarray(digits).reshape(-1))
 
 
-def _symbols(seq) -> list:
-    return list(seq) if isinstance(seq, str) else np.asarray(seq).reshape(-1).tolist()
-
-
-def edit_distance(ref, hyp) -> int:
-    """Levenshtein distance between two sequences (unit cost substitution, insertion, deletion).
-
-    ``ref`` and ``hyp`` are 1-D sequences of symbols (int arrays, lists, or strings, compared
-    character by character)."""
-    ref, hyp = _symbols(ref), _symbols(hyp)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
-
-
 def error_rate(refs, hyps) -> float:
     """Sum of edit distances over the set divided by the total reference length (the DER/WER rule)."""
     refs, hyps = list(refs), list(hyps)
     if len(refs) != len(hyps):
         raise ValueError(f"hyps: expected {len(refs)} hypotheses (one per reference), got {len(hyps)}")
-    total = sum(len(_symbols(r)) for r in refs)
+    total = sum(len(as_symbols(r)) for r in refs)
     if total == 0:
         raise ValueError("refs: the references hold no symbols; the error rate is undefined")
     return sum(edit_distance(r, h) for r, h in zip(refs, hyps)) / total
@@ -166,7 +148,7 @@ def string_accuracy(refs, hyps) -> float:
     if not refs or len(refs) != len(hyps):
         raise ValueError(f"hyps: expected {len(refs)} hypotheses (one per reference, at least one), "
                          f"got {len(hyps)}")
-    return float(np.mean([_symbols(r) == _symbols(h) for r, h in zip(refs, hyps)]))
+    return float(np.mean([as_symbols(r) == as_symbols(h) for r, h in zip(refs, hyps)]))
 
 
 # -- data ------------------------------------------------------------------------------------------
