@@ -28,7 +28,7 @@ RANKS = {
     # the version: anything may read it, it imports nothing
     "_version": -1,
     # 0: pure array functions and tiny helpers
-    "_atomic": 0, "_threads": 0, "_archive": 0, "ops": 0, "_parallel": 0, "_toml": 0,
+    "_atomic": 0, "_optional": 0, "_threads": 0, "_archive": 0, "ops": 0, "_parallel": 0, "_toml": 0,
     # 1: parameter holders, data handling, training support (none of them knows Sequential)
     "layers": 1, "data": 1, "optim": 1, "metrics": 1, "callbacks": 1,
     "quantize": 1,  # int8 / float16 weight arithmetic, which io stores (so below io)

@@ -8,7 +8,8 @@ import numpy as np
 
 from . import _labels
 from .data.batching import bucket_batches, length_mask, pad_sequences
-from .ops import _checks
+from .ops import _checks, ctc_decode
+from .ops import activations as A
 
 _X_FORMS = ("a padded array (batch, time, features) with optional lengths, a list of (time, features) or "
             "(time,) arrays, or (batch, features) for a model without a time axis")
@@ -339,3 +340,26 @@ def progress(batches, epoch, epochs, verbose):
     except ImportError:  # tqdm is optional: a bar is a convenience, never a requirement
         return batches
     return tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="batch")
+
+
+def probabilities(out, loss):
+    """Raw outputs -> probabilities for a classification ``loss`` (softmax; binary: P(class 1)), as
+    ``Sequential.predict_proba`` and ``runtime.OnnxModel.predict_proba`` return them."""
+    if loss == "binary_crossentropy":
+        return A.sigmoid(out)
+    if loss in ("crossentropy", "ctc"):
+        return A.softmax(out)
+    raise ValueError(f"predict_proba: the model's loss is {loss!r}, not a classification loss")
+
+
+def labels(out, lengths, loss, classes, ctc_blank):
+    """Raw outputs -> labels: 0/1 (binary), argmax ids, ``classes[id]`` when the model has classes,
+    or for CTC the greedy-decoded label sequences (``predict_classes`` of both model kinds)."""
+    if loss == "binary_crossentropy":
+        ids = (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
+        return _labels.decode(ids, classes)
+    if loss == "crossentropy":
+        return _labels.decode(out.argmax(-1), classes)
+    if loss == "ctc":
+        return ctc_decode.greedy_decode(out, lengths, blank=ctc_blank)
+    raise ValueError(f"predict_classes: the model's loss is {loss!r}, not a classification loss")

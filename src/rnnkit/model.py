@@ -20,8 +20,7 @@ from . import _labels, _model_config, _model_data, _training, export, io, optim
 from ._training import TrainingError
 from .layers import Dense, Embedding, Flatten, Layer, Recurrent
 from .metrics import get as get_metric
-from .ops import _checks, ctc, ctc_decode
-from .ops import activations as A
+from .ops import _checks, ctc
 from .ops import losses as L
 
 __all__ = ["Sequential", "TrainingError", "feedforward", "LOSSES"]
@@ -282,27 +281,16 @@ class Sequential:
     def predict_proba(self, X, lengths=None, batch_size=256, *, channels_first=None):
         """Probabilities: softmax, columns in ``classes_`` order (when set); binary: P(class 1), the
         positive class ``classes_[1]``. Arguments as for ``predict``."""
-        out = self.predict(X, lengths, batch_size, channels_first=channels_first)
-        if self.loss == "binary_crossentropy":
-            return A.sigmoid(out)
-        if self.loss in ("crossentropy", "ctc"):
-            return A.softmax(out)
-        raise ValueError(f"predict_proba: the model's loss is {self.loss!r}, not a classification loss")
+        return _model_data.probabilities(self.predict(X, lengths, batch_size, channels_first=channels_first),
+                                         self.loss)
 
     def predict_classes(self, X, lengths=None, batch_size=256, *, channels_first=None):
         """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences; the
         original labels (``classes_[id]``) if fit on labels. Arguments as for ``predict``."""
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq, *_ = self._prepare(X, lengths, channels_first=channels_first)
-        out = self._outputs(Xp, lp, seq, batch_size)
-        if self.loss == "binary_crossentropy":
-            ids = (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
-            return _labels.decode(ids, self.classes_)
-        if self.loss == "crossentropy":
-            return _labels.decode(out.argmax(-1), self.classes_)
-        if self.loss == "ctc":
-            return ctc_decode.greedy_decode(out, lp, blank=self.ctc_blank)
-        raise ValueError(f"predict_classes: the model's loss is {self.loss!r}, not a classification loss")
+        return _model_data.labels(self._outputs(Xp, lp, seq, batch_size), lp, self.loss, self.classes_,
+                                  self.ctc_blank)
 
     def evaluate(self, X, y, lengths=None, batch_size=256, *, channels_first=None):
         """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout), unweighted. Labels are

@@ -17,20 +17,10 @@ import os
 import numpy as np
 
 from . import _labels, _model_data
-from .ops import _checks, ctc_decode
-from .ops import activations as A
+from ._optional import require
+from .ops import _checks
 
 __all__ = ["OnnxModel"]
-
-_HINT = "pip install 'rnnkit[onnx]'"
-
-
-def _import_onnxruntime():
-    try:
-        import onnxruntime  # noqa: PLC0415  (lazy: onnxruntime is an optional dependency)
-    except ImportError as e:
-        raise ImportError(f"rnnkit.runtime needs onnxruntime: {_HINT}") from e
-    return onnxruntime
 
 
 def _as_float32(a, name, ndim):
@@ -50,7 +40,7 @@ class OnnxModel:
     """
 
     def __init__(self, path, threads: int | None = None):
-        ort = _import_onnxruntime()
+        ort = require("onnxruntime", "onnx", "rnnkit.runtime")
         options = ort.SessionOptions()
         options.log_severity_level = 3                # errors only: no notes on graph rewrites
         if threads is not None:
@@ -130,27 +120,16 @@ class OnnxModel:
 
     def predict_proba(self, X, lengths=None, batch_size=256, *, channels_first=None):
         """Probabilities, as ``Sequential.predict_proba`` (softmax; binary: P(class 1))."""
-        out = self.predict(X, lengths, batch_size, channels_first=channels_first)
-        if self.loss == "binary_crossentropy":
-            return A.sigmoid(out)
-        if self.loss in ("crossentropy", "ctc"):
-            return A.softmax(out)
-        raise ValueError(f"predict_proba: the model's loss is {self.loss!r}, not a classification loss")
+        return _model_data.probabilities(self.predict(X, lengths, batch_size, channels_first=channels_first),
+                                         self.loss)
 
     def predict_classes(self, X, lengths=None, batch_size=256, *, channels_first=None):
         """Labels, as ``Sequential.predict_classes`` (``classes_[id]`` when the model has classes; CTC:
         greedy-decoded label sequences)."""
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq = self._prepare(X, lengths, channels_first)
-        out = _model_data.outputs(self._forward, Xp, lp, seq, batch_size)
-        if self.loss == "binary_crossentropy":
-            ids = (out[..., 0] > 0).astype(np.int64) if out.shape[-1] == 1 else (out > 0).astype(np.int64)
-            return _labels.decode(ids, self.classes_)
-        if self.loss == "crossentropy":
-            return _labels.decode(out.argmax(-1), self.classes_)
-        if self.loss == "ctc":
-            return ctc_decode.greedy_decode(out, lp, blank=self.layout["ctc_blank"])
-        raise ValueError(f"predict_classes: the model's loss is {self.loss!r}, not a classification loss")
+        return _model_data.labels(_model_data.outputs(self._forward, Xp, lp, seq, batch_size), lp, self.loss,
+                                  self.classes_, self.layout["ctc_blank"])
 
     # -- streaming -----------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1):

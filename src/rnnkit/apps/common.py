@@ -128,21 +128,22 @@ def mae(a, b):
     return float(np.mean(np.abs(np.asarray(a, float) - np.asarray(b, float))))
 
 
-def plot_history(history: dict, path):
-    """The loss curve (train and validation) of a run, as a PNG: against the epoch, or against the
-    optimizer step where the history logs one (``history["step"]``, e.g. the charlm recipe)."""
+def plot_history(history: dict, path, curves=None, ylabel="loss"):
+    """The loss curves of a run, as a PNG: against the epoch, or against the optimizer step where the
+    history logs one (``history["step"]``, e.g. the charlm recipe). ``curves``: {history key: legend
+    label} (default: train and validation loss)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     by_step = len(history.get("step", ())) == len(history.get("loss", ())) > 0
-    for key in ("loss", "val_loss"):
+    for key, label in (curves or {"loss": "loss", "val_loss": "val_loss"}).items():
         if key in history:
             x = history["step"] if by_step and len(history[key]) == len(history["step"]) \
                 else np.arange(1, len(history[key]) + 1)
-            ax.plot(x, history[key], label=key)
+            ax.plot(x, history[key], label=label)
     ax.set_xlabel("optimizer step" if by_step else "epoch")
-    ax.set_ylabel("loss")
+    ax.set_ylabel(ylabel)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

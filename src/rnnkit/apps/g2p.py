@@ -42,7 +42,7 @@ import numpy as np
 
 from ..metrics import edit_distance
 from ..seq2seq import Seq2Seq
-from .common import AppResult, Timer, settings
+from .common import AppResult, Timer, plot_history, settings
 
 NAME = "g2p"
 DESCRIPTION = "CMUdict grapheme-to-phoneme, encoder-decoder with vs without attention (seed §6)"
@@ -241,19 +241,8 @@ def run(config, verbose=0):
                                                           "attention": 0.22})
 
     def plot(path):
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for key, label in (("loss", "attention"), ("loss_no_attention", "no attention")):
-            ax.plot(np.arange(1, len(history[key]) + 1), history[key], label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("training cross-entropy per phoneme")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        plot_history(history, path, curves={"loss": "attention", "loss_no_attention": "no attention"},
+                     ylabel="training cross-entropy per phoneme")
 
     return AppResult(task="grapheme-to-phoneme, CMUdict (§6)",
                      data=f"CMUdict, stress stripped, split by word (MD5 90/5/5): {len(train)} training words, "

@@ -36,19 +36,12 @@ import os
 import tempfile
 
 from .. import quantize as _q
+from .._optional import require
 
-_HINT = "pip install 'rnnkit[onnx]'"
 OP_TYPES = ("MatMul", "LSTM", "Gather")
 #: the ops whose W (input 1) and R (input 2) ``_recurrent_int8`` stores as int8
 RECURRENT_OPS = ("GRU", "RNN")
 
-
-def _import_quantization():
-    try:
-        from onnxruntime import quantization  # noqa: PLC0415  (lazy: optional dependency)
-    except ImportError as e:
-        raise ImportError(f"quantize='int8' needs onnxruntime: {_HINT}") from e
-    return quantization
 
 
 class _DropPreprocessHint(logging.Filter):
@@ -61,7 +54,7 @@ class _DropPreprocessHint(logging.Filter):
 
 def int8(onnx, proto):
     """``proto`` (an onnx ModelProto) with its weights quantized to int8; a new ModelProto."""
-    q = _import_quantization()
+    q = require("onnxruntime.quantization", "onnx", "quantize='int8'")
     with tempfile.TemporaryDirectory(prefix="rnnkit-int8-") as tmp:
         src, dst = os.path.join(tmp, "float32.onnx"), os.path.join(tmp, "int8.onnx")
         onnx.save_model(proto, src)

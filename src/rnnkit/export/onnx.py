@@ -53,6 +53,7 @@ import json
 
 from .. import _labels
 from .._atomic import atomic_write
+from .._optional import require
 from .._version import __version__
 from ..layers import Embedding, Flatten, Recurrent, TemporalPooling
 from . import _quantize
@@ -65,16 +66,6 @@ MIN_OPSET = 14
 QUANTIZE = (None, "int8", "fp16")
 #: reduce ops whose ``axes`` became an input at this opset (an attribute before); the graph writes the input
 AXES_INPUT_SINCE = {"ReduceMax": 18}
-_ONNX_HINT = "pip install 'rnnkit[onnx]'"
-
-
-def _import_onnx():
-    try:
-        import onnx  # noqa: PLC0415  (lazy: onnx is an optional dependency)
-    except ImportError as e:
-        raise ImportError(f"ONNX export needs onnx: {_ONNX_HINT}") from e
-    return onnx
-
 
 def export(model, path, opset: int = 17, quantize: str | None = None, metadata: dict | None = None):
     """Write ``model`` (a built ``Sequential``) to ``path`` as an ONNX graph, atomically; returns ``path``.
@@ -86,7 +77,7 @@ def export(model, path, opset: int = 17, quantize: str | None = None, metadata: 
     with no ONNX equivalent (naming the layer index, class and option) or a bad argument; TypeError
     for metadata that is not JSON data; ImportError without onnx (or, for "int8", onnxruntime).
     """
-    onnx = _import_onnx()
+    onnx = require("onnx", "onnx", "ONNX export")
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"opset: expected an int in [{MIN_OPSET}, {newest}] (the installed onnx's newest), "
