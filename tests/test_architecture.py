@@ -53,6 +53,7 @@ RANKS = {
     "cli_fit": 6.8,  # `rnnkit fit` and `rnnkit predict`
     "cli_runs": 6.7,  # run folders: config.toml, history.csv, --config files, `rnnkit runs`
     "cli_export": 6.75,  # `rnnkit export` (ONNX, quantized files); cli_fit reads its model_path
+    "cli_pronounce": 6.76,  # `rnnkit pronounce` with a g2p model (reads cli_export's model_path)
     "cli": 7, "__main__": 8,
     # the package __init__ re-exports the public API (Sequential, the layers, the callbacks): it may
     # import anything, and nothing imports it (read the version from ``_version``)

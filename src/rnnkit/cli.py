@@ -7,6 +7,7 @@
     rnnkit predict MODEL FILE.npy       raw model outputs for an array of inputs
     rnnkit generate MODEL --prompt ...  sample text from a character language model
     rnnkit transcribe MODEL FILE.wav    speech to digit text with a CTC model
+    rnnkit pronounce MODEL WORD ...     words to phonemes with a g2p model
     rnnkit demo [--apps APP ...]        the seed's worked example and short real-data runs, one table
 
 A run folder holds config.json, config.toml (``rnnkit train --config RUN/config.toml`` repeats the
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cli_export, cli_fit
+from . import cli_export, cli_fit, cli_pronounce
 from ._atomic import atomic_write
 from ._threads import blas_threads
 from .apps import worked_example
@@ -240,7 +241,7 @@ def cmd_evaluate(args):
     app, config, model_path = read_run(args.run_dir)
     if not hasattr(app, "evaluate"):
         raise CliError(f"the {app.NAME} app has no evaluate step")
-    model = load_model(model_path)
+    model = app.load_model(model_path) if hasattr(app, "load_model") else load_model(model_path)
     trained_by = model.metadata.get("app")
     if trained_by != app.NAME:
         raise CliError(f"{model_path}: not a model of the {app.NAME} app (its metadata names "
@@ -301,7 +302,7 @@ def cmd_demo(args):
 
 COMMANDS = {"list": cmd_list, "runs": cmd_runs, "train": cmd_train, "evaluate": cmd_evaluate,
             "predict": cli_fit.cmd_predict, "generate": cmd_generate, "transcribe": cmd_transcribe, "demo": cmd_demo,
-            "export": cli_export.cmd_export,
+            "export": cli_export.cmd_export, "pronounce": cli_pronounce.cmd_pronounce,
             "fit": functools.partial(cli_fit.cmd_fit, write_run=write_run, format_table=format_table)}
 
 
@@ -328,7 +329,8 @@ def describe_error(e):
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
-        args = build_parser(COMMANDS, extra=(cli_fit.add_commands, cli_export.add_commands)).parse_args(argv)
+        args = build_parser(COMMANDS, extra=(cli_fit.add_commands, cli_export.add_commands,
+                                                        cli_pronounce.add_commands)).parse_args(argv)
     except SystemExit as e:  # argparse printed a usage error (2), or --help / --version (0)
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     debug = args.debug or os.environ.get("RNNKIT_DEBUG", "").strip() not in ("", "0")

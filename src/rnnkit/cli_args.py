@@ -31,6 +31,7 @@ APPS = {
     "speech-vowels": "rnnkit.apps.speech_vowels",
     "speech-digits": "rnnkit.apps.speech_digits",
     "adding": "rnnkit.apps.adding",
+    "g2p": "rnnkit.apps.g2p",
 }
 DEMO_APPS = ["sunspots", "stocks", "sentiment", "actions", "speech-vowels", "charlm"]
 

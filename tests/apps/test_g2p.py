@@ -97,15 +97,36 @@ def test_learns_a_synthetic_deterministic_mapping_exactly():
     words = sorted({"".join(rng.choice(list(sound), rng.integers(2, 6))) for _ in range(400)})
     lexicon = {w: [[sound[c] for c in w]] for w in words}
     train, test = words[::2], words[1::2]
-    config = dict(g2p.default_config(quick=True), epochs=25, batch_size=16, lr=1e-2)
-    model, loss = g2p.train_one(config, "general", lexicon, train)
-    assert loss[-1] < loss[0]
+    config = dict(g2p.default_config(quick=True), hidden=32, embed_dim=16, epochs=40, batch_size=16, lr=1e-2)
+    model, history = g2p.train_one(config, "general", lexicon, train)
+    assert history["loss"][-1] < history["loss"][0] and "val_wer" not in history
     hyps = g2p.predict(model, test)
     assert g2p.word_error_rate([lexicon[w] for w in test], hyps) == 0.0
 
 
+def test_lr_schedule():
+    config = dict(g2p.default_config(), lr=1e-3, lr_decay=0.5, decay_from=3)
+    assert [g2p.lr_at(config, e) for e in range(5)] == [1e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4]
+    assert g2p.lr_at(dict(config, lr_decay=1.0), 4) == 1e-3
+
+
+def test_best_validation_epoch_is_kept():
+    """With validation words, the returned parameters score the best WER of the history."""
+    rng = np.random.default_rng(1)
+    sound = {"a": "AA", "b": "B", "k": "K", "s": "S"}
+    words = sorted({"".join(rng.choice(list(sound), rng.integers(2, 6))) for _ in range(300)})
+    lexicon = {w: [[sound[c] for c in w]] for w in words}
+    config = dict(g2p.default_config(quick=True), hidden=16, embed_dim=8, epochs=6, batch_size=16, lr=3e-2)
+    model, history = g2p.train_one(config, "general", lexicon, words[::2], words[1::2])
+    assert len(history["val_wer"]) == 6
+    assert g2p.score(model, lexicon, words[1::2])["wer"] == min(history["val_wer"])
+    with pytest.raises(ValueError, match="lr_decay"):
+        g2p.train_one(dict(config, lr_decay=0.0), "general", lexicon, words[:5])
+
+
 def test_quick_run_smoke_and_evaluate_of_the_saved_model(tmp_path):
-    config = dict(g2p.default_config(quick=True), max_train_words=300, max_test_words=40, epochs=2)
+    config = dict(g2p.default_config(quick=True), max_train_words=300, max_valid_words=30, max_test_words=40,
+                  epochs=2)
     result = g2p.run(config)
     check_app_result(result, tmp_path)
     m = result.metrics
@@ -113,7 +134,8 @@ def test_quick_run_smoke_and_evaluate_of_the_saved_model(tmp_path):
     for name in ("attention", "no_attention"):
         assert 0.0 <= m[f"wer_{name}"] <= 1.0 and m[f"per_{name}"] >= 0.0
     assert result.value == m["wer_attention"] and result.baseline == m["wer_no_attention"]
-    assert result.model.attention == "general"
+    assert result.model.attention == "general" and m["n_valid_words"] == 30
+    assert len(result.history["val_wer"]) == len(result.history["val_wer_no_attention"]) == 2
     result.model.save(tmp_path / "model.npz")
     scored = g2p.evaluate(Seq2Seq.load(tmp_path / "model.npz"), config)
     assert scored["wer"] == m["wer_attention"] and scored["per"] == m["per_attention"]

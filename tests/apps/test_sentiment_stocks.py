@@ -6,6 +6,7 @@ import pytest
 
 from rnnkit.apps import sentiment, stocks
 from rnnkit.data import text
+from rnnkit.layers import AttentionPooling
 from tests.helpers.apphelpers import check_app_result
 
 
@@ -59,6 +60,31 @@ def test_sentiment_vocabulary_comes_from_training_part_only():
 
 
 # -- stocks --------------------------------------------------------------------------------------
+
+def test_sentiment_attention_pooling_weighs_each_word_of_each_text(tmp_path):
+    """pooling=attention: the recipe's model, its weights per word (a distribution over exactly the
+    words the model reads, the same as the layer computes alone), and the plot."""
+    vocab = text.Vocabulary.build(["a good film", "a bad film", "good good"], min_freq=1)
+    config = dict(sentiment.default_config(quick=True), pooling="attention", hidden=4, embed_dim=3)
+    model = sentiment.build(config, len(vocab)).compile("binary_crossentropy", "adam")
+    model.build(len(vocab))
+    model.metadata = {"vocab": vocab.to_dict(), "max_len": 4}
+    texts = ["A good film", "bad", "good unknownword film a good"]        # the last one cut to 4 words
+    rows = sentiment.attended_words(model, texts)
+    assert [r[0] for r in rows] == [["a", "good", "film"], ["bad"], ["good", "<unk>", "film", "a"]]
+    pool = [layer for layer in model.layers if isinstance(layer, AttentionPooling)][0]
+    recurrent = model.layers[model.layers.index(pool) - 1]
+    for (tokens, w), ids in zip(rows, sentiment.encode(vocab, texts, 4)):
+        assert len(w) == len(tokens) and abs(w.sum() - 1) < 1e-6 and (w > 0).all()
+        hidden = recurrent.forward(model.layers[0].forward(ids[None]))   # embedding -> recurrent
+        np.testing.assert_allclose(w, pool.attention(hidden)[0], rtol=1e-6)
+    sentiment.plot_attended_words(model, texts, tmp_path / "a.png")
+    assert (tmp_path / "a.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="no AttentionPooling"):
+        sentiment.attended_words(sentiment.build(dict(config, pooling="last"), len(vocab)), texts)
+    with pytest.raises(ValueError, match="pooling"):
+        sentiment.build(dict(config, pooling="mean"), len(vocab))
+
 
 def test_log_returns_and_windows_by_hand():
     close = np.array([100.0, 101.0, 99.0, 102.0, 103.0, 101.5])

@@ -6,7 +6,8 @@ import itertools
 import numpy as np
 import pytest
 
-from rnnkit.seq2seq import Seq2Seq
+from rnnkit.seq2seq import Seq2Seq, graph
+from rnnkit.seq2seq import model as model_module
 
 SETUPS = [  # (attention, cell, bidirectional, merge)
     ("general", "lstm", True, "concat"), ("general", "gru", True, "concat"),
@@ -190,6 +191,21 @@ def test_beam_search_equals_brute_force(attention, alpha):
             assert abs(score - scores[best]) < 1e-10
 
 
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_batched_beam_search_equals_one_source_at_a_time(alpha):
+    """Ragged sources decoded together give each source's own result (float64: no BLAS rounding
+    differences between batch sizes); beams of 1 to 6 hypotheses."""
+    m = make("general", "lstm", True, "concat")
+    src, sl = m.prepare(SOURCES)
+    for beam in (1, 3, 6):
+        together = m.beam_search(src, sl, beam=beam, max_len=7, alpha=alpha, return_scores=True)
+        for b, (tokens, score, logp) in enumerate(together):
+            alone = m.beam_search(src[b:b + 1, :sl[b]], sl[b:b + 1], beam=beam, max_len=7, alpha=alpha,
+                                  return_scores=True)[0]
+            assert list(tokens) == list(alone[0])
+            assert abs(score - alone[1]) < 1e-12 and abs(logp - alone[2]) < 1e-12
+
+
 def test_save_load_roundtrip(tmp_path):
     m = make("additive", "gru", True, "concat", reset_after=True)
     batch = m.prepare(SOURCES, TARGETS)
@@ -215,3 +231,55 @@ def test_learns_to_reverse_digit_strings():
     assert all(list(o) == w[::-1] for o, w in zip(out, test))
     beams = m.beam_search(src[:20], sl[:20], beam=3, max_len=6)
     assert all(list(o) == w[::-1] for o, w in zip(beams, test[:20]))
+
+
+# -- inspection, batching, files -----------------------------------------------------------------
+@pytest.mark.parametrize("attention", ["general", "additive"])
+def test_attention_weights_are_those_used_while_decoding(attention):
+    """Teacher-forcing the greedy output reproduces, row by row, the weights of each decoding step;
+    rows are distributions over the valid source steps, zero past the source and past the target."""
+    m = make(attention, "lstm", True, "concat")
+    src, sl = m.prepare(SOURCES)
+    hyps = m.greedy(src, sl, max_len=6)
+    a = m.attention_weights(src, sl, hyps)
+    enc, state, _ = graph.encode(m.params, m, src, sl)
+    prev = np.full(len(SOURCES), m.start_id)
+    for t in range(a.shape[1]):
+        _, state, w = graph.decoder_step(m.params, m, enc, sl, prev, state)
+        for b, h in enumerate(hyps):
+            if t <= len(h):
+                np.testing.assert_allclose(a[b, t], w[b], rtol=0, atol=1e-12)
+                assert abs(a[b, t].sum() - 1) < 1e-12 and not a[b, t, sl[b]:].any()
+            else:
+                assert not a[b, t].any()
+        prev = np.array([h[t] if t < len(h) else m.end_id for h in hyps])
+    with pytest.raises(ValueError, match="no attention"):
+        make(None, "lstm", True, "concat").attention_weights(src, sl, hyps)
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_batches_cover_every_pair_once_and_buckets_cut_padding(bucket):
+    rng = np.random.default_rng(0)
+    src_l, tgt_l = rng.integers(1, 20, 1000), rng.integers(1, 20, 1000)
+    batches = model_module._batches(src_l, tgt_l, 16, np.random.default_rng(1), bucket)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    assert all(len(b) == 16 for b in batches[:-1] if not bucket)
+    padded = sum(len(b) * src_l[b].max() for b in batches)
+    assert (padded < 1.2 * src_l.sum()) == bucket     # random batches pad about 1.8x
+    ordered = model_module._batches(src_l, tgt_l, 16, None, False)
+    assert np.array_equal(np.concatenate(ordered), np.arange(1000))
+
+
+def test_load_refuses_other_files_and_keeps_metadata(tmp_path):
+    m = make("general", "gru", True, "concat")
+    m.save(tmp_path / "m.npz", metadata={"letters": "abc"})
+    assert Seq2Seq.load(tmp_path / "m.npz").metadata == {"letters": "abc"}
+    np.savez(tmp_path / "other.npz", x=np.zeros(2))
+    np.save(tmp_path / "one.npy", np.zeros(2))
+    (tmp_path / "text.npz").write_text("not a zip")
+    for name in ("other.npz", "one.npy", "text.npz"):
+        with pytest.raises(ValueError, match="not a Seq2Seq model file"):
+            Seq2Seq.load(tmp_path / name)
+    with pytest.raises(TypeError, match="metadata"):
+        m.save(tmp_path / "m.npz", metadata=["not", "a", "dict"])
+    assert Seq2Seq.load(tmp_path / "m.npz").metadata == {"letters": "abc"}     # the old file kept

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..callbacks import EarlyStopping
 from ..data import corpora, text
-from ..layers import Dense, Dropout, Embedding
+from ..layers import AttentionPooling, Dense, Dropout, Embedding
 from ..model import Sequential
 from .common import AppResult, Timer, recurrent_layer, settings
 
@@ -51,7 +51,7 @@ def default_config(quick=False):
             "embed_dim": 32 if quick else 64, "dropout": 0.5, "l2": 0.0, "soft_labels": 1.5,
             "epochs": 2 if quick else 15, "batch_size": 32, "lr": 3e-3 if quick else 2e-3, "seed": 0,
             "patience": 3, "min_freq": 2, "max_vocab": 8000, "max_len": 60, "val_fraction": 0.1,
-            "train_limit": None, "split_seed": 0,
+            "train_limit": None, "split_seed": 0, "pooling": "last",
             "baseline_C": [3.0, 10.0, 30.0] if quick else [1.0, 3.0, 10.0, 30.0, 100.0]}
 
 
@@ -72,17 +72,29 @@ SETTINGS = settings(
     train_limit="train on only this many snippets of the training part, an integer >= 1 (null: all of them)",
     split_seed="seed of the stratified train/test split and of the validation carve-out (apart from seed, so "
                "the test set stays put), an integer >= 0",
+    pooling="how the recurrent outputs become one vector: last (the final state, as in the seed's example) or "
+            "attention (a learned query attends over the words, seed §6; attention.png shows the weights)",
     baseline_C="the C values (inverse L2 strength) the TF-IDF + logistic regression baseline tries on the "
                "validation part, a list of numbers > 0")
 
 
+POOLINGS = ("last", "attention")
+
+
 def build(config, vocab_size):
-    """Embedding -> Dropout -> GRU/LSTM (layers, bidirectional) -> Dropout -> Dense(1) (a logit)."""
+    """Embedding -> Dropout -> GRU/LSTM (layers, bidirectional) [-> AttentionPooling] -> Dropout ->
+    Dense(1) (a logit)."""
     p = float(config.get("dropout", 0.0))
+    pooling = config.get("pooling", "last")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling: expected one of {', '.join(POOLINGS)}, got {pooling!r:.40}")
     layers = [Embedding(vocab_size, config["embed_dim"], padding_idx=text.Vocabulary.padding_idx)]
     if p:
         layers.append(Dropout(p))
-    layers.append(recurrent_layer(config, dropout=p if config["layers"] > 1 else 0.0))
+    layers.append(recurrent_layer(config, dropout=p if config["layers"] > 1 else 0.0,
+                                  return_sequences=pooling == "attention"))
+    if pooling == "attention":
+        layers.append(AttentionPooling())
     if p:
         layers.append(Dropout(p))
     layers.append(Dense(1))
@@ -127,6 +139,45 @@ def predict_texts(model, texts, vocab=None, max_len=None):
         max_len = (getattr(model, "metadata", None) or {}).get("max_len")
     proba = model.predict_proba(encode(v, texts, max_len))
     return np.asarray(proba, dtype=np.float64).reshape(len(texts))
+
+
+def attended_words(model, texts, vocab=None, max_len=None):
+    """For a model with attention pooling: per text, (its tokens as the model reads them, with
+    ``<unk>`` for unknown words; the attention weight of each)."""
+    pools = [layer for layer in model.layers if isinstance(layer, AttentionPooling)]
+    if not pools:
+        raise ValueError("attended_words: the model has no AttentionPooling layer (train with pooling=attention)")
+    v = _vocab_of(model, vocab)
+    if max_len is None:
+        max_len = (getattr(model, "metadata", None) or {}).get("max_len")
+    ids = encode(v, list(texts), max_len)
+    model.forward(ids)
+    return [([v.id_to_token(int(i)) for i in a], pools[0].attention_weights[b, :len(a)].astype(np.float64))
+            for b, a in enumerate(ids)]
+
+
+def plot_attended_words(model, texts, path):
+    """Each text's words shaded by the attention weight the model gives them (darkest: the most)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = attended_words(model, texts)
+    proba = predict_texts(model, texts)
+    fig, ax = plt.subplots(figsize=(12, 0.55 * len(rows) + 0.8))
+    ax.set_axis_off()
+    renderer = fig.canvas.get_renderer()
+    for r, ((tokens, w), pr) in enumerate(zip(rows, proba)):
+        y, x = 1 - (r + 0.5) / len(rows), 0.0
+        ax.text(x, y, f"P(+)={pr:.2f}", fontsize=9, va="center", family="monospace")
+        x = 0.09
+        for tok, wt in zip(tokens, w / w.max()):
+            t = ax.text(x, y, tok, fontsize=9, va="center",
+                        bbox={"facecolor": plt.cm.Reds(0.85 * wt), "edgecolor": "none", "pad": 1.5})
+            box = t.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+            x = box.x1 + 0.006                   # the next word starts where this one's box ends
+    ax.set_title("words the attention pooling weighs (darker: more weight), held-out sentences", fontsize=10)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _split(config):
@@ -268,11 +319,16 @@ def run(config, verbose=0):
         fig.savefig(path, dpi=100)
         plt.close(fig)
 
+    plots = {"sentiment.png": plot}
+    if config.get("pooling") == "attention":
+        # the first short held-out sentences (whatever they say), short enough for one line each
+        shown = [t for t in data.test_texts if len(text.tokenize(t)) <= 22][:8]
+        plots["attention.png"] = lambda path: plot_attended_words(model, shown, path)
     return AppResult(task="sentiment (§5.1)",
                      data=describe_data(data, tr, va),
                      metric="test accuracy", value=acc, baseline=base_acc,
                      baseline_name=base_name, model=model, history=hist.history,
-                     metrics=metrics, plots={"sentiment.png": plot}, metadata=metadata,
+                     metrics=metrics, plots=plots, metadata=metadata,
                      seconds=timer.seconds)
 
 

@@ -1,9 +1,9 @@
 """Decoding an encoder-decoder: greedy and beam search with length normalisation, both through the
 decoder cell's ``step`` (one token at a time, the previous token's embedding as input).
 
-Beam search (per source sequence, the live hypotheses as the batch): at each step every live
-hypothesis is extended by every token; of all extensions, the ``beam - finished`` best by cumulative
-log-probability are kept (the beam shrinks as hypotheses finish, so beam 1 is greedy decoding). An
+Beam search (every source's hypotheses side by side in one batch): for each source, at each step
+every live hypothesis is extended by every token; of all its extensions, the ``beam - finished`` best
+by cumulative log-probability are kept (the beam shrinks as hypotheses finish, so beam 1 is greedy decoding). An
 extension ending in ``end_id`` is finished; at ``max_len`` the remaining ones are finished without
 it. The winner maximises the normalised score ``log p(y) / len(y) ** alpha``, ``len`` counting the
 end token when there is one (alpha 0: the raw log-probability; 1: per-token average). Output
@@ -37,39 +37,54 @@ def greedy(p, cfg, src, src_lengths, max_len):
     return [np.array(o, dtype=np.int64) for o in out]
 
 
-def _beam_one(p, cfg, enc1, len1, state1, beam, max_len, alpha):
-    """Beam search for one source (enc1 (1, Ts, He), len1 (1,), state1 tuple of (1, H)):
-    (tokens, normalised score, log-probability)."""
-    tokens, logps, state = [[]], np.zeros(1), state1
-    prev = np.array([cfg.start_id], dtype=np.int64)
-    finished = []                                         # (tokens, log p, length)
-    for t in range(1, max_len + 1):
-        n = len(tokens)
-        lp, state, _ = graph.decoder_step(p, cfg, np.repeat(enc1, n, axis=0), np.repeat(len1, n), prev, state)
-        cand = (logps[:, None] + lp).ravel()
-        V = lp.shape[1]
-        keep = []
-        for idx in np.argsort(-cand, kind="stable")[:beam - len(finished)]:
-            i, v = divmod(int(idx), V)
-            if v == cfg.end_id:
-                finished.append((tokens[i], float(cand[idx]), t))
-            elif t == max_len:
-                finished.append((tokens[i] + [v], float(cand[idx]), t))
-            else:
-                keep.append(idx)
-        if not keep:
-            break
-        keep = np.array(keep)
-        parents, prev = keep // V, keep % V
-        tokens = [tokens[i] + [int(v)] for i, v in zip(parents, prev)]
-        logps = cand[keep]
-        state = tuple(s[parents] for s in state)
-    best = max(finished, key=lambda f: f[1] / f[2] ** alpha)
-    return np.array(best[0], dtype=np.int64), best[1] / best[2] ** alpha, best[1]
-
-
 def beam_search(p, cfg, src, src_lengths, beam, max_len, alpha):
-    """Per sequence: (tokens (int array), normalised score, log-probability)."""
+    """Per sequence: (tokens (int array), normalised score, log-probability).
+
+    Batched: the ``beam`` hypotheses of every source are rows ``b * beam + k`` of one decoder batch.
+    A slot without a live hypothesis holds log-probability -inf, so its extensions sort last and are
+    never kept; a source whose hypotheses have all finished keeps riding along until every source
+    is done (its rows are computed and ignored)."""
     enc, state, _ = graph.encode(p, cfg, src, src_lengths)
-    return [_beam_one(p, cfg, enc[b:b + 1], src_lengths[b:b + 1], tuple(s[b:b + 1] for s in state),
-                      beam, max_len, alpha) for b in range(src.shape[0])]
+    B, K = src.shape[0], beam
+    enc_k, len_k = np.repeat(enc, K, axis=0), np.repeat(src_lengths, K)
+    state = tuple(np.repeat(s, K, axis=0) for s in state)
+    logps = np.full((B, K), -np.inf)
+    logps[:, 0] = 0.0
+    tokens = np.zeros((B, K, 0), dtype=np.int64)
+    prev = np.full(B * K, cfg.start_id, dtype=np.int64)
+    finished = [[] for _ in range(B)]                     # per source: (tokens, log p, length)
+    active = np.ones(B, dtype=bool)
+    for t in range(1, max_len + 1):
+        lp, state, _ = graph.decoder_step(p, cfg, enc_k, len_k, prev, state)
+        V = lp.shape[1]
+        cand = (logps[:, :, None] + lp.reshape(B, K, V)).reshape(B, K * V)
+        order = np.argsort(-cand, axis=1, kind="stable")
+        new_logps = np.full((B, K), -np.inf)
+        parents = np.zeros((B, K), dtype=np.int64)
+        new_tokens = np.full((B, K), cfg.start_id, dtype=np.int64)
+        for b in np.flatnonzero(active):
+            n = 0
+            for idx in order[b, :K - len(finished[b])]:
+                if cand[b, idx] == -np.inf:               # fewer live extensions than free places
+                    break
+                k, v = divmod(int(idx), V)
+                if v == cfg.end_id:
+                    finished[b].append((tokens[b, k].tolist(), float(cand[b, idx]), t))
+                elif t == max_len:
+                    finished[b].append((tokens[b, k].tolist() + [v], float(cand[b, idx]), t))
+                else:
+                    new_logps[b, n], parents[b, n], new_tokens[b, n] = cand[b, idx], k, v
+                    n += 1
+            active[b] = n > 0
+        if not active.any():
+            break
+        tokens = np.concatenate([np.take_along_axis(tokens, parents[:, :, None], axis=1),
+                                 new_tokens[:, :, None]], axis=2)
+        rows = (np.arange(B)[:, None] * K + parents).ravel()
+        state = tuple(s[rows] for s in state)
+        prev, logps = new_tokens.ravel(), new_logps
+    out = []
+    for f in finished:
+        best = max(f, key=lambda h: h[1] / h[2] ** alpha)
+        out.append((np.array(best[0], dtype=np.int64), best[1] / best[2] ** alpha, best[1]))
+    return out

@@ -170,6 +170,14 @@ def log_likelihood(p, cfg, src, src_lengths, tgt_in, tgt_out, tgt_lengths):
     return np.where(target_mask(tgt_lengths, tgt_out.shape[1]), picked, 0).sum(axis=1)
 
 
+def attention_weights(p, cfg, src, src_lengths, tgt_in, tgt_lengths):
+    """Teacher-forced attention weights (B, Tt, Ts): row t is where the decoder looked when it
+    predicted the target after ``tgt_in[:, t]``; zero on padded source steps."""
+    enc, state0, _ = encode(p, cfg, src, src_lengths)
+    hd, _, _ = cfg.cell.forward(sub(p, "dec."), p["E_tgt"][tgt_in], state0, tgt_lengths, **cfg.cell_options)
+    return readout(p, cfg, hd, enc, src_lengths)[1]
+
+
 def decoder_step(p, cfg, enc, src_lengths, prev_ids, state):
     """One decoding step through the cell's ``step``: (log-probabilities (B, V), new state, weights)."""
     state = cfg.cell.step(sub(p, "dec."), p["E_tgt"][prev_ids], state, **cfg.cell_options)

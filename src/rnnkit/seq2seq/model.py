@@ -7,12 +7,14 @@ Arrays: sources ``src`` (B, Ts) int token ids with ``src_lengths`` (B,); targets
 end token) with ``tgt_lengths``; ``prepare`` builds all of them from lists of sequences. Padded
 positions may hold any valid id (they are never read).
 
-File format (``save`` / ``load``): one ``.npz`` with every parameter under its name and
-``__config__``, a JSON string of the constructor's arguments; read without pickle.
+File format (``save`` / ``load``): one ``.npz`` with every parameter under its name,
+``__config__``, a JSON string of the constructor's arguments, and ``__metadata__``, a JSON string of
+the user's ``metadata`` dict (e.g. the vocabularies); read without pickle, written atomically.
 """
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 
@@ -56,6 +58,7 @@ class Seq2Seq:
         self.enc_size = hidden * (2 if self.bidirectional and merge == "concat" else 1)
         self.params = self._init_params(np.random.default_rng(self.seed))
         self.optimizer = None
+        self.metadata = {}
 
     # -- parameters ----------------------------------------------------------------------------
     def param_shapes(self) -> dict:
@@ -136,11 +139,28 @@ class Seq2Seq:
         """log p(tgt_out | src) per sequence (B,), summed over its valid target steps."""
         return graph.log_likelihood(self.params, self, *self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths))
 
+    def attention_weights(self, src, src_lengths, targets):
+        """Attention weights (B, len(target) + 1, Ts) of teacher-forcing each source's ``targets[b]``
+        (a token sequence, e.g. a decoded output; the last row is the step that predicts the end
+        token); rows past a target's end and columns past a source's end are zero."""
+        if self.attention is None:
+            raise ValueError("attention_weights: this model has no attention (attention=None)")
+        src, src_lengths = self._src(src, src_lengths)
+        tgt_in, tgt_lengths = _pad([[self.start_id] + list(t) for t in targets], 0)
+        if len(targets) != src.shape[0]:
+            raise ValueError(f"targets: expected one per source ({src.shape[0]}), got {len(targets)}")
+        tgt_in = _checks.check_token_ids(tgt_in, self.tgt_vocab, "targets").astype(np.int64)
+        a = graph.attention_weights(self.params, self, src, src_lengths, tgt_in, tgt_lengths)
+        return np.where(graph.target_mask(tgt_lengths, tgt_in.shape[1])[:, :, None], a, 0)
+
     def fit(self, src, src_lengths, tgt_in, tgt_out, tgt_lengths, epochs=10, batch_size=32, lr=1e-3, clip=5.0,
-            shuffle=True, seed=0, verbose=False):
+            shuffle=True, bucket=False, seed=0, verbose=False):
         """Adam on mini-batches with gradient clipping by global norm (``clip`` None: none); the
-        optimiser (its moments) persists across calls, with ``lr`` as given. Returns the mean
-        training loss of each epoch."""
+        optimiser (its moments) persists across calls, with ``lr`` as given. Each batch is trimmed to
+        its longest source and target. ``bucket``: batches of pairs of similar lengths (the shuffled
+        pairs sorted by length within windows of 50 batches, then the batches shuffled), which wastes
+        far less work on padding than random batches (about 1.8x faster on CMUdict) but gives each
+        update pairs of one length only: on small sets it can stall training (seen on 121 pairs). Returns the mean training loss of each epoch."""
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths)
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         if self.optimizer is None:
@@ -149,10 +169,8 @@ class Seq2Seq:
         rng = np.random.default_rng(seed)
         B, history = src.shape[0], []
         for epoch in range(_checks.check_int(epochs, "epochs", minimum=0)):
-            order = rng.permutation(B) if shuffle else np.arange(B)
             total = 0.0
-            for start in range(0, B, batch_size):
-                i = order[start:start + batch_size]
+            for i in _batches(src_lengths, tgt_lengths, batch_size, rng if shuffle else None, bucket):
                 Ts, Tt = src_lengths[i].max(), tgt_lengths[i].max()   # trim the batch's padding
                 loss, grads = graph.loss_and_grads(self.params, self, src[i, :Ts], src_lengths[i],
                                                    tgt_in[i, :Tt], tgt_out[i, :Tt], tgt_lengths[i])
@@ -162,7 +180,7 @@ class Seq2Seq:
                 total += loss * len(i)
             history.append(total / B)
             if verbose:
-                print(f"epoch {epoch + 1}: loss {history[-1]:.4f}")
+                print(f"epoch {epoch + 1}: loss {history[-1]:.4f}", flush=True)
         return history
 
     # -- decoding ------------------------------------------------------------------------------
@@ -187,17 +205,37 @@ class Seq2Seq:
                     attention=self.attention, merge=self.merge, start_id=self.start_id, end_id=self.end_id,
                     attn_size=self.attn_size, dtype=self.dtype.name, seed=self.seed, **self.cell_options)
 
-    def save(self, path) -> None:
-        arrays = dict(self.params, __config__=np.array(json.dumps(self.get_config())))
+    def save(self, path, metadata=None) -> None:
+        """Write the model to ``path`` (``metadata``: a dict of JSON data; None: ``self.metadata``)."""
+        metadata = self.metadata if metadata is None else metadata
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata: expected a dict of JSON data, got {type(metadata).__name__}")
+        arrays = dict(self.params, __config__=np.array(json.dumps(self.get_config())),
+                      __metadata__=np.array(json.dumps(metadata, allow_nan=False)))
         with atomic_write(path) as fh:
             np.savez(fh, **arrays)
+        self.metadata = metadata
 
     @classmethod
     def load(cls, path) -> Seq2Seq:
-        with np.load(path, allow_pickle=False) as f:
-            model = cls(**json.loads(str(f["__config__"])))
+        """A model saved by ``save``; any other file raises ``ValueError`` naming the problem."""
+        try:
+            f = np.load(path, allow_pickle=False)
+        except (ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{path}: not a Seq2Seq model file ({e})") from None
+        if not isinstance(f, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: not a Seq2Seq model file (a single .npy array, not an .npz archive)")
+        with f:
+            if "__config__" not in f.files:
+                raise ValueError(f"{path}: not a Seq2Seq model file (no __config__ entry; "
+                                 "Seq2Seq.save writes one)")
+            try:
+                model = cls(**json.loads(str(f["__config__"])))
+                metadata = json.loads(str(f["__metadata__"])) if "__metadata__" in f.files else {}
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{path}: a damaged Seq2Seq configuration ({e})") from None
             shapes = model.param_shapes()
-            names = sorted(k for k in f.files if k != "__config__")
+            names = sorted(k for k in f.files if not k.startswith("__"))
             if names != sorted(shapes):
                 raise ValueError(f"{path}: expected the arrays {sorted(shapes)}, got {names}")
             for k, shape in shapes.items():
@@ -206,7 +244,23 @@ class Seq2Seq:
                     raise ValueError(f"{path}: {k} has shape {a.shape} dtype {a.dtype}, expected {shape} "
                                      f"{model.dtype}")
                 model.params[k] = np.array(a)
+        model.metadata = metadata if isinstance(metadata, dict) else {}
         return model
+
+
+def _batches(src_lengths, tgt_lengths, batch_size, rng, bucket, window=50):
+    """The index arrays of one epoch's batches (``rng`` None: in order, unshuffled)."""
+    order = np.arange(len(src_lengths)) if rng is None else rng.permutation(len(src_lengths))
+    if bucket:
+        span = batch_size * window
+        for start in range(0, len(order), span):
+            part = order[start:start + span]
+            key = src_lengths[part] * (tgt_lengths.max() + 1) + tgt_lengths[part]
+            order[start:start + span] = part[np.argsort(key, kind="stable")]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    if bucket and rng is not None:
+        batches = [batches[k] for k in rng.permutation(len(batches))]
+    return batches
 
 
 def _pad(seqs, pad_id):
