@@ -332,8 +332,8 @@ def run(config, verbose=0):
             if verbose:
                 print(f"{name}: test WER {s['wer']:.4f} PER {s['per']:.4f} ({t.seconds:.0f} s)", flush=True)
     metrics.update(n_train_words=len(train), n_train_pairs=len(pairs(lexicon, train)[0]),
-                   n_valid_words=len(valid), n_test_words=len(test), published_wer={"sequitur": 0.245, "lstm_no_attention": 0.286,
-                                                          "attention": 0.22})
+                   n_valid_words=len(valid), n_test_words=len(test),
+                   published_wer={"sequitur": 0.245, "lstm_no_attention": 0.286, "attention": 0.22})
 
     def plot(path):
         plot_history(history, path, curves={"loss": "attention", "loss_no_attention": "no attention"},

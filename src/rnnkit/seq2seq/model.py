@@ -160,7 +160,8 @@ class Seq2Seq:
         its longest source and target. ``bucket``: batches of pairs of similar lengths (the shuffled
         pairs sorted by length within windows of 50 batches, then the batches shuffled), which wastes
         far less work on padding than random batches (about 1.8x faster on CMUdict) but gives each
-        update pairs of one length only: on small sets it can stall training (seen on 121 pairs). Returns the mean training loss of each epoch."""
+        update pairs of one length only: on small sets it can stall training (seen on 121 pairs).
+        Returns the mean training loss of each epoch."""
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = self._batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths)
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         if self.optimizer is None:
