@@ -19,14 +19,20 @@ $(STAMP): $(REQS)
 	$(VPY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# espeak-ng renders the spoken-digit corpus (speech recipe). Best effort: the recipe names the
-# install command when it is missing, and nothing else needs it.
+# The speech synthesisers of the spoken-digit corpus (speech recipes): espeak-ng, flite and festival
+# with two voices. Best effort: the recipe names the install command when one is missing, and nothing
+# else needs them. Installs only what is missing (idempotent).
+SPEECH_PROGRAMS = espeak-ng flite text2wave
+SPEECH_PACKAGES = espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts
 system-deps:
-	@command -v espeak-ng >/dev/null 2>&1 || { \
+	@missing=""; for p in $(SPEECH_PROGRAMS); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing="$$missing festvox-us-slt-hts"; \
+	[ -d /usr/share/festival/voices/english/kal_diphone ] || missing="$$missing festvox-kallpc16k"; \
+	[ -z "$$missing" ] || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null) \
-	      || echo "warning: could not install espeak-ng (apt-get install espeak-ng)"; \
-	  else echo "warning: espeak-ng missing; install it with: apt-get install espeak-ng"; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SPEECH_PACKAGES) >/dev/null) \
+	      || echo "warning: could not install $(SPEECH_PACKAGES) (apt-get install $(SPEECH_PACKAGES))"; \
+	  else echo "warning:$$missing missing; install with: apt-get install $(SPEECH_PACKAGES)"; fi; }
 
 demo: setup system-deps
 	$(VPY) -m rnnkit.cli demo

@@ -275,10 +275,21 @@ def cmd_transcribe(args):
                        f"{model.loss!r}, {'with' if 'feature_params' in model.metadata else 'no'} "
                        "feature parameters in its metadata); train one with `rnnkit train speech-digits`")
     for f in args.files:
-        check_audio(f)
-    app = load_app("speech-digits")
+        check_audio(f, args.sample_rate)
+    read = {"raw_rate": args.sample_rate, "raw_format": args.format, "channels": args.channels,
+            "trim_db": args.trim_db}
+    if not args.stream:
+        app = load_app("speech-digits")
+        for f in args.files:
+            print(f"{f}: {app.transcribe(model, f, **read)}")
+        return
+    live = load_app("speech-digits").speech_live
     for f in args.files:
-        print(f"{f}: {app.transcribe(model, f)}")
+        emitted, stats = live.stream_file(model, f, args.chunk_ms, **read)
+        for t, d in emitted:
+            print(f"{f}: {t:7.2f} s  {d}", flush=True)
+        print(f"{f}: {' '.join(str(d) for _, d in emitted)} (streamed in {args.chunk_ms:g} ms chunks: real-time "
+              f"factor {stats['real_time_factor']:.3f}, mean delay {stats['mean_delay_seconds'] or 0:.3f} s)")
 
 
 def cmd_demo(args):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ._version import __version__
 from .cli_help import TrainHelp
+from .data import audio
 from .data.text import unescape
 from .layers import Recurrent
 from .model import Sequential
@@ -203,7 +204,21 @@ def build_parser(commands, extra=()):
 
     tr = command("transcribe", "spoken digits to text with a CTC model")
     tr.add_argument("model", metavar="MODEL", help="a model file written by `rnnkit train speech-digits`")
-    tr.add_argument("files", nargs="+", metavar="AUDIO", help="audio files (WAV, FLAC or OGG)")
+    tr.add_argument("files", nargs="+", metavar="AUDIO",
+                    help="audio files: WAV, FLAC, OGG, or headerless .raw / .pcm (with --sample-rate)")
+    tr.add_argument("--sample-rate", type=int_at_least(1000), metavar="HZ",
+                    help="sample rate of .raw / .pcm files (required for them; other files say their own)")
+    tr.add_argument("--format", choices=sorted(audio.RAW_FORMATS), default="s16le",
+                    help="sample format of .raw / .pcm files (default s16le: signed 16-bit little-endian)")
+    tr.add_argument("--channels", type=POSITIVE, default=1, metavar="N",
+                    help="interleaved channels of .raw / .pcm files, averaged to mono (default 1)")
+    tr.add_argument("--trim-db", type=positive_float, metavar="DB",
+                    help="cut leading and trailing audio quieter than the peak by DB decibels (default: keep all)")
+    tr.add_argument("--stream", action="store_true",
+                    help="transcribe as a live stream: audio in --chunk-ms chunks, each digit printed with its "
+                         "time as soon as it is decided (needs a model trained with --set streaming=true)")
+    tr.add_argument("--chunk-ms", type=positive_float, default=100.0, metavar="MS",
+                    help="chunk length of --stream, milliseconds (default 100)")
 
     for add in extra:
         add(command)
@@ -288,18 +303,22 @@ def check_inputs_fit(model, X, path):
                        "and reads (batch, time, features)")
 
 
-def check_audio(path):
-    """An audio file soundfile can read (WAV, FLAC, OGG), checked before the model runs."""
+def check_audio(path, raw_rate=None):
+    """An audio file soundfile can read (WAV, FLAC, OGG), or a headerless .raw / .pcm file given
+    its sample rate, checked before the model runs."""
     import soundfile as sf
     p = existing_file(path, "an audio file")
     if p.stat().st_size == 0:
         raise CliError(f"{path}: an empty file, not audio")
-    if p.suffix.lower() in (".raw", ".pcm"):
-        raise CliError(f"{path}: headerless raw audio has no sample rate or sample format; convert it "
-                       f"to .wav first (e.g. sox -t raw -r 16000 -e signed -b 16 -c 1 {p.name} out.wav)")
+    if p.suffix.lower() in audio.RAW_SUFFIXES:
+        if raw_rate is None:
+            raise CliError(f"{path}: headerless raw audio has no sample rate; give it with --sample-rate HZ "
+                           "(and --format, default s16le; --channels, default 1)", EXIT_USAGE)
+        return
     try:
         frames = sf.info(str(p)).frames
     except (sf.SoundFileError, TypeError, RuntimeError) as e:
-        raise CliError(f"{path}: not a readable audio file (WAV, FLAC or OGG): {e}") from None
+        raise CliError(f"{path}: not a readable audio file (WAV, FLAC or OGG; .raw / .pcm with --sample-rate): "
+                       f"{e}") from None
     if frames == 0:
         raise CliError(f"{path}: holds no audio samples")

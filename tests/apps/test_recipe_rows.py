@@ -8,8 +8,8 @@ cost seconds; the expected counts are recomputed here from the data loaders.
 import numpy as np
 import pytest
 
-from rnnkit.apps import actions, adding, charlm, sentiment, speech_digits, speech_vowels, stocks, sunspots
-from rnnkit.data import audio, classification, corpora, packages, speech, timeseries
+from rnnkit.apps import actions, adding, charlm, sentiment, speech_digits, speech_grid, speech_vowels, stocks, sunspots
+from rnnkit.data import audio, classification, corpora, packages, timeseries
 
 
 def _needs(loader):
@@ -124,14 +124,22 @@ def test_speech_digits_row(monkeypatch):
               "n_val": 2, "n_test": 4, "cache": False}
     corpora_read, load_corpus = {}, speech_digits.load_corpus
 
+    cell_corpus = speech_grid.cell_corpus
+
     def recording_load(config, part, feature_params=None):      # the corpora the run reads
         corpora_read[part] = load_corpus(config, part, feature_params)
         return corpora_read[part]
+
+    def recording_cell(config, cell, feature_params=None):      # the test grid reads one per condition
+        corpus = cell_corpus(config, cell, feature_params)
+        corpora_read.setdefault("test", corpus)
+        return corpus
     monkeypatch.setattr(speech_digits, "load_corpus", recording_load)
+    monkeypatch.setattr(speech_grid, "cell_corpus", recording_cell)
     result = speech_digits.run(config)
     voices = {part: corpus[2] for part, corpus in corpora_read.items()}
     assert [len(voices[p]) for p in ("train", "val", "test")] == [6, 2, 4]
-    assert set(voices["test"]) <= set(speech.TEST_VOICES) and not set(voices["train"]) & set(voices["test"])
+    assert set(voices["test"]) <= set(speech_digits.TEST_VOICES) and not set(voices["train"]) & set(voices["test"])
     _says(result.row()["data"], [f"6 utts in {len(set(voices['train']))} voices (+2 validation)"],
           [f"4 utts in {len(set(voices['test']))} unseen voices"])
 

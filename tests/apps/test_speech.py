@@ -123,8 +123,11 @@ def test_speech_digits_smoke_run_is_sane(digits_run, tmp_path):
     assert (m["n_train"], m["n_val"], m["n_test"]) == (16, 4, 8)
     assert result.value == m["der_beam"] >= 0 and m["der_greedy"] >= 0
     assert 0 <= m["string_acc_greedy"] <= 1 and 0 <= m["string_acc_beam"] <= 1
-    assert set(m["per_voice"]) <= set(speech.TEST_VOICES)
+    assert set(m["per_voice"]) <= set(sd.TEST_VOICES) and not set(sd.TEST_VOICES) & set(sd.TRAIN_VOICES)
     assert sum(v["n"] for v in m["per_voice"].values()) == 8
+    assert list(m["grid"]["rnn"]) == ["clean", "20 dB", "10 dB", "5 dB", "clean + reverb", "20 dB + reverb",
+                                      "10 dB + reverb", "5 dB + reverb"]
+    assert m["grid"]["rnn"]["clean"]["der_beam"] == m["der_beam"] and set(m["grid"]) == {"rnn", "mlp"}
     assert m["input_dim"] == 52 and m["frame_seconds"] == pytest.approx(0.03)
     assert result.baseline == m["baseline_mlp_der_beam"]
     meta = result.metadata
@@ -151,6 +154,8 @@ def test_transcribe_rendered_wav_and_saved_model(digits_run, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"{wav}: {text}"
     ev = sd.evaluate(loaded, config)
     assert ev["der_beam"] == pytest.approx(result.metrics["der_beam"])
+    noisy = "5 dB + reverb"
+    assert ev["grid"][noisy]["der_beam"] == pytest.approx(result.metrics["grid"]["rnn"][noisy]["der_beam"])
     with pytest.raises(ValueError, match="feature_params"):
         sd.transcribe(Sequential([Dense(11)]), wav)
 

@@ -73,18 +73,18 @@ def test_text_starting_with_a_dash_is_spoken_not_parsed_as_an_option(espeak):
     assert A.render_speech("-x one", "en-us").size > SR // 10
 
 
-def test_load_wav_mixes_down_and_resamples(tmp_path):
+def test_load_audio_mixes_down_and_resamples(tmp_path):
     import soundfile as sf
     stereo = np.stack([tone(0.5, 22050), tone(0.5, 22050, freq=330)], axis=1)
     path = tmp_path / "a.wav"
     sf.write(path, stereo, 22050)
-    y = A.load_wav(path, sample_rate=SR)
+    y = A.load_audio(path, sample_rate=SR)
     assert y.dtype == np.float32 and y.ndim == 1 and abs(y.size - SR // 2) <= 2
-    native = A.load_wav(path, sample_rate=None)
+    native = A.load_audio(path, sample_rate=None)
     assert native.size == stereo.shape[0]
     np.testing.assert_allclose(native, stereo.mean(axis=1), atol=1e-4)   # 16-bit file
     with pytest.raises(FileNotFoundError, match="path"):
-        A.load_wav(tmp_path / "missing.wav")
+        A.load_audio(tmp_path / "missing.wav")
 
 
 # ---------------------------------------------------------------------------------- features

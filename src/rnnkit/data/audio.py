@@ -1,7 +1,7 @@
 """Audio in: text spoken by Debian's ``espeak-ng``, or audio files, as float32 mono waveforms.
 
 ``render_speech``   text -> waveform with ``espeak-ng`` (a subprocess, no shell), resampled by librosa
-``load_wav``        WAV/FLAC/OGG file -> waveform (via ``soundfile``)
+``load_audio``      WAV/FLAC/OGG (via ``soundfile``) or headerless .raw/.pcm file -> waveform
 
 ``librosa`` and ``soundfile`` are imported inside the functions that need them, so importing this
 module stays cheap. ``espeak-ng`` is a system package: ``apt-get install espeak-ng``
@@ -37,7 +37,7 @@ import numpy as np
 from ._checks import _check_int
 
 __all__ = ["ESPEAK_INSTALL_HINT", "espeak_available", "espeak_version", "espeak_variants",
-           "render_speech", "load_wav"]
+           "render_speech", "load_audio", "RAW_FORMATS"]
 
 ESPEAK_INSTALL_HINT = ("espeak-ng is not installed (or not on PATH). Install it with "
                        "`apt-get install espeak-ng` (Debian/Ubuntu; `make system-deps` does the same).")
@@ -165,23 +165,64 @@ def render_speech(text: str, voice: str = "en-us", speed: int = 160, pitch: int 
     return _resample(y, sr, sample_rate)
 
 
-def load_wav(path, sample_rate: int | None = 16000) -> np.ndarray:
-    """Read an audio file (WAV/FLAC/OGG, via soundfile) as float32 mono at ``sample_rate`` Hz.
+#: Sample formats of headerless ``.raw`` / ``.pcm`` files: NumPy dtype and the value of full scale.
+RAW_FORMATS = {"s16le": ("<i2", 32768.0), "s32le": ("<i4", 2147483648.0), "f32le": ("<f4", 1.0),
+               "s8": ("i1", 128.0), "u8": ("u1", 128.0)}
+RAW_SUFFIXES = (".raw", ".pcm")
 
-    Channels are averaged; ``sample_rate=None`` keeps the file's own rate.
+
+def _read_raw(path: Path, rate, fmt: str, channels: int) -> tuple[np.ndarray, int]:
+    if rate is None:
+        raise ValueError(f"path: {str(path)!r} is headerless raw audio: give its sample rate (raw_rate=, or "
+                         "--sample-rate on the command line) and its sample format (default s16le)")
+    rate = _check_int(rate, "raw_rate", 1000, 192000)
+    if fmt not in RAW_FORMATS:
+        raise ValueError(f"raw_format: expected one of {', '.join(RAW_FORMATS)}, got {fmt!r:.40}")
+    dtype, scale = RAW_FORMATS[fmt]
+    channels = _check_int(channels, "channels", 1, 64)
+    data = path.read_bytes()
+    frame = np.dtype(dtype).itemsize * channels
+    if len(data) % frame:
+        raise ValueError(f"path: {str(path)!r} holds {len(data)} bytes, not a whole number of {fmt} frames of "
+                         f"{channels} channel(s) ({frame} bytes each): wrong --format or --channels?")
+    pcm = np.frombuffer(data, dtype=dtype).reshape(-1, channels).astype(np.float32)
+    if fmt == "u8":
+        pcm -= 128.0
+    return (pcm / np.float32(scale)).mean(axis=1, dtype=np.float32), rate
+
+
+def load_audio(path, sample_rate: int | None = 16000, raw_rate: int | None = None, raw_format: str = "s16le",
+               channels: int = 1, trim_db: float | None = None) -> np.ndarray:
+    """Read an audio file as float32 mono at ``sample_rate`` Hz (None: the file's own rate).
+
+    WAV, FLAC and OGG (Vorbis) through soundfile; headerless ``.raw`` / ``.pcm`` files with the
+    sample rate ``raw_rate`` (required: such a file does not say), the sample format ``raw_format``
+    (``RAW_FORMATS``: s16le, s32le, f32le, s8, u8) and ``channels`` interleaved channels. Channels
+    are averaged; the result is resampled (soxr) when the rates differ. ``trim_db``: cut leading
+    and trailing parts quieter than the peak by that many dB (librosa's trim; None: keep all).
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the problem for
+    anything unreadable, empty, or a raw file whose size does not fit its format.
     """
     import soundfile as sf
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no audio file at {str(path)!r}")
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, TypeError, ValueError) as e:    # soundfile's LibsndfileError is a RuntimeError
-        raise ValueError(f"path: {str(path)!r} is not a readable audio file (WAV, FLAC or OGG with a "
-                         f"header): {e}") from None
-    if data.shape[0] == 0:
+    if path.suffix.lower() in RAW_SUFFIXES:
+        y, sr = _read_raw(path, raw_rate, raw_format, channels)
+    else:
+        try:
+            data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        except (RuntimeError, TypeError, ValueError) as e:    # soundfile's LibsndfileError is a RuntimeError
+            raise ValueError(f"path: {str(path)!r} is not a readable audio file (WAV, FLAC or OGG with a "
+                             f"header, or .raw / .pcm with a sample rate): {e}") from None
+        y = data.mean(axis=1, dtype=np.float32)
+    if y.shape[0] == 0:
         raise ValueError(f"path: {str(path)!r} holds no audio samples")
-    y = data.mean(axis=1, dtype=np.float32)
-    if sample_rate is None:
-        return np.ascontiguousarray(y)
-    return _resample(y, sr, _check_int(sample_rate, "sample_rate", 1000, 192000))
+    if sample_rate is not None:
+        y = _resample(y, sr, _check_int(sample_rate, "sample_rate", 1000, 192000))
+        sr = sample_rate
+    if trim_db is not None:
+        import librosa
+        trimmed, _ = librosa.effects.trim(y, top_db=float(trim_db), frame_length=512, hop_length=128)
+        y = trimmed if trimmed.size else y
+    return np.ascontiguousarray(y, dtype=np.float32)

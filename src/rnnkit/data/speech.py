@@ -12,6 +12,7 @@ loss with the blank as an extra class (seed §2.6). ``TRAIN_VOICES`` and the hel
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -23,18 +24,24 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .._threads import blas_threads
-from . import audio
+from . import audio, synth
+from . import augment as augmentation
 from ._checks import _check_int, _check_range
 from .cache import _write_npz_atomic, cache_dir
 from .packages import _dist_version
 from .speech_features import featurize
 
 __all__ = [
-    "DIGIT_WORDS", "DIGIT_VOICES", "TRAIN_VOICES", "TEST_VOICES", "DigitSpec", "digit_text",
+    "DIGIT_WORDS", "FILLER_PHRASES", "DIGIT_VOICES", "TRAIN_VOICES", "TEST_VOICES", "DigitSpec", "digit_text",
     "sample_digit_specs", "make_digit_corpus", "make_digit_dataset",
 ]
 
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+#: What a filler utterance says (no digits: the model must output nothing); "" is silence.
+FILLER_PHRASES = ["", "hello", "okay", "thank you", "please call me back", "the weather is nice today",
+                  "um let me see", "good morning", "yes", "no", "maybe later", "what was that",
+                  "and then", "just a moment please"]
 
 #: Voices used for training. Chosen (and each checked to render distinct audio with espeak-ng 1.51)
 #: to cover four accents and male, female and Klatt-synthesised timbres; median F0 on a test
@@ -108,16 +115,24 @@ def _check_voices(voices) -> list[str]:
 
 
 def sample_digit_specs(n: int, voices: Sequence[str], seed, min_len: int = 3, max_len: int = 7,
-                       speeds=(130, 190), pitches=(30, 70)) -> list[DigitSpec]:
+                       speeds=(130, 190), pitches=(30, 70), oh_prob: float = 0.0,
+                       filler_prob: float = 0.0) -> list[DigitSpec]:
     """Draw ``n`` utterance descriptions: digit strings of ``min_len..max_len`` digits (uniform
     length, uniform digits), a voice (uniform over ``voices``), a speed and a pitch (uniform
-    integers in the inclusive ranges). Deterministic for a given ``seed`` (int or Generator)."""
+    integers in the inclusive ranges). Deterministic for a given ``seed`` (int or Generator).
+
+    ``oh_prob``: each zero is said "oh" instead of "zero" with this probability. ``filler_prob``:
+    the utterance is one of ``FILLER_PHRASES`` instead (no digits, empty labels; "" is silence).
+    With both 0 the draws are those of earlier versions (the same corpora)."""
     n = _check_int(n, "n", 0)
     voices = _check_voices(voices)
     min_len = _check_int(min_len, "min_len", 1)
     max_len = _check_int(max_len, "max_len", min_len)
     speeds = _check_range(speeds, "speeds", *audio._ESPEAK_SPEED_RANGE)
     pitches = _check_range(pitches, "pitches", *audio._ESPEAK_PITCH_RANGE)
+    for name, prob in (("oh_prob", oh_prob), ("filler_prob", filler_prob)):
+        if not 0.0 <= float(prob) <= 1.0:
+            raise ValueError(f"{name}: expected a probability in [0, 1], got {prob!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     specs = []
     for _ in range(n):
@@ -126,16 +141,37 @@ def sample_digit_specs(n: int, voices: Sequence[str], seed, min_len: int = 3, ma
         voice = voices[int(rng.integers(len(voices)))]
         speed = int(rng.integers(speeds[0], speeds[1] + 1))
         pitch = int(rng.integers(pitches[0], pitches[1] + 1))
-        specs.append(DigitSpec(digit_text(labels), labels, voice, speed, pitch))
+        text = digit_text(labels)
+        if oh_prob > 0:        # extra draws only when asked for: the plain corpora stay as they were
+            text = " ".join("oh" if d == 0 and rng.random() < oh_prob else DIGIT_WORDS[d] for d in labels)
+        if filler_prob > 0 and rng.random() < filler_prob:
+            text, labels = FILLER_PHRASES[int(rng.integers(len(FILLER_PHRASES)))], np.zeros(0, np.int64)
+        specs.append(DigitSpec(text, labels, voice, speed, pitch))
     return specs
 
 
 def _check_renderable(specs: list[DigitSpec]) -> None:
-    """Fail before rendering anything: every voice must be valid and espeak-ng installed."""
+    """Fail before rendering anything: every voice must be valid and its engine installed."""
     for v in dict.fromkeys(s.voice for s in specs):
-        audio._resolve_voice(v)
-    if specs:
-        audio._espeak_exe()
+        engine, name = synth.split_voice(v)
+        if engine == "espeak":
+            audio._resolve_voice(name)
+        synth._exe(engine)
+
+
+def _render(spec: DigitSpec, sample_rate: int) -> np.ndarray:
+    if not spec.text:          # a silent filler: 0.4-0.8 s of nothing (augmentation adds the room)
+        return np.zeros(int(sample_rate * 0.6 * 160 / spec.speed), dtype=np.float32)
+    return _render_cached(spec.text, spec.voice, spec.speed, spec.pitch, sample_rate)
+
+
+@functools.lru_cache(maxsize=2048)
+def _render_cached(text, voice, speed, pitch, sample_rate):
+    """Rendering is deterministic, so the same utterance under several conditions (the test grid)
+    is synthesised once per process; read-only, so no caller can change the cached samples."""
+    y = synth.render(text, voice, speed, pitch, sample_rate)
+    y.flags.writeable = False
+    return y
 
 
 def _run_pool(fn, items, n_jobs: int) -> list:
@@ -160,11 +196,7 @@ def make_digit_corpus(n: int, voices: Sequence[str], seed, min_len: int = 3, max
     specs = sample_digit_specs(n, voices, seed, min_len, max_len, speeds, pitches)
     _check_renderable(specs)
 
-    def render(spec: DigitSpec):
-        wave = audio.render_speech(spec.text, spec.voice, spec.speed, spec.pitch, sample_rate)
-        return wave, spec.labels, spec.voice
-
-    return _run_pool(render, specs, n_jobs)
+    return _run_pool(lambda spec: (_render(spec, sample_rate), spec.labels, spec.voice), specs, n_jobs)
 
 
 def _featurize_params(feature_params) -> dict:
@@ -214,29 +246,38 @@ def _load_digit_cache(path: Path, blob: str):
 
 def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 3, max_len: int = 7,
                        speeds=(130, 190), pitches=(30, 70), sample_rate: int = 16000,
-                       n_jobs: int = 2, feature_params: dict | None = None, cache: bool = True):
+                       n_jobs: int = 2, feature_params: dict | None = None, cache: bool = True,
+                       oh_prob: float = 0.0, filler_prob: float = 0.0, augment: dict | None = None,
+                       spec_augment: dict | None = None):
     """Featurised spoken-digit corpus: ``(features, labels, voices)``, three lists of length ``n``.
 
     ``features[i]`` is ``featurize(wave_i, **feature_params)`` (float32 ``(frames, dim)``),
-    ``labels[i]`` the int64 digits, ``voices[i]`` the voice name. Rendering and featurising run
-    together on ``n_jobs`` threads, with BLAS limited to one thread meanwhile (see
-    ``rnnkit._threads``). When featurising many waveforms yourself on a small machine, do the
-    same (``threadpoolctl.threadpool_limits(1, "blas")`` or ``OPENBLAS_NUM_THREADS=1``).
+    ``labels[i]`` the int64 digits, ``voices[i]`` the voice name (``synth``: espeak-ng, flite or
+    festival). ``oh_prob`` / ``filler_prob``: see ``sample_digit_specs``. ``augment``: settings of
+    ``augment.augment`` (None: clean audio), applied to utterance i with the generator
+    ``default_rng([seed, i])``, babble drawn from the corpus's first 64 utterances; ``spec_augment``:
+    keyword arguments of ``augment.spec_augment`` (None: no masking), generator ``[seed, i, 1]``;
+    so the corpus is the same whatever ``n_jobs`` is. Rendering and featurising run on ``n_jobs``
+    threads, with BLAS limited to one thread meanwhile (see ``rnnkit._threads``).
 
     The result is cached in ``cache_dir()`` as ``digits-<key>.npz``, the key being a hash of every
-    generation and feature parameter plus the espeak-ng, librosa and cache-format versions. The
-    file holds plain arrays only (features concatenated along time with offsets, labels likewise,
-    voice names as a fixed-width string array), loads with ``allow_pickle=False`` and is written
-    atomically (temporary file, then rename). ``seed`` must be an int (it is part of the key).
-    ``cache=False`` neither reads nor writes the cache.
+    generation, augmentation and feature parameter plus the synthesisers', librosa's and the cache
+    format's versions. The file holds plain arrays only (features concatenated along time with
+    offsets, labels likewise, voice names as a fixed-width string array), loads with
+    ``allow_pickle=False`` and is written atomically (temporary file, then rename). ``seed`` must
+    be an int (it is part of the key). ``cache=False`` neither reads nor writes the cache.
     """
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed: expected an int (it keys the cache), got {type(seed).__name__}")
     voices = _check_voices(voices)
     fparams = _featurize_params(feature_params)
     # draw the utterances first: validates n, lengths and ranges before anything else happens
-    specs = sample_digit_specs(n, voices, seed, min_len, max_len, speeds, pitches)
+    specs = sample_digit_specs(n, voices, seed, min_len, max_len, speeds, pitches, oh_prob, filler_prob)
     sample_rate = _check_int(sample_rate, "sample_rate", 1000, 192000)
+    if augment is not None:
+        augment = {**augmentation.AUGMENT_DEFAULTS, **augment}
+        augmentation.augment(np.zeros(10, np.float32), np.random.default_rng(0), sample_rate, (), augment)  # checks
+    engines = sorted({synth.split_voice(v)[0] for v in voices})
     key_params = {
         "format": _CACHE_FORMAT, "n": int(n), "voices": voices, "seed": int(seed),
         "min_len": int(min_len), "max_len": int(max_len), "speeds": [int(v) for v in speeds],
@@ -244,6 +285,10 @@ def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 
         "espeak": audio.espeak_version() if audio.espeak_available() else "missing",
         "librosa": _dist_version("librosa"),
     }
+    if oh_prob or filler_prob or augment is not None or spec_augment is not None or engines != ["espeak"]:
+        # only new options enter the key: a plain espeak corpus keeps the key (and cache file) it had
+        key_params.update(oh_prob=float(oh_prob), filler_prob=float(filler_prob), augment=augment,
+                          spec_augment=spec_augment, engines={e: synth.version(e) for e in engines})
     blob = json.dumps(key_params, sort_keys=True, default=str)
     key = hashlib.sha256(blob.encode()).hexdigest()[:20]
     path = cache_dir() / f"digits-{key}.npz"
@@ -256,13 +301,16 @@ def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 
                           stacklevel=2)
 
     _check_renderable(specs)
-
-    def work(spec: DigitSpec):
-        wave = audio.render_speech(spec.text, spec.voice, spec.speed, spec.pitch, sample_rate)
-        return featurize(wave, sample_rate=sample_rate, **fparams)
-
     with blas_threads(1):  # many small products: BLAS threads cost ~10x here (see rnnkit._threads)
-        features = _run_pool(work, specs, n_jobs)
+        waves = _run_pool(lambda spec: _render(spec, sample_rate), specs, n_jobs)
+        if augment is not None:
+            pool = [w for w in waves[:64] if w.any()]
+            waves = _run_pool(lambda i: augmentation.augment(waves[i], np.random.default_rng([seed, i]), sample_rate,
+                                                             pool, augment), list(range(len(waves))), n_jobs)
+        features = _run_pool(lambda w: featurize(w, sample_rate=sample_rate, **fparams), waves, n_jobs)
+    if spec_augment is not None:
+        features = [augmentation.spec_augment(f, np.random.default_rng([seed, i, 1]), **spec_augment)
+                    for i, f in enumerate(features)]
     labels = [s.labels for s in specs]
     utt_voices = [s.voice for s in specs]
     if cache:

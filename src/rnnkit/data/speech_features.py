@@ -53,7 +53,7 @@ def _check_features(features, name: str = "features") -> np.ndarray:
 
 
 def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25, hop_ms: float = 10,
-         deltas: bool | int = False, n_mels: int = 40) -> np.ndarray:
+         deltas: bool | int = False, n_mels: int = 40, top_db: float | None = 80.0) -> np.ndarray:
     """MFCCs of a mono waveform: ``(frames, n_mfcc * (1 + order))`` float32, via librosa.
 
     Frames of ``frame_ms`` (25 ms, Hann window) every ``hop_ms`` (10 ms), FFT size the next power
@@ -63,6 +63,10 @@ def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
 
     deltas: ``False``/0 none; ``True``/1 appends first differences (``librosa.feature.delta``,
     9-frame window); 2 appends first and second differences.
+
+    top_db: the log-mel energies are floored at the utterance's loudest minus ``top_db`` dB
+    (librosa's default, 80); None floors each at 1e-10 only, so a frame depends on its own samples
+    alone, which a streaming front end needs (``speech_stream``).
     """
     wave = _check_wave(wave)
     sample_rate = _check_int(sample_rate, "sample_rate", 1000, 192000)
@@ -84,8 +88,9 @@ def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
         # librosa warns on signals shorter than n_fft; centred frames are zero-padded anyway
         # (pad_mode="constant"), so padding the end with zeros leaves the kept frames unchanged.
         y = np.concatenate([y, np.zeros(n_fft - y.size, np.float32)])
-    m = librosa.feature.mfcc(y=y, sr=sample_rate, n_mfcc=n_mfcc, n_fft=n_fft, win_length=win,
-                             hop_length=hop, n_mels=n_mels, center=True, pad_mode="constant")
+    mel = librosa.feature.melspectrogram(y=y, sr=sample_rate, n_fft=n_fft, win_length=win, hop_length=hop,
+                                         n_mels=n_mels, center=True, pad_mode="constant")
+    m = librosa.feature.mfcc(S=librosa.power_to_db(mel, top_db=top_db), n_mfcc=n_mfcc)
     m = m[:, :n_frames]
     parts = [m]
     if order:
@@ -97,6 +102,19 @@ def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
             parts.extend(np.zeros_like(m) for _ in range(order))
     out = np.concatenate(parts, axis=0).T
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def normalize_running(features, eps: float = 1e-5) -> np.ndarray:
+    """Causal CMVN: frame t is normalised by the mean and variance of frames 0..t (float64
+    running sums), so it never depends on later audio; frame 0 becomes 0. What a streaming
+    recogniser can compute (``speech_stream.StreamingFeaturizer`` gives the same numbers)."""
+    x = _check_features(features)
+    n = np.arange(1, x.shape[0] + 1, dtype=np.float64)[:, None]
+    s1 = np.cumsum(x, axis=0, dtype=np.float64)
+    s2 = np.cumsum(np.square(x, dtype=np.float64), axis=0)
+    mean = s1 / n
+    var = np.maximum(s2 / n - mean * mean, 0.0)
+    return ((x - mean) / np.sqrt(var + eps)).astype(x.dtype, copy=False)
 
 
 def normalize_utterance(features, eps: float = 1e-5) -> np.ndarray:
@@ -140,16 +158,24 @@ def stack_context(features, k: int = 3, include_current: bool = True, stride: in
 
 
 def featurize(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
-              hop_ms: float = 10, deltas: bool | int = False, normalize: bool = True,
-              context: int = 3, include_current: bool = True, stride: int = 3) -> np.ndarray:
-    """Waveform -> model inputs: ``mfcc`` -> ``normalize_utterance`` -> ``stack_context``.
+              hop_ms: float = 10, deltas: bool | int = False, normalize: bool | str = True,
+              context: int = 3, include_current: bool = True, stride: int = 3,
+              top_db: float | None = 80.0) -> np.ndarray:
+    """Waveform -> model inputs: ``mfcc`` -> normalisation -> ``stack_context``.
 
     Defaults: 13 MFCCs on 25 ms frames every 10 ms, per-utterance CMVN, context of the 3 previous
     frames plus the current one (seed §5.2.2 plus ``MFCC_t``), every 3rd row kept: a 30 ms frame
     rate with 52 features per frame (``13 * 4``), about 33 frames per second of audio.
+
+    normalize: True (or "utterance") ``normalize_utterance``, "running" ``normalize_running``
+    (causal: with ``top_db=None`` and no deltas the whole chain can run as a stream), False none.
     """
+    if normalize not in (True, False, "utterance", "running"):
+        raise ValueError(f"normalize: expected true, false, 'utterance' or 'running', got {normalize!r:.40}")
     f = mfcc(wave, sample_rate=sample_rate, n_mfcc=n_mfcc, frame_ms=frame_ms, hop_ms=hop_ms,
-             deltas=deltas)
-    if normalize:
+             deltas=deltas, top_db=top_db)
+    if normalize == "running":
+        f = normalize_running(f)
+    elif normalize:
         f = normalize_utterance(f)
     return stack_context(f, k=context, include_current=include_current, stride=stride)
