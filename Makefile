@@ -7,7 +7,7 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 REQS    := pyproject.toml requirements/test.txt requirements/apps.txt requirements/data-nodeps.txt
 
-.PHONY: demo test bench setup system-deps clean
+.PHONY: demo test bench setup system-deps clean docs
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ test: setup system-deps
 
 bench: setup
 	$(VPY) benchmarks/bench_rnn.py
+
+# The documentation site, from docs/ and the docstrings, into build/site; --strict fails on any
+# broken link or reference. tests/docs runs the same build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VPY) -m mkdocs build --strict --quiet
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -29,6 +29,17 @@ LOSSES = ("mse", "binary_crossentropy", "crossentropy", "ctc")
 
 
 class Sequential:
+    """A stack of layers trained as one model (seed §2): ``compile`` (loss, optimiser, clipping,
+    L1/L2), ``fit``, ``evaluate``, ``predict`` / ``predict_proba`` / ``predict_classes``, ``save`` /
+    ``load`` (``rnnkit.io``), ``export_onnx``.
+
+    ``layers``: the layers in order (``Dense``, ``LSTM``, ``AttentionPooling``, ...); ``seed``: the
+    initial weights, shuffling and dropout (None: not reproducible); ``dtype``: float32 or float64.
+    Inputs: a padded (batch, time, features) array with ``lengths``, a ragged list of (time, features)
+    arrays, or token ids after an ``Embedding``.
+
+    Example: ``Sequential([LSTM(32), Dense(1)], seed=0).compile("binary_crossentropy", "adam")``.
+    """
     quantized = None     # "int8" / "float16" when loaded from a quantized file (rnnkit.quantize)
     def __init__(self, layers, seed: int | None = 0, dtype="float32"):
         layers = list(layers)
