@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.S | re.M)
 
 
@@ -20,7 +20,7 @@ def blocks(page: Path) -> list[str]:
     return FENCE.findall(page.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [p for p in PAGES if blocks(p)], ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_python_block_runs(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RNNKIT_DOCS_QUICK", "1")
@@ -47,5 +47,5 @@ def test_the_site_builds_strictly(tmp_path):
     assert r.returncode == 0, r.stderr
     api = (tmp_path / "site" / "api" / "ops" / "index.html").read_text(encoding="utf-8")
     assert "rnnkit.ops.lstm" in api and "backward" in api        # the docstrings made it into the pages
-    for page in ("your-data", "sklearn", "deploy", "distributed", "gradients", "design"):
+    for page in ("your-data", "sklearn", "deploy", "distributed", "gradients", "design", "course/forward-and-bptt"):
         assert (tmp_path / "site" / page / "index.html").is_file(), page
