@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import augment as augmentation
 from ..data import speech
 from ..ops import activations
 
@@ -34,29 +33,29 @@ def conditions(config) -> list[dict]:
     return cells
 
 
+def _utterances(config) -> dict:
+    """The arguments that draw the test utterances, the same for every cell."""
+    return dict(voices=list(config["test_voices"]), seed=int(config["test_seed"]), min_len=int(config["min_len"]),
+                max_len=int(config["max_len"]), speeds=tuple(config["speeds"]), pitches=tuple(config["pitches"]),
+                oh_prob=float(config["oh_prob"]), filler_prob=float(config["filler_prob"]))
+
+
 def cell_corpus(config, cell, feature_params=None):
     """(features, digits, voices) of the test utterances under one condition (cached on disk)."""
     fp = dict(config["features"] if feature_params is None else feature_params)
     return speech.make_digit_dataset(
-        int(config["n_test"]), list(config["test_voices"]), seed=int(config["test_seed"]),
-        min_len=int(config["min_len"]), max_len=int(config["max_len"]), speeds=tuple(config["speeds"]),
-        pitches=tuple(config["pitches"]), sample_rate=int(config["sample_rate"]), n_jobs=int(config.get("n_jobs", 2)),
-        feature_params=fp, cache=bool(config.get("cache", True)), oh_prob=float(config["oh_prob"]),
-        filler_prob=float(config["filler_prob"]), augment=cell["augment"])
+        int(config["n_test"]), **_utterances(config), sample_rate=int(config["sample_rate"]),
+        n_jobs=int(config.get("n_jobs", 2)), feature_params=fp, cache=bool(config.get("cache", True)),
+        augment=cell["augment"])
 
 
 def cell_waves(config, cell, n):
     """The first ``n`` waveforms of a cell and their digits: the audio behind ``cell_corpus``'s
     features (the same rendering, the same augmentation draws)."""
-    specs = speech.sample_digit_specs(int(config["n_test"]), list(config["test_voices"]), int(config["test_seed"]),
-                                      int(config["min_len"]), int(config["max_len"]), tuple(config["speeds"]),
-                                      tuple(config["pitches"]), float(config["oh_prob"]), float(config["filler_prob"]))
-    sr, seed = int(config["sample_rate"]), int(config["test_seed"])
-    rendered = [speech._render(s, sr) for s in specs[:max(int(n), 64)]]
-    pool = [w for w in rendered[:64] if w.any()]
-    waves = [augmentation.augment(rendered[i], np.random.default_rng([seed, i]), sr, pool,
-                                  {**augmentation.AUGMENT_DEFAULTS, **cell["augment"]}) for i in range(int(n))]
-    return waves, [s.labels for s in specs[:int(n)]]
+    specs = speech.sample_digit_specs(int(config["n_test"]), **_utterances(config))
+    seed, n = int(config["test_seed"]), int(n)
+    waves = speech.digit_waves(specs[:max(n, 64)], seed, int(config["sample_rate"]), cell["augment"])
+    return waves[:n], [s.labels for s in specs[:n]]
 
 
 def filler_false_digits(digits, hyps) -> float | None:

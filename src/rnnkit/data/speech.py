@@ -244,6 +244,19 @@ def _load_digit_cache(path: Path, blob: str):
             [names[j] for j in vidx])
 
 
+def digit_waves(specs, seed: int, sample_rate: int = 16000, augment: dict | None = None, n_jobs: int = 1) -> list:
+    """The waveforms of ``specs``, rendered and, with ``augment`` settings, augmented: utterance i
+    with the generator ``default_rng([seed, i])``, babble drawn from the first 64 utterances. The
+    audio behind ``make_digit_dataset``'s features (a prefix of at least 64 specs gives the same
+    waveforms as the whole list)."""
+    waves = _run_pool(lambda spec: _render(spec, sample_rate), specs, n_jobs)
+    if augment is None:
+        return waves
+    pool = [w for w in waves[:64] if w.any()]
+    return _run_pool(lambda i: augmentation.augment(waves[i], np.random.default_rng([seed, i]), sample_rate, pool,
+                                                    augment), list(range(len(waves))), n_jobs)
+
+
 def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 3, max_len: int = 7,
                        speeds=(130, 190), pitches=(30, 70), sample_rate: int = 16000,
                        n_jobs: int = 2, feature_params: dict | None = None, cache: bool = True,
@@ -302,11 +315,7 @@ def make_digit_dataset(n: int, voices: Sequence[str], seed: int, min_len: int = 
 
     _check_renderable(specs)
     with blas_threads(1):  # many small products: BLAS threads cost ~10x here (see rnnkit._threads)
-        waves = _run_pool(lambda spec: _render(spec, sample_rate), specs, n_jobs)
-        if augment is not None:
-            pool = [w for w in waves[:64] if w.any()]
-            waves = _run_pool(lambda i: augmentation.augment(waves[i], np.random.default_rng([seed, i]), sample_rate,
-                                                             pool, augment), list(range(len(waves))), n_jobs)
+        waves = digit_waves(specs, seed, sample_rate, augment, n_jobs)
         features = _run_pool(lambda w: featurize(w, sample_rate=sample_rate, **fparams), waves, n_jobs)
     if spec_augment is not None:
         features = [augmentation.spec_augment(f, np.random.default_rng([seed, i, 1]), **spec_augment)
