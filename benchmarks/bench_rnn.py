@@ -54,6 +54,7 @@ STREAM_INPUT = 32
 # Heavy modules, loaded by _load() after the command line (and any re-exec) is handled.
 np = torch = None
 OPS = {}
+KERNELS = {}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,8 +112,11 @@ def _load():
     from rnnkit.interop import torch as interop
     global LAYOUT
     LAYOUT = interop
+    from rnnkit.ops import _kernels
     for name in CELLS:
         OPS[name] = ops.get_cell(name)
+        _kernels.get(name)              # compiled kernels (and their BLAS) loaded before any thread limit
+    KERNELS.update({name: _kernels.path(name) for name in CELLS})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -133,6 +137,7 @@ def environment(tpc):
             env["blas"] = [{"error": repr(e)}]
     env["torch_blas"] = {"mkl": torch.backends.mkl.is_available(), "mkldnn": torch.backends.mkldnn.is_available(),
                          "num_threads_default": torch.get_num_threads()}
+    env["kernels"] = dict(KERNELS)     # per cell: "numba" (compiled loops) or "numpy" (RNNKIT_KERNELS)
     return env
 
 
@@ -150,6 +155,8 @@ def print_environment(env, args, mode):
     print(f"  torch: mkl={env['torch_blas']['mkl']} mkldnn={env['torch_blas']['mkldnn']} "
           f"default threads={env['torch_blas']['num_threads_default']}")
     print(f"  threads: {mode}")
+    print("  rnnkit kernels: " + ", ".join(f"{c} {p}" for c, p in env["kernels"].items())
+          + "   (RNNKIT_KERNELS=numpy for the NumPy reference)")
     be.print_load_at_start(env)
     print(f"  timing: median of {args.repeats} (>= {min(5, args.repeats)} if a case would exceed "
           f"{args.max_case_seconds:g} s) after 1 warm-up, rnnkit/torch interleaved"

@@ -22,5 +22,9 @@ def blas_threads(n: int | None):
     except ImportError:  # optional: without it the BLAS keeps its own default
         yield
         return
+    try:    # the compiled kernels' products run on SciPy's BLAS: load it first so that the limit covers it
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:
+        pass
     with threadpool_limits(limits=int(n), user_api="blas"):
         yield

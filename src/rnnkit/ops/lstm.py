@@ -46,8 +46,9 @@ import functools
 
 import numpy as np
 
+from . import _kernels, _seq
+from . import _lstm_kernel as _kern
 from . import _lstm_layouts as _lay
-from . import _seq
 from ._seq import batch_first, fuse_blocks, gate_blocks, sum_blocks_matmul
 
 NAME = "lstm"
@@ -85,9 +86,14 @@ def run(params, x, state0, schedule, h_mask=None):
     (B, T, _), H, dtype = x.shape, params["W_h"].shape[-1], params["W_x"].dtype
     sched = schedule
     xt, (hs, cs), m = _seq.begin_run(params, x, state0, sched, h_mask, 2)   # hs[t+1] = h_t, cs: c_t
-    tc = np.empty((T, B, H), dtype=dtype)                         # tanh(c_t)
-    layout = _lay.choose(B)
-    gates = _lay.FORWARD[layout](params, xt, hs, cs, tc, sched, m)
+    K = _kernels.get(NAME)
+    if K is not None:                                             # the compiled loop (``_numba_lstm``)
+        layout, tc = "numba", None
+        gates = _kern.forward(K, params, xt, hs, cs, sched, m)    # the kernel's own buffers
+    else:
+        tc = np.empty((T, B, H), dtype=dtype)                     # tanh(c_t)
+        layout = _lay.choose(B)
+        gates = _lay.FORWARD[layout](params, xt, hs, cs, tc, sched, m)
     out = batch_first(hs[1:], sched)
     cache = (params, xt, hs, cs, gates, tc, sched, m, layout)
     return out, _seq.final_states([hs, cs], sched), cache
@@ -109,7 +115,9 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     h_prev = (hs[:-1] if m is None else hs[:-1] * m).reshape(T * B, H)   # what W_h multiplied
     x2 = xt.reshape(T * B, D)
 
-    if layout == "fused":
+    if layout == "numba":                                         # the compiled kernels ran forward
+        dx, grads = _kern.backward(params, xt, hs, gates, m, dh, dc, d_out_tm, norms)
+    elif layout == "fused":
         da2 = _lay.backward_fused(W_h, cs, gates, tc, sched, m, dh, dc, d_out_tm, norms)
         perm = _lay.row_perm(H, _lay.FORDER)
         grads = {"W_x": _lay.unperm(da2.T @ x2, perm), "W_h": _lay.unperm(da2.T @ h_prev, perm),

@@ -1,0 +1,115 @@
+"""The compiled kernels (numba) against the NumPy reference loops, and the switch between them.
+
+The reference is ``RNNKIT_KERNELS=numpy``; the kernels must give the same outputs, final states, input
+and state gradients, weight gradients and recorded dL/dh norms, in float64 to rounding (1e-12) and in
+float32 to float32 rounding (the kernels' float32 tanh is a rational approximation of a few ulp), for
+ragged lengths, recurrent dropout, a batch of one, and both ways of feeding the input.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from rnnkit.ops import _kernels, _lstm_kernel, lstm
+from rnnkit.ops import _numba_lstm as K
+
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+def _run(mode, monkeypatch, params, x, state0, lengths, mask, d_out, d_state):
+    monkeypatch.setenv("RNNKIT_KERNELS", mode)
+    out, state, cache = lstm.forward(params, x, state0, lengths, h_mask=mask)
+    rec = []
+    dx, dstate, grads = lstm.backward(cache, d_out, d_state, record=rec)
+    return [out, *state, dx, *dstate, *(grads[k] for k in sorted(grads)), rec[0]]
+
+
+CASES = {
+    "full": dict(B=5, lengths=None, mask=False),
+    "ragged": dict(B=5, lengths=[7, 3, 7, 1, 5], mask=False),
+    "dropout": dict(B=5, lengths=None, mask=True),
+    "ragged-dropout": dict(B=5, lengths=[2, 7, 7, 4, 1], mask=True),
+    "batch-of-one": dict(B=1, lengths=None, mask=False),
+    "batch-of-one-short": dict(B=1, lengths=[4], mask=False),
+    "wide-batch": dict(B=19, lengths=None, mask=False),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("feed", ["stacked", "projected"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_lstm_kernels_match_the_numpy_reference(case, feed, dtype, monkeypatch):
+    c = CASES[case]
+    B, T, D, H = c["B"], 7, 3, 8
+    monkeypatch.setattr(_lstm_kernel, "STACK_RATIO", 1.0 if feed == "stacked" else 1e9)
+    assert _lstm_kernel.stacked(D, H) == (feed == "stacked")
+    rng = np.random.default_rng(0)
+    params = {k: (0.6 * rng.standard_normal(s)).astype(dtype) for k, s in lstm.param_shapes(D, H).items()}
+    x = rng.standard_normal((B, T, D)).astype(dtype)
+    state0 = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    lengths = None if c["lengths"] is None else np.array(c["lengths"])
+    mask = (rng.random((B, H)) > 0.3).astype(dtype) / 0.7 if c["mask"] else None
+    d_out = rng.standard_normal((B, T, H)).astype(dtype)
+    d_state = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    args = (params, x, state0, lengths, mask, d_out, d_state)
+    ref = _run("numpy", monkeypatch, *args)
+    fast = _run("numba", monkeypatch, *args)
+    assert [a.dtype for a in fast[:-1]] == [a.dtype for a in ref[:-1]]
+    for a, b in zip(ref, fast):
+        np.testing.assert_allclose(b, a, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+def test_the_kernel_path_is_the_default_and_the_switch_works(monkeypatch):
+    monkeypatch.delenv("RNNKIT_KERNELS", raising=False)
+    assert _kernels.mode() == "auto" and _kernels.path("lstm") == "numba"
+    monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
+    assert _kernels.path("lstm") == "numpy"
+    monkeypatch.setenv("RNNKIT_KERNELS", "fastest")
+    with pytest.raises(ValueError, match="RNNKIT_KERNELS='fastest': expected one of auto, numba, numpy"):
+        _kernels.mode()
+
+
+def test_a_missing_numba_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(_kernels._loaded, "lstm", None)          # as if the import had failed
+    monkeypatch.setenv("RNNKIT_KERNELS", "auto")
+    assert _kernels.get("lstm") is None                           # auto: fall back to NumPy
+    monkeypatch.setenv("RNNKIT_KERNELS", "numba")
+    with pytest.raises(ImportError, match=r"pip install 'rnnkit\[fast\]'"):
+        _kernels.get("lstm")
+
+
+@numba.njit
+def _tanh_all(x, out):
+    for k in range(x.size):
+        out[k] = K.tanh(x[k])
+
+
+def test_the_float32_tanh_is_within_a_few_ulp_everywhere():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-12, 12, 2_000_000), np.geomspace(1e-30, 12, 200_000),
+                        -np.geomspace(1e-30, 12, 200_000), [0.0, -0.0, 9.0, -9.0]]).astype(np.float32)
+    out = np.empty_like(x)
+    _tanh_all(x, out)
+    exact = np.tanh(x.astype(np.float64))
+    ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert (np.abs(out - exact) / ulp).max() <= 8
+    special = np.array([np.nan, np.inf, -np.inf, 1e30, -1e30], dtype=np.float32)
+    out = np.empty_like(special)
+    _tanh_all(special, out)
+    assert np.isnan(out[0]) and np.all(np.abs(out[1:] - [1, -1, 1, -1]) <= 6e-8)
+
+
+def test_the_float64_tanh_is_the_c_library_one():
+    x = np.linspace(-20, 20, 10001)
+    out = np.empty_like(x)
+    _tanh_all(x, out)
+    np.testing.assert_allclose(out, np.tanh(x), rtol=1e-15, atol=0)
+
+
+def test_importing_rnnkit_does_not_import_numba():
+    import subprocess
+    import sys
+    code = "import sys, rnnkit, rnnkit.ops, rnnkit.layers; print('numba' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
+        == "False"
