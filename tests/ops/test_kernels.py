@@ -11,17 +11,17 @@ import numba
 import numpy as np
 import pytest
 
-from rnnkit.ops import _kernels, _lstm_kernel, lstm
-from rnnkit.ops import _numba_lstm as K
+from rnnkit.ops import _kernel_glue, _kernels, gru, lstm, rnn
+from rnnkit.ops import _numba_common as K
 
 TOL = {np.float64: 1e-12, np.float32: 2e-5}
 
 
-def _run(mode, monkeypatch, params, x, state0, lengths, mask, d_out, d_state):
+def _run(mode, monkeypatch, op, options, params, x, state0, lengths, mask, d_out, d_state):
     monkeypatch.setenv("RNNKIT_KERNELS", mode)
-    out, state, cache = lstm.forward(params, x, state0, lengths, h_mask=mask)
+    out, state, cache = op.forward(params, x, state0, lengths, h_mask=mask, **options)
     rec = []
-    dx, dstate, grads = lstm.backward(cache, d_out, d_state, record=rec)
+    dx, dstate, grads = op.backward(cache, d_out, d_state, record=rec)
     return [out, *state, dx, *dstate, *(grads[k] for k in sorted(grads)), rec[0]]
 
 
@@ -34,30 +34,36 @@ CASES = {
     "batch-of-one-short": dict(B=1, lengths=[4], mask=False),
     "wide-batch": dict(B=19, lengths=None, mask=False),
 }
+CELLS = {"lstm": (lstm, {}), "rnn-tanh": (rnn, {"nonlinearity": "tanh"}),
+         "rnn-relu": (rnn, {"nonlinearity": "relu"}), "gru-seed": (gru, {"reset_after": False}),
+         "gru-reset-after": (gru, {"reset_after": True})}
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("feed", ["stacked", "projected"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_lstm_kernels_match_the_numpy_reference(case, feed, dtype, monkeypatch):
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_kernels_match_the_numpy_reference(cell, case, feed, dtype, monkeypatch):
+    op, options = CELLS[cell]
     c = CASES[case]
     B, T, D, H = c["B"], 7, 3, 8
-    monkeypatch.setattr(_lstm_kernel, "STACK_RATIO", 1.0 if feed == "stacked" else 1e9)
-    assert _lstm_kernel.stacked(D, H) == (feed == "stacked")
+    monkeypatch.setattr(_kernel_glue, "STACK_RATIO", 1.0 if feed == "stacked" else 1e9)
+    assert _kernel_glue.stacked(D, H) == (feed == "stacked")
     rng = np.random.default_rng(0)
-    params = {k: (0.6 * rng.standard_normal(s)).astype(dtype) for k, s in lstm.param_shapes(D, H).items()}
+    params = {k: (0.6 * rng.standard_normal(s)).astype(dtype) for k, s in op.param_shapes(D, H).items()}
     x = rng.standard_normal((B, T, D)).astype(dtype)
-    state0 = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    state0 = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in op.STATE_NAMES)
     lengths = None if c["lengths"] is None else np.array(c["lengths"])
     mask = (rng.random((B, H)) > 0.3).astype(dtype) / 0.7 if c["mask"] else None
     d_out = rng.standard_normal((B, T, H)).astype(dtype)
-    d_state = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
-    args = (params, x, state0, lengths, mask, d_out, d_state)
+    d_state = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in op.STATE_NAMES)
+    args = (op, options, params, x, state0, lengths, mask, d_out, d_state)
     ref = _run("numpy", monkeypatch, *args)
     fast = _run("numba", monkeypatch, *args)
     assert [a.dtype for a in fast[:-1]] == [a.dtype for a in ref[:-1]]
-    for a, b in zip(ref, fast):
-        np.testing.assert_allclose(b, a, rtol=TOL[dtype], atol=TOL[dtype])
+    for a, b in zip(ref, fast):       # relative to the array's scale: sums of large terms cancel
+        tol = TOL[dtype]
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol * max(1.0, float(np.nanmax(np.abs(a)))))
 
 
 def test_the_kernel_path_is_the_default_and_the_switch_works(monkeypatch):
@@ -72,6 +78,7 @@ def test_the_kernel_path_is_the_default_and_the_switch_works(monkeypatch):
 
 def test_a_missing_numba_names_the_install_command(monkeypatch):
     monkeypatch.setitem(_kernels._loaded, "lstm", None)          # as if the import had failed
+    monkeypatch.setattr(_kernels, "_chosen", {})
     monkeypatch.setenv("RNNKIT_KERNELS", "auto")
     assert _kernels.get("lstm") is None                           # auto: fall back to NumPy
     monkeypatch.setenv("RNNKIT_KERNELS", "numba")
@@ -113,3 +120,24 @@ def test_importing_rnnkit_does_not_import_numba():
     code = "import sys, rnnkit, rnnkit.ops, rnnkit.layers; print('numba' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
         == "False"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_compiled_step_matches_the_numpy_step(cell, B, dtype, monkeypatch):
+    op, options = CELLS[cell]
+    rng = np.random.default_rng(1)
+    D, H = 3, 8
+    params = {k: (0.6 * rng.standard_normal(s)).astype(dtype) for k, s in op.param_shapes(D, H).items()}
+    x_t = rng.standard_normal((B, 2 * D)).astype(dtype)[:, ::2]      # not contiguous, as x[:, t] is
+    state = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in op.STATE_NAMES)
+    monkeypatch.setenv("RNNKIT_KERNELS", "numpy")
+    ref = op.step(params, x_t, state, **options)
+    monkeypatch.setenv("RNNKIT_KERNELS", "numba")
+    fast = op.step(params, x_t, state, **options)
+    for a, b in zip(ref, fast):
+        assert b.dtype == a.dtype and b.shape == a.shape
+        np.testing.assert_allclose(b, a, rtol=TOL[dtype], atol=TOL[dtype])
+    mixed = op.step(params, x_t.astype(np.float64 if dtype == np.float32 else np.float32), state, **options)
+    assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(ref, mixed))   # other dtypes: the NumPy step

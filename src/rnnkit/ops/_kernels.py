@@ -20,6 +20,9 @@ MODES = ("auto", "numba", "numpy")
 _loaded: dict = {}
 
 
+_chosen: dict = {}             # (RNNKIT_KERNELS as set, cell) -> module or None: ``step`` is ~2 us
+
+
 def mode() -> str:
     """The kernel mode ``RNNKIT_KERNELS`` asks for (``auto`` when unset)."""
     value = os.environ.get(ENV, "auto").strip().lower() or "auto"
@@ -29,7 +32,17 @@ def mode() -> str:
 
 
 def get(cell: str):
-    """The compiled kernel module of ``cell`` ("lstm"), or None when NumPy runs the loops."""
+    """The compiled kernel module of ``cell`` ("lstm", "gru", "rnn"), or None when NumPy runs the loops."""
+    key = (os.environ.get(ENV), cell)
+    try:
+        return _chosen[key]
+    except KeyError:
+        pass
+    _chosen[key] = module = _choose(cell)
+    return module
+
+
+def _choose(cell: str):
     m = mode()
     if m == "numpy":
         return None

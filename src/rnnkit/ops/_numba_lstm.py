@@ -8,72 +8,20 @@ equations are ``lstm.py``'s (seed §4.1); what differs is how they are evaluated
   fast as ``h @ W_h.T`` for the small batches of a recurrent step (measured: 8 x 128 -> 32 us vs 63 us);
 - one pass per step over the gates: pre-activation sum, the three sigmoids and tanh, the cell update,
   tanh(c) and h, fused, instead of ~10 NumPy passes;
-- float32 tanh is a rational minimax approximation (``_tanh32``: relative error of the formula below
-  1.3e-9 on [0, 9], about 6 float32 ulp at most once rounded, saturated beyond 9) which vectorises;
-  float64 uses the C library's tanh (exact to rounding). sigma(a) = 0.5 tanh(a/2) + 0.5.
-
-``error_model="numpy"`` drops Python's division-by-zero check (the denominator is >= 1), which is what
-lets LLVM vectorise the loops. No fastmath: every operation is rounded as written.
+- float32 tanh and sigmoid from ``_numba_common`` (vectorised; float64 exact).
 """
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
-from numba import types
-from numba.extending import overload
 
-# tanh(x) ~ x P(x^2) / Q(x^2) on [-9, 9]; fitted here by iteratively reweighted least squares toward the
-# minimax relative error (1.3e-9); |tanh(x)| rounds to 1 in float32 beyond 9.
-_P = (0.999999998751822, 0.1368098758284606, 0.003869671264669529, 2.8034537211428973e-05,
-      3.06499954574603e-08, -1.2251508565187241e-11)
-_Q = (1.0, 0.4701431968691665, 0.02725075690916624, 0.0003940998873437951, 1.2892566979344046e-06)
-P0, P1, P2, P3, P4, P5 = (np.float32(v) for v in _P)
-Q1, Q2, Q3, Q4 = (np.float32(v) for v in _Q[1:])
-NINE, ONE, HALF = np.float32(9.0), np.float32(1.0), np.float32(0.5)
-
-JIT = dict(cache=True, error_model="numpy", nogil=True)
+from ._numba_common import INLINE, JIT, like, sigmoid, tanh
 
 
-def tanh(x):
-    """tanh for a float32 or float64 scalar inside the kernels (dispatched on the type by ``overload``)."""
-    return math.tanh(x)
-
-
-@overload(tanh, jit_options=dict(error_model="numpy"))
-def _tanh_overload(x):
-    if x == types.float32:
-        def _tanh32(x):
-            v = min(max(x, -NINE), NINE)
-            s = v * v
-            r = v * (P0 + s * (P1 + s * (P2 + s * (P3 + s * (P4 + s * P5))))) / (
-                ONE + s * (Q1 + s * (Q2 + s * (Q3 + s * Q4))))
-            return x if x != x else r                             # NaN stays NaN
-        return _tanh32
-    return lambda x: math.tanh(x)
-
-
-def like(x, v):
-    """The constant ``v`` in the float type of ``x``: float32 arithmetic stays float32 (an int or float64
-    literal would promote it to float64, and with it every tanh to the slow C library one)."""
-    return v
-
-
-@overload(like)
-def _like_overload(x, v):
-    if x == types.float32:
-        return lambda x, v: np.float32(v)
-    return lambda x, v: np.float64(v)
-
-
-@numba.njit(inline="always", **{k: v for k, v in JIT.items() if k != "cache"})
+@numba.njit(**INLINE)
 def _point(ai, af, ag, ao, c_prev):
     """One hidden unit of one sequence: gates from pre-activations, the cell update and h."""
-    half = like(ai, 0.5)
-    i = tanh(ai * half) * half + half
-    f = tanh(af * half) * half + half
-    o = tanh(ao * half) * half + half
+    i, f, o = sigmoid(ai), sigmoid(af), sigmoid(ao)
     g = tanh(ag)
     c = f * c_prev + i * g
     th = tanh(c)
@@ -85,7 +33,7 @@ def forward(xs, W, bias, mask, hs, cs, gates, tc, active):
     """The forward loop. W (4H, K); bias (4H,) = b + b_h; mask (H, B) or (0, 0) for none; hs, cs
     (T+1, H, B) with [0] the initial state (written for t >= 1, zero once a sequence ended); gates
     (T, 4H, B) and tc (T, H, B) written (zero on padded steps); active[t] = how many (leading) sequences
-    run at step t. Two ways to feed the input, chosen by the caller (``_lstm_kernel.stacked``):
+    run at step t. Two ways to feed the input, chosen by the caller (``_kernel_glue.stacked``):
 
     - stacked, xs (T, D, B) the inputs and W = [W_x | W_h] (4H, D+H): a step's two products are one,
       [W_x | W_h] [x_t; m * h_{t-1}] on a stacked (D+H, B) buffer (small inputs: one product per step
@@ -178,3 +126,21 @@ def backward(W_hT, gates, cs, tc, active, mask, dh, dc, d_out, da, norms):
         for j in range(H):
             for b in range(n):
                 dh[j, b] = back[j, b] * mask[j, b] if masked else back[j, b]
+
+
+@numba.njit(**JIT)
+def step(W_x, W_h, b, b_h, x, h, c):
+    """One step for streaming (``lstm.step``), batch-major as the user holds it: x (B, D), h, c (B, H);
+    returns new (h, c). Two BLAS products and one fused pass, in one call (the latency is the call)."""
+    a = np.dot(x, W_x.T)
+    a += np.dot(h, W_h.T)
+    B, H = h.shape
+    h_new = np.empty_like(h)
+    c_new = np.empty_like(c)
+    for r in range(B):
+        for j in range(H):
+            i, f, g, o, cn, th, hn = _point(a[r, j] + b[j] + b_h[j], a[r, H + j] + b[H + j] + b_h[H + j],
+                                            a[r, 2 * H + j] + b[2 * H + j] + b_h[2 * H + j],
+                                            a[r, 3 * H + j] + b[3 * H + j] + b_h[3 * H + j], c[r, j])
+            h_new[r, j], c_new[r, j] = hn, cn
+    return h_new, c_new

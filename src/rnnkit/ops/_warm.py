@@ -1,8 +1,9 @@
 """Compile the kernels ahead of their first use: ``python -m rnnkit.ops._warm`` (``make setup`` runs it).
 
-numba compiles a kernel the first time it runs, once per dtype (about 15 s for the LSTM's float32 and
-float64 forward and backward), and caches the result on disk; this runs each once on a tiny batch so
-that a user's first call, in any later process, only loads the cache (about 1 s, mostly importing numba).
+numba compiles a kernel the first time it runs, once per dtype (measured from an empty cache: see the
+closing figures in ``benchmarks/README.md``), and caches the result on disk; this runs each once on a
+tiny batch so that a user's first call, in any later process, only loads the cache (about 1 s, mostly
+importing numba).
 Without numba it does nothing.
 """
 from __future__ import annotations
@@ -11,21 +12,24 @@ import time
 
 import numpy as np
 
-from . import _kernels, lstm
+from . import _kernels, gru, lstm, rnn
 
 
 def warm_up() -> dict:
-    """Run every compiled kernel once per dtype; returns {"lstm": seconds, ...} (empty without numba)."""
+    """Run every compiled kernel once per dtype and option; returns {cell: seconds} (empty without numba)."""
     took = {}
-    if _kernels.get("lstm") is None:
-        return took
-    start = time.perf_counter()
-    for dtype in (np.float32, np.float64):
-        params = {k: np.full(s, 0.1, dtype=dtype) for k, s in lstm.param_shapes(2, 3).items()}
-        for lengths in (None, np.array([2, 1])):
-            out, _, cache = lstm.forward(params, np.ones((2, 2, 2), dtype=dtype), lengths=lengths)
-            lstm.backward(cache, out, record=[])
-    took["lstm"] = time.perf_counter() - start
+    for op, variants in ((lstm, [{}]), (gru, [{"reset_after": False}, {"reset_after": True}]),
+                         (rnn, [{"nonlinearity": "tanh"}])):
+        if _kernels.get(op.NAME) is None:
+            continue
+        start = time.perf_counter()
+        for dtype in (np.float32, np.float64):
+            params = {k: np.full(s, 0.1, dtype=dtype) for k, s in op.param_shapes(2, 3).items()}
+            for options in variants:
+                for lengths in (None, np.array([2, 1])):
+                    out, _, cache = op.forward(params, np.ones((2, 2, 2), dtype=dtype), lengths=lengths, **options)
+                    op.backward(cache, out, record=[])
+        took[op.NAME] = time.perf_counter() - start
     return took
 
 

@@ -55,7 +55,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks, _seq
+from . import _checks, _kernels, _seq
+from . import _kernel_glue as _glue
 from ._seq import batch_first, block_grads, fuse_blocks, gate_blocks, sum_blocks_matmul
 
 NAME = "gru"
@@ -96,6 +97,10 @@ def run(params, x, state0, schedule, h_mask=None, reset_after=False):
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
     sched = schedule
     xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
+    K = _kernels.get(NAME)
+    if K is not None:                                             # the compiled loop (``_numba_gru``)
+        kstate = _glue.gru_forward(K, params, xt, hs, sched, m, reset_after)
+        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), (params, xt, hs, kstate, sched, m)
     b, b_h = params["b"], params["b_h"]
     if reset_after:
         bias = b.copy()
@@ -207,6 +212,13 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
     the running sequences of ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t); see ``rnn.backward``.
     """
+    if len(cache) == 6:                                           # forward ran the compiled loop
+        params, xt, hs, kstate, sched, m = cache
+        (T, B, D, _, _), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1, record)
+        dx, grads = _glue.gru_backward(params, xt, hs, kstate, m, dh, d_out_tm, norms)
+        if record is not None:
+            record.append(norms)
+        return batch_first(dx.reshape(T, B, D), sched), (sched.unsort(dh),), grads
     params, xt, hs, gates, aux, sched, reset_after, m = cache
     W_x, W_h = params["W_x"], params["W_h"]
     (T, B, D, H, dtype), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1,
@@ -314,6 +326,10 @@ def step(params, x_t, state, reset_after=False):
     No validation and no cache: this is the latency path. Use ``forward`` for training.
     """
     h = state[0]
+    K = _kernels.get(NAME)
+    args = None if K is None else _glue.step_args(params, x_t, h)
+    if args is not None:                                          # one compiled call (``_numba_gru.step``)
+        return (K.step(*args, bool(reset_after)),)
     H = h.shape[-1]
     H2 = 2 * H
     W_h, b, b_h = params["W_h"], params["b"], params["b_h"]

@@ -46,8 +46,8 @@ import functools
 
 import numpy as np
 
+from . import _kernel_glue as _glue
 from . import _kernels, _seq
-from . import _lstm_kernel as _kern
 from . import _lstm_layouts as _lay
 from ._seq import batch_first, fuse_blocks, gate_blocks, sum_blocks_matmul
 
@@ -89,7 +89,7 @@ def run(params, x, state0, schedule, h_mask=None):
     K = _kernels.get(NAME)
     if K is not None:                                             # the compiled loop (``_numba_lstm``)
         layout, tc = "numba", None
-        gates = _kern.forward(K, params, xt, hs, cs, sched, m)    # the kernel's own buffers
+        gates = _glue.lstm_forward(K, params, xt, hs, cs, sched, m)   # the kernel's own buffers
     else:
         tc = np.empty((T, B, H), dtype=dtype)                     # tanh(c_t)
         layout = _lay.choose(B)
@@ -116,7 +116,7 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     x2 = xt.reshape(T * B, D)
 
     if layout == "numba":                                         # the compiled kernels ran forward
-        dx, grads = _kern.backward(params, xt, hs, gates, m, dh, dc, d_out_tm, norms)
+        dx, grads = _glue.lstm_backward(params, xt, hs, gates, m, dh, dc, d_out_tm, norms)
     elif layout == "fused":
         da2 = _lay.backward_fused(W_h, cs, gates, tc, sched, m, dh, dc, d_out_tm, norms)
         perm = _lay.row_perm(H, _lay.FORDER)
@@ -160,6 +160,10 @@ def step(params, x_t, state):
     mapped by 0.5 t + 0.5 after (exact, and bit-identical to ``activations.sigmoid``).
     """
     h, c = state
+    K = _kernels.get(NAME)
+    args = None if K is None else _glue.step_args(params, x_t, h, c)
+    if args is not None:                                          # one compiled call (``_numba_lstm.step``)
+        return K.step(*args)
     H = h.shape[-1]
     H2, H3 = 2 * H, 3 * H
     a = x_t @ params["W_x"].T

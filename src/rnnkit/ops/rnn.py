@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks, _seq
+from . import _checks, _kernels, _seq
+from . import _kernel_glue as _glue
 from ._seq import batch_first
 from .activations import relu_grad, tanh_grad
 
@@ -75,6 +76,10 @@ def run(params, x, state0, schedule, h_mask=None, nonlinearity="tanh"):
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
     sched = schedule
     xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
+    K = _kernels.get(NAME)
+    if K is not None:                                             # the compiled loop (``_numba_rnn``)
+        kstate = _glue.rnn_forward(K, params, xt, hs, sched, m, nonlinearity == "relu")
+        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), (params, xt, hs, sched, kstate, m)
     a = xt.reshape(T * B, D) @ W_x.T                              # all input projections at once
     a += params["b"] + params["b_h"]
     a = a.reshape(T, B, H)
@@ -113,10 +118,16 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     gradient reaching h_t (from the output at t and from h_{t+1}); NaN at a step where no sequence
     runs. With ``record=None`` nothing extra is computed.
     """
-    params, xt, hs, sched, nonlinearity, m = cache
+    params, xt, hs, sched, nonlinearity, m = cache                # nonlinearity: the kernel state if compiled
     W_x, W_h = params["W_x"], params["W_h"]
     (T, B, D, H, dtype), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1,
                                                                        record)
+    if not isinstance(nonlinearity, str):                         # forward ran the compiled loop
+        dx, grads = _glue.rnn_backward(params, xt, hs, nonlinearity, m, dh, d_out_tm, norms)
+        grads["b_h"] = grads["b"].copy()
+        if record is not None:
+            record.append(norms)
+        return batch_first(dx.reshape(T, B, D), sched), (sched.unsort(dh),), grads
     fprime = (tanh_grad if nonlinearity == "tanh" else relu_grad)(hs[1:])   # f'(a_t) from h_t, all t
     da = np.zeros((T, B, H), dtype=dtype)
 
@@ -148,6 +159,10 @@ def step(params, x_t, state, nonlinearity="tanh"):
 
     No validation and no cache: this is the latency path. Use ``forward`` for training.
     """
+    K = _kernels.get(NAME)
+    args = None if K is None else _glue.step_args(params, x_t, state[0])
+    if args is not None:                                          # one compiled call (``_numba_rnn.step``)
+        return (K.step(*args, nonlinearity == "relu"),)
     a = x_t @ params["W_x"].T
     a += state[0] @ params["W_h"].T
     a += params["b"]
