@@ -2,7 +2,8 @@
 
 Sections (each printed as one aligned table, optionally written as JSON with ``--json``):
 
-1. forward (inference): ``rnnkit.ops.<cell>.forward`` vs ``torch.nn.RNN/LSTM/GRU`` under ``torch.no_grad()``.
+1. forward (inference): ``rnnkit.ops.<cell>.forward(..., keep_cache=False)`` (nothing kept for backward)
+   vs ``torch.nn.RNN/LSTM/GRU`` under ``torch.no_grad()``.
 2. forward + backward: rnnkit ``forward`` + ``backward(cache, d_out=R, d_state=R2)`` vs torch
    ``loss = (out * R).sum() + (h_n * R2).sum(); loss.backward()`` with ``x.requires_grad`` (both sides
    produce dx and all weight gradients).
@@ -189,9 +190,9 @@ class Cell:
         return LAYOUT.to_torch_layout(self.name, grads)   # the GRU's z rows negated, as for the weights
 
     # whole sequence ----------------------------------------------------------------------------
-    def forward(self, params, x):
-        """-> (out, [final states], cache)."""
-        out, state, cache = self.cell.forward(params, x, **self.options)
+    def forward(self, params, x, keep_cache=True):
+        """-> (out, [final states], cache); ``keep_cache=False`` for inference (cache None)."""
+        out, state, cache = self.cell.forward(params, x, keep_cache=keep_cache, **self.options)
         return out, list(state), cache
 
     def backward(self, cache, d_out, d_h):
@@ -269,8 +270,8 @@ def seq_case(cell, cfg, args, rng, seed):
     xt, Rt, R2t = (torch.from_numpy(a.copy()) for a in (x, R, R2))
     xg = xt.clone().requires_grad_(True)
 
-    def rk_fwd():
-        return cell.forward(params, x)
+    def rk_fwd():                       # inference, like torch under no_grad: nothing kept for backward
+        return cell.forward(params, x, keep_cache=False)
 
     def rk_fb():
         out, states, cache = cell.forward(params, x)

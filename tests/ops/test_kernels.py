@@ -141,3 +141,27 @@ def test_compiled_step_matches_the_numpy_step(cell, B, dtype, monkeypatch):
         np.testing.assert_allclose(b, a, rtol=TOL[dtype], atol=TOL[dtype])
     mixed = op.step(params, x_t.astype(np.float64 if dtype == np.float32 else np.float32), state, **options)
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(ref, mixed))   # other dtypes: the NumPy step
+
+
+@pytest.mark.parametrize("mode", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_inference_without_a_cache_gives_the_same_outputs(cell, dtype, mode, monkeypatch):
+    """keep_cache=False: the same outputs and final states (ragged lengths, so the final states come
+    from different steps), no cache, and backward says why it cannot run."""
+    op, options = CELLS[cell]
+    monkeypatch.setenv("RNNKIT_KERNELS", mode)
+    rng = np.random.default_rng(2)
+    B, T, D, H = 4, 6, 3, 8
+    params = {k: (0.6 * rng.standard_normal(s)).astype(dtype) for k, s in op.param_shapes(D, H).items()}
+    x = rng.standard_normal((B, T, D)).astype(dtype)
+    state0 = tuple(rng.standard_normal((B, H)).astype(dtype) for _ in op.STATE_NAMES)
+    lengths = np.array([6, 2, 5, 1])
+    out, state, cache = op.forward(params, x, state0, lengths, **options)
+    out2, state2, cache2 = op.forward(params, x, state0, lengths, keep_cache=False, **options)
+    assert cache is not None and cache2 is None
+    np.testing.assert_array_equal(out2, out)
+    for a, b in zip(state, state2):
+        np.testing.assert_array_equal(b, a)
+    with pytest.raises(ValueError, match="keep_cache=False"):
+        op.backward(cache2, out2)

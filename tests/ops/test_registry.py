@@ -57,12 +57,13 @@ def test_every_cell_has_the_same_surface(name):
 
     P, K, E = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty
     fwd = params(cell.forward)
-    assert fwd[:5] == [("params", P, E), ("x", P, E), ("state0", P, None), ("lengths", P, None),
-                       ("h_mask", K, None)]
-    assert {n: d for n, _, d in fwd[5:]} == defaults and all(k == K for _, k, _ in fwd[5:])
+    assert fwd[:6] == [("params", P, E), ("x", P, E), ("state0", P, None), ("lengths", P, None),
+                       ("h_mask", K, None), ("keep_cache", K, True)]
+    assert {n: d for n, _, d in fwd[6:]} == defaults and all(k == K for _, k, _ in fwd[6:])
     run = params(cell.run)
-    assert run[:5] == [("params", P, E), ("x", P, E), ("state0", P, E), ("schedule", P, E), ("h_mask", P, None)]
-    assert {n: d for n, _, d in run[5:]} == defaults
+    assert run[:6] == [("params", P, E), ("x", P, E), ("state0", P, E), ("schedule", P, E), ("h_mask", P, None),
+                       ("keep_cache", P, True)]
+    assert {n: d for n, _, d in run[6:]} == defaults
     assert params(cell.backward) == [("cache", P, E), ("d_out", P, None), ("d_state", P, None),
                                      ("record", K, None)]
     step = params(cell.step)

@@ -6,15 +6,18 @@ with the same surface, registered in ``CELLS``::
     NAME, GATES, GATE_NAMES, STATE_NAMES, OPTIONS       # OPTIONS: option -> allowed values, default first
     param_shapes(input_size, hidden_size) -> {"W_x": (G*H, D), "W_h": (G*H, H), "b": (G*H,), "b_h": (G*H,)}
     init_bias(hidden_size, dtype) -> b
-    out, state, cache = forward(params, x, state0=None, lengths=None, *, h_mask=None, **options)
-    out, state, cache = run(params, x, state0, schedule, h_mask=None, **options)    # trusted inputs
+    out, state, cache = forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=True,
+                                **options)
+    out, state, cache = run(params, x, state0, schedule, h_mask=None, keep_cache=True, **options)  # trusted
     dx, d_state0, grads = backward(cache, d_out=None, d_state=None, *, record=None)
     state = step(params, x_t, state, **options)
 
 ``state`` and ``d_state`` are tuples with one (B, H) array per name in STATE_NAMES (("h",) or
 ("h", "c")); in ``state0`` and ``d_state`` an entry may be None (zeros). ``forward`` validates its
 inputs; ``run`` trusts them and takes the batch's ``_seq.Schedule`` (one per layer and batch, shared by
-its sub-RNNs). A new cell is one module with this surface plus one line in ``CELLS``.
+its sub-RNNs). ``keep_cache=False`` is inference: the cache is None (``backward`` refuses it) and the
+compiled kernels keep none of the per-step buffers backward needs. A new cell is one module with this
+surface plus one line in ``CELLS``.
 """
 from __future__ import annotations
 

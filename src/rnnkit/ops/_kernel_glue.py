@@ -114,22 +114,25 @@ def _h_prev(hs, m):
 # ----------------------------------------------------------------------------------------------
 # LSTM
 
-def lstm_forward(K, params, xt, hs, cs, sched, m):
+def lstm_forward(K, params, xt, hs, cs, sched, m, keep=True):
     """Run ``_numba_lstm.forward``; fills hs[1:] and each sequence's final c in ``cs``; returns the
-    kernel state ``lstm_backward`` reads."""
+    kernel state ``lstm_backward`` reads, or None with ``keep`` False (inference: the gates, tanh(c)
+    and the c of every step are not kept, which saves their memory and its traffic)."""
     T, B, _ = xt.shape
     H = hs.shape[-1]
     dtype = hs.dtype
-    hsT, csT = feature_major(hs[0], T), feature_major(cs[0], T)
-    gates = np.empty((T, 4 * H, B), dtype=dtype)
-    tc = np.empty((T, H, B), dtype=dtype)
+    kept = T if keep else 1
+    hsT = feature_major(hs[0], T)
+    csT = feature_major(cs[0], T if keep else 1)                  # all steps, or a ring of two
+    gates = np.empty((kept, 4 * H, B), dtype=dtype)
+    tc = np.empty((kept, H, B), dtype=dtype)
     mask, active = mask_and_active(m, sched, dtype)
     xs, W = feed(params, xt, params["b"] + params["b_h"])
-    K.forward(xs, W, params["b"] + params["b_h"], mask, hsT, csT, gates, tc, active)
+    K.forward(xs, W, params["b"] + params["b_h"], mask, hsT, csT, gates, tc, active, keep)
     hs[1:] = hsT[1:].transpose(0, 2, 1)
     last, cols = sched.sorted_lengths, np.arange(B)
-    cs[last, cols] = csT[last, :, cols]                           # all that ``final_states`` reads of cs
-    return K, gates, csT, tc, mask, active
+    cs[last, cols] = csT[last, :, cols] if keep else csT[T % 2].T     # all that ``final_states`` reads
+    return (K, gates, csT, tc, mask, active) if keep else None
 
 
 def lstm_backward(params, xt, hs, kstate, m, dh, dc, d_out_tm, norms):
@@ -147,7 +150,7 @@ def lstm_backward(params, xt, hs, kstate, m, dh, dc, d_out_tm, norms):
 # ----------------------------------------------------------------------------------------------
 # RNN
 
-def rnn_forward(K, params, xt, hs, sched, m, relu):
+def rnn_forward(K, params, xt, hs, sched, m, relu, keep=True):
     """Run ``_numba_rnn.forward``; fills hs[1:]; returns the kernel state ``rnn_backward`` reads."""
     T = xt.shape[0]
     hsT = feature_major(hs[0], T)
@@ -156,7 +159,7 @@ def rnn_forward(K, params, xt, hs, sched, m, relu):
     xs, W = feed(params, xt, bias)
     K.forward(xs, W, bias, mask, hsT, active, relu)
     hs[1:] = hsT[1:].transpose(0, 2, 1)
-    return K, hsT, mask, active, relu
+    return (K, hsT, mask, active, relu) if keep else None
 
 
 def rnn_backward(params, xt, hs, kstate, m, dh, d_out_tm, norms):
@@ -175,8 +178,9 @@ def rnn_backward(params, xt, hs, kstate, m, dh, d_out_tm, norms):
 # ----------------------------------------------------------------------------------------------
 # GRU
 
-def gru_forward(K, params, xt, hs, sched, m, reset_after):
-    """Run ``_numba_gru.forward``; fills hs[1:]; returns the kernel state ``gru_backward`` reads."""
+def gru_forward(K, params, xt, hs, sched, m, reset_after, keep=True):
+    """Run ``_numba_gru.forward``; fills hs[1:]; returns the kernel state ``gru_backward`` reads (None
+    with ``keep`` False: inference keeps no gates)."""
     T, B, _ = xt.shape
     H = hs.shape[-1]
     b, b_h = params["b"], params["b_h"]
@@ -186,13 +190,13 @@ def gru_forward(K, params, xt, hs, sched, m, reset_after):
     else:
         bias = b + b_h
     hsT = feature_major(hs[0], T)
-    gates = np.empty((T, 3 * H, B), dtype=hs.dtype)
-    aux = np.empty((T, H, B), dtype=hs.dtype)
+    gates = np.empty((T if keep else 1, 3 * H, B), dtype=hs.dtype)
+    aux = np.empty((T if keep else 1, H, B), dtype=hs.dtype)
     mask, active = mask_and_active(m, sched, hs.dtype)
     K.forward(project(params["W_x"], xt, bias), np.ascontiguousarray(params["W_h"]), b_h[2 * H:].copy(), mask,
-              hsT, gates, aux, active, bool(reset_after))
+              hsT, gates, aux, active, bool(reset_after), keep)
     hs[1:] = hsT[1:].transpose(0, 2, 1)
-    return K, gates, aux, hsT, mask, active, bool(reset_after)
+    return (K, gates, aux, hsT, mask, active, bool(reset_after)) if keep else None
 
 
 def gru_backward(params, xt, hs, kstate, m, dh, d_out_tm, norms):

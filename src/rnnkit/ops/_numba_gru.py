@@ -16,12 +16,13 @@ from ._numba_common import JIT, like, sigmoid, tanh
 
 
 @numba.njit(**JIT)
-def forward(pre, W_h, b_hn, mask, hs, gates, aux, active, reset_after):
+def forward(pre, W_h, b_hn, mask, hs, gates, aux, active, reset_after, keep):
     """The forward loop. pre (T, 3H, B) = W_x x_t + b (+ b_h on the r and z rows; on all rows in the
     seed form); W_h (3H, H); b_hn (H,) (reset_after: inside r * (W_hn h + b_hn)); mask (H, B) or (0, 0);
     hs (T+1, H, B) with [0] the initial state (written for t >= 1, zero once a sequence ended); gates
     (T, 3H, B) written [r, z, n]; aux (T, H, B) written: v = W_hn (m h) + b_hn (reset_after), unused in
-    the seed form; active[t] = running sequences."""
+    the seed form; active[t] = running sequences. ``keep`` False (inference): gates and aux are (1, ...)
+    scratch, overwritten every step."""
     T, G, B = pre.shape
     H = G // 3
     masked = mask.shape[0] > 0
@@ -34,7 +35,8 @@ def forward(pre, W_h, b_hn, mask, hs, gates, aux, active, reset_after):
     u = np.empty((H, B), dtype=pre.dtype)
     for t in range(T):
         n_run = active[t]
-        a, gt = pre[t], gates[t]
+        g_t = t if keep else 0                  # where this step's gates and v go
+        a, gt = pre[t], gates[g_t]
         if masked:
             for j in range(H):
                 for b in range(B):
@@ -50,12 +52,12 @@ def forward(pre, W_h, b_hn, mask, hs, gates, aux, active, reset_after):
                     z = sigmoid(a[H + j, b] + rec[H + j, b])
                     v = rec_n[j, b] + bn
                     cand = tanh(a[2 * H + j, b] + r * v)
-                    gt[j, b], gt[H + j, b], gt[2 * H + j, b], aux[t, j, b] = r, z, cand, v
+                    gt[j, b], gt[H + j, b], gt[2 * H + j, b], aux[g_t, j, b] = r, z, cand, v
                     h_prev = hs[t, j, b]
                     hs[t + 1, j, b] = h_prev + z * (cand - h_prev)    # (1 - z) h_{t-1} + z n
                 for b in range(n_run, B):                         # padded: no gates, no output
                     gt[j, b] = gt[H + j, b] = gt[2 * H + j, b] = zero
-                    aux[t, j, b] = hs[t + 1, j, b] = zero
+                    aux[g_t, j, b] = hs[t + 1, j, b] = zero
             continue
         np.dot(W_rz, h_in, rec_rz)              # seed form: r first, then W_hn (r * h)
         for j in range(H):
@@ -76,7 +78,7 @@ def forward(pre, W_h, b_hn, mask, hs, gates, aux, active, reset_after):
                 hs[t + 1, j, b] = h_prev + z * (cand - h_prev)        # (1 - z) h_{t-1} + z n
             for b in range(n_run, B):                             # padded: no gates, no output
                 gt[j, b] = gt[H + j, b] = gt[2 * H + j, b] = zero
-                aux[t, j, b] = hs[t + 1, j, b] = zero
+                aux[g_t, j, b] = hs[t + 1, j, b] = zero
 
 
 @numba.njit(**JIT)

@@ -29,11 +29,13 @@ def _point(ai, af, ag, ao, c_prev):
 
 
 @numba.njit(**JIT)
-def forward(xs, W, bias, mask, hs, cs, gates, tc, active):
+def forward(xs, W, bias, mask, hs, cs, gates, tc, active, keep):
     """The forward loop. W (4H, K); bias (4H,) = b + b_h; mask (H, B) or (0, 0) for none; hs, cs
     (T+1, H, B) with [0] the initial state (written for t >= 1, zero once a sequence ended); gates
     (T, 4H, B) and tc (T, H, B) written (zero on padded steps); active[t] = how many (leading) sequences
-    run at step t. Two ways to feed the input, chosen by the caller (``_kernel_glue.stacked``):
+    run at step t. ``keep`` False (inference: nothing for backward): gates and tc are (1, ...) scratch,
+    cs a (2, H, B) ring whose padded columns carry c, so that cs[T % 2] holds every sequence's final c.
+    Two ways to feed the input, chosen by the caller (``_kernel_glue.stacked``):
 
     - stacked, xs (T, D, B) the inputs and W = [W_x | W_h] (4H, D+H): a step's two products are one,
       [W_x | W_h] [x_t; m * h_{t-1}] on a stacked (D+H, B) buffer (small inputs: one product per step
@@ -55,6 +57,8 @@ def forward(xs, W, bias, mask, hs, cs, gates, tc, active):
     HB = H * B
     for t in range(T):
         n = active[t]
+        g_t = t if keep else 0                  # where this step's gates and tanh(c) go
+        c0, c1 = (t, t + 1) if keep else (t % 2, (t + 1) % 2)
         if stacked:
             z[:D] = xs[t]
         else:
@@ -66,10 +70,10 @@ def forward(xs, W, bias, mask, hs, cs, gates, tc, active):
         else:
             z[D:] = hs[t]
         np.dot(W, z, a)
-        gt = gates[t]
+        gt = gates[g_t]
         if n == B:                              # every sequence runs: one flat, vectorised loop
             a1, g1, d1 = a.ravel(), gt.ravel(), add.ravel()
-            cp, cn, hn, th1 = cs[t].ravel(), cs[t + 1].ravel(), hs[t + 1].ravel(), tc[t].ravel()
+            cp, cn, hn, th1 = cs[c0].ravel(), cs[c1].ravel(), hs[t + 1].ravel(), tc[g_t].ravel()
             for k in range(HB):
                 i, f, g, o, c, th, h = _point(a1[k] + d1[k], a1[HB + k] + d1[HB + k], a1[2 * HB + k] + d1[2 * HB + k],
                                               a1[3 * HB + k] + d1[3 * HB + k], cp[k])
@@ -80,12 +84,13 @@ def forward(xs, W, bias, mask, hs, cs, gates, tc, active):
             for b in range(n):
                 i, f, g, o, c, th, h = _point(a[j, b] + add[j, b], a[H + j, b] + add[H + j, b],
                                               a[2 * H + j, b] + add[2 * H + j, b],
-                                              a[3 * H + j, b] + add[3 * H + j, b], cs[t, j, b])
+                                              a[3 * H + j, b] + add[3 * H + j, b], cs[c0, j, b])
                 gt[j, b], gt[H + j, b], gt[2 * H + j, b], gt[3 * H + j, b] = i, f, g, o
-                cs[t + 1, j, b], tc[t, j, b], hs[t + 1, j, b] = c, th, h
+                cs[c1, j, b], tc[g_t, j, b], hs[t + 1, j, b] = c, th, h
             for b in range(n, B):                                 # padded: no gates, no output
                 gt[j, b] = gt[H + j, b] = gt[2 * H + j, b] = gt[3 * H + j, b] = 0
-                tc[t, j, b] = cs[t + 1, j, b] = hs[t + 1, j, b] = 0
+                tc[g_t, j, b] = hs[t + 1, j, b] = 0
+                cs[c1, j, b] = 0 if keep else cs[c0, j, b]        # the ring carries the final c
 
 
 @numba.njit(**JIT)

@@ -137,6 +137,14 @@ def begin_backward(params, xt, schedule: Schedule, d_out, d_state, n_states, rec
     return (T, B, D, H, dtype), seeds, d_out_time_major(d_out, dtype, schedule), norms
 
 
+def check_cache(cache):
+    """``cache`` as forward returned it; a ValueError when forward ran with ``keep_cache=False``."""
+    if cache is None:
+        raise ValueError("backward: no cache; forward ran with keep_cache=False (inference), which keeps "
+                         "nothing to backpropagate through: run forward with keep_cache=True")
+    return cache
+
+
 def seed_gradients(d_state, n_states, B, H, dtype, schedule: Schedule):
     """Backward's running dL/d(state) buffers, (B, H) each, seeded by ``d_state`` (None entries = 0)."""
     out = []

@@ -78,7 +78,7 @@ def init_bias(hidden_size: int, dtype) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 
-def forward(params, x, state0=None, lengths=None, *, h_mask=None, reset_after=False):
+def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=True, reset_after=False):
     """Run the GRU over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0,)``.
 
     Returns ``(out (B, T, H), (h_T,), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
@@ -88,10 +88,10 @@ def forward(params, x, state0=None, lengths=None, *, h_mask=None, reset_after=Fa
     """
     opts = _checks.check_options({"reset_after": reset_after}, OPTIONS, NAME)
     x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
-    return run(params, x, state0, sched, m, **opts)
+    return run(params, x, state0, sched, m, keep_cache, **opts)
 
 
-def run(params, x, state0, schedule, h_mask=None, reset_after=False):
+def run(params, x, state0, schedule, h_mask=None, keep_cache=True, reset_after=False):
     """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
     W_x, W_h = params["W_x"], params["W_h"]
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
@@ -99,8 +99,9 @@ def run(params, x, state0, schedule, h_mask=None, reset_after=False):
     xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
     K = _kernels.get(NAME)
     if K is not None:                                             # the compiled loop (``_numba_gru``)
-        kstate = _glue.gru_forward(K, params, xt, hs, sched, m, reset_after)
-        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), (params, xt, hs, kstate, sched, m)
+        kstate = _glue.gru_forward(K, params, xt, hs, sched, m, reset_after, bool(keep_cache))
+        cache = (params, xt, hs, kstate, sched, m) if keep_cache else None
+        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), cache
     b, b_h = params["b"], params["b_h"]
     if reset_after:
         bias = b.copy()
@@ -133,7 +134,7 @@ def run(params, x, state0, schedule, h_mask=None, reset_after=False):
         gates = np.ascontiguousarray(gtm.transpose(1, 0, 2, 3))  # gate-major (3, T, B, H) for backward
 
     out = batch_first(hs[1:], sched)
-    cache = (params, xt, hs, gates, aux, sched, bool(reset_after), m)
+    cache = (params, xt, hs, gates, aux, sched, bool(reset_after), m) if keep_cache else None
     return out, _seq.final_states([hs], sched), cache
 
 
@@ -212,7 +213,7 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
     the running sequences of ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t); see ``rnn.backward``.
     """
-    if len(cache) == 6:                                           # forward ran the compiled loop
+    if len(_seq.check_cache(cache)) == 6:                         # forward ran the compiled loop
         params, xt, hs, kstate, sched, m = cache
         (T, B, D, _, _), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1, record)
         dx, grads = _glue.gru_backward(params, xt, hs, kstate, m, dh, d_out_tm, norms)

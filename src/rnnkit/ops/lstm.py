@@ -70,7 +70,7 @@ def init_bias(hidden_size: int, dtype) -> np.ndarray:
     return b
 
 
-def forward(params, x, state0=None, lengths=None, *, h_mask=None):
+def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=True):
     """Run the LSTM over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0, c0)``, either entry None.
 
     Returns ``(out (B, T, H), (h_T, c_T), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
@@ -78,10 +78,10 @@ def forward(params, x, state0=None, lengths=None, *, h_mask=None):
     c_t = f c_{t-1} + i g is not masked).
     """
     x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
-    return run(params, x, state0, sched, m)
+    return run(params, x, state0, sched, m, keep_cache)
 
 
-def run(params, x, state0, schedule, h_mask=None):
+def run(params, x, state0, schedule, h_mask=None, keep_cache=True):
     """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
     (B, T, _), H, dtype = x.shape, params["W_h"].shape[-1], params["W_x"].dtype
     sched = schedule
@@ -89,13 +89,13 @@ def run(params, x, state0, schedule, h_mask=None):
     K = _kernels.get(NAME)
     if K is not None:                                             # the compiled loop (``_numba_lstm``)
         layout, tc = "numba", None
-        gates = _glue.lstm_forward(K, params, xt, hs, cs, sched, m)   # the kernel's own buffers
+        gates = _glue.lstm_forward(K, params, xt, hs, cs, sched, m, bool(keep_cache))   # the kernel's buffers
     else:
         tc = np.empty((T, B, H), dtype=dtype)                     # tanh(c_t)
         layout = _lay.choose(B)
         gates = _lay.FORWARD[layout](params, xt, hs, cs, tc, sched, m)
     out = batch_first(hs[1:], sched)
-    cache = (params, xt, hs, cs, gates, tc, sched, m, layout)
+    cache = (params, xt, hs, cs, gates, tc, sched, m, layout) if keep_cache else None
     return out, _seq.final_states([hs, cs], sched), cache
 
 
@@ -108,7 +108,7 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     the running sequences of ||dL/dh_t||_2 (delta_t: the gradient reaching h_t from the output at t and
     from step t+1, with c_t held fixed; see ``rnn.backward``). The cell gradient dL/dc_t is not recorded.
     """
-    params, xt, hs, cs, gates, tc, sched, m, layout = cache
+    params, xt, hs, cs, gates, tc, sched, m, layout = _seq.check_cache(cache)
     W_x, W_h = params["W_x"], params["W_h"]
     (T, B, D, H, _), (dh, dc), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 2,
                                                                       record)

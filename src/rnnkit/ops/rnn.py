@@ -57,7 +57,7 @@ def init_bias(hidden_size: int, dtype) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------------
 
-def forward(params, x, state0=None, lengths=None, *, h_mask=None, nonlinearity="tanh"):
+def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=True, nonlinearity="tanh"):
     """Run the RNN over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0,)``.
 
     Returns ``(out (B, T, H), (h_T,), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
@@ -67,10 +67,10 @@ def forward(params, x, state0=None, lengths=None, *, h_mask=None, nonlinearity="
     """
     opts = _checks.check_options({"nonlinearity": nonlinearity}, OPTIONS, NAME)
     x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
-    return run(params, x, state0, sched, m, **opts)
+    return run(params, x, state0, sched, m, keep_cache, **opts)
 
 
-def run(params, x, state0, schedule, h_mask=None, nonlinearity="tanh"):
+def run(params, x, state0, schedule, h_mask=None, keep_cache=True, nonlinearity="tanh"):
     """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
     W_x, W_h = params["W_x"], params["W_h"]
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
@@ -78,8 +78,9 @@ def run(params, x, state0, schedule, h_mask=None, nonlinearity="tanh"):
     xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
     K = _kernels.get(NAME)
     if K is not None:                                             # the compiled loop (``_numba_rnn``)
-        kstate = _glue.rnn_forward(K, params, xt, hs, sched, m, nonlinearity == "relu")
-        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), (params, xt, hs, sched, kstate, m)
+        kstate = _glue.rnn_forward(K, params, xt, hs, sched, m, nonlinearity == "relu", bool(keep_cache))
+        cache = (params, xt, hs, sched, kstate, m) if keep_cache else None
+        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), cache
     a = xt.reshape(T * B, D) @ W_x.T                              # all input projections at once
     a += params["b"] + params["b_h"]
     a = a.reshape(T, B, H)
@@ -104,7 +105,7 @@ def run(params, x, state0, schedule, h_mask=None, nonlinearity="tanh"):
         act(z, out=hs[t + 1, :n])
 
     out = batch_first(hs[1:], sched)
-    cache = (params, xt, hs, sched, nonlinearity, m)
+    cache = (params, xt, hs, sched, nonlinearity, m) if keep_cache else None
     return out, _seq.final_states([hs], sched), cache
 
 
@@ -118,7 +119,7 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
     gradient reaching h_t (from the output at t and from h_{t+1}); NaN at a step where no sequence
     runs. With ``record=None`` nothing extra is computed.
     """
-    params, xt, hs, sched, nonlinearity, m = cache                # nonlinearity: the kernel state if compiled
+    params, xt, hs, sched, nonlinearity, m = _seq.check_cache(cache)   # nonlinearity: the kernel state if compiled
     W_x, W_h = params["W_x"], params["W_h"]
     (T, B, D, H, dtype), (dh,), d_out_tm, norms = _seq.begin_backward(params, xt, sched, d_out, d_state, 1,
                                                                        record)
