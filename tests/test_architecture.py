@@ -281,10 +281,27 @@ def test_no_stdlib_or_core_imports_inside_functions():
                      + "\n  ".join(bad))
 
 
+def code_lines(text: str) -> int:
+    """Lines of a module, its docstrings aside: documentation never forces a split."""
+    doc_lines = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                    and isinstance(first.value.value, str):
+                doc_lines.update(range(first.lineno, first.end_lineno + 1))
+    return len(text.splitlines()) - len(doc_lines)
+
+
+def test_code_lines_leave_docstrings_out():
+    text = 'def f():\n    """One.\n\n    Two.\n    """\n    return 1\n'
+    assert code_lines(text) == 2
+
+
 def test_modules_are_short():
-    long = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
+    long = {name: code_lines(path.read_text(encoding="utf-8")) for name, path in MODULES.items()}
     over = sorted(((n, k) for n, k in long.items() if k > MAX_LINES), key=lambda item: -item[1])
-    assert not over, (f"modules over {MAX_LINES} lines (split them by responsibility):\n  "
+    assert not over, (f"modules over {MAX_LINES} lines of code (split them by responsibility):\n  "
                       + "\n  ".join(f"{n}: {k} lines" for n, k in over))
 
 

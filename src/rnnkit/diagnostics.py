@@ -33,7 +33,27 @@ from .ops import get_cell
 
 
 def recurrent_layers(model):
-    """[(name, layer)] for every recurrent layer of ``model``; name "INDEX.CELL", e.g. "0.lstm"."""
+    """The recurrent layers of ``model``, named "INDEX.CELL" (e.g. "0.lstm").
+
+    Parameters
+    ----------
+    model : rnnkit.model.Sequential
+        The model (built or not).
+
+    Returns
+    -------
+    list of tuple of (str, rnnkit.layers.Recurrent)
+        ``[(name, layer)]`` for every recurrent layer, in the model's order.
+
+    Examples
+    --------
+    >>> from rnnkit.diagnostics import recurrent_layers
+    >>> from rnnkit.layers import GRU, LSTM, Dense
+    >>> from rnnkit.model import Sequential
+    >>> model = Sequential([LSTM(3, return_sequences=True), GRU(3), Dense(1)])
+    >>> [name for name, layer in recurrent_layers(model)]
+    ['0.lstm', '1.gru']
+    """
     return [(f"{i}.{layer.cell.name}", layer) for i, layer in enumerate(model.layers)
             if isinstance(layer, Recurrent)]
 
@@ -41,8 +61,30 @@ def recurrent_layers(model):
 def sigma_max(W_h, cell: str = "rnn") -> dict:
     """Largest singular values of a fused recurrent matrix ``W_h`` (G*H, H).
 
-    Returns {"W_h": sigma of the whole matrix} plus, for gated cells, one entry per (H, H) gate block
-    in the fused row order ({"i", "f", "g", "o"} LSTM, {"r", "z", "n"} GRU).
+    For the vanilla cell sigma_max(W_h) (times max |f'|) bounds the rate at which ||dL/dh_t|| shrinks
+    or grows per step back in time (seed §3.2).
+
+    Parameters
+    ----------
+    W_h : array_like
+        The fused recurrent weights, (G*H, H): G = 1 (RNN), 4 (LSTM) or 3 (GRU) gate blocks of (H, H),
+        in the fused row order.
+    cell : str, optional
+        The cell: "rnn" (default), "lstm" or "gru".
+
+    Returns
+    -------
+    dict of str to float
+        {"W_h": sigma of the whole matrix} plus, for gated cells, one entry per (H, H) gate block in the
+        fused row order ({"i", "f", "g", "o"} LSTM, {"r", "z", "n"} GRU).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.diagnostics import sigma_max
+    >>> W_h = np.vstack([1.0 * np.eye(2), 2.0 * np.eye(2), 3.0 * np.eye(2), 0.5 * np.eye(2)])    # (4*2, 2)
+    >>> {gate: round(s, 4) for gate, s in sigma_max(W_h, "lstm").items()}
+    {'W_h': 3.7749, 'i': 1.0, 'f': 2.0, 'g': 3.0, 'o': 0.5}
     """
     W = np.asarray(W_h, dtype=np.float64)
     out = {"W_h": float(np.linalg.norm(W, 2))}
@@ -78,7 +120,41 @@ def measure(model, X, y, lengths=None):
 
     Runs the model forward (inference mode: no dropout) and backward on the whole of X as one batch
     (pass a sample of moderate size); the weights do not change (the layers' ``grads`` are
-    overwritten). Returns {"loss", "grad_norm", "layers": {name: {suffix: {"dh_norms", "sigma_max"}}}}.
+    overwritten).
+
+    Parameters
+    ----------
+    model : rnnkit.model.Sequential
+        A compiled model (built on first use).
+    X : numpy.ndarray or list of numpy.ndarray
+        The inputs: a padded (B, T, D) array (with ``lengths``), a ragged list of (T_i, D) arrays, or
+        token ids for an ``Embedding``.
+    y : numpy.ndarray
+        The targets, as for ``fit``.
+    lengths : array_like of int or None, optional
+        (B,) valid lengths of a padded ``X``; None (default): every step counts.
+
+    Returns
+    -------
+    dict
+        ``{"loss": float, "grad_norm": float, "layers": {name: {suffix: {"dh_norms": (T,) array,
+        "sigma_max": dict}}}}``, layer names as in ``recurrent_layers``, suffixes "_l0", "_l0_reverse", ...
+
+    Raises
+    ------
+    RuntimeError
+        If the model is not compiled.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.diagnostics import measure
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.model import Sequential
+    >>> X = np.random.default_rng(0).normal(size=(4, 5, 2))
+    >>> rec = measure(Sequential([LSTM(3), Dense(1)], seed=0).compile("mse"), X, X.sum(axis=(1, 2)))
+    >>> sorted(rec), rec["layers"]["0.lstm"]["_l0"]["dh_norms"].shape
+    (['grad_norm', 'layers', 'loss'], (5,))
     """
     if model.loss is None:
         raise RuntimeError("measure: compile the model first (the loss defines dL/dh_t)")
@@ -97,13 +173,7 @@ def measure(model, X, y, lengths=None):
 
 
 class GradientRecorder(Callback):
-    """Records gradient diagnostics during ``fit`` (seed §3.2). Use as a callback:
-
-        rec = GradientRecorder(every="step")
-        model.fit(X, y, callbacks=[rec])
-        rec.steps      # every optimizer step: {"step", "epoch", "loss", "grad_norm", "grad_norm_clipped"}
-        rec.records    # the full records: the same keys plus "layers":
-                       #   {layer name: {sub-RNN suffix: {"dh_norms": (T,), "sigma_max": {...}}}}
+    """Records gradient diagnostics during ``fit`` (seed §3.2); use it as a callback.
 
     ``every="step"`` keeps a full record for every optimizer step; ``every="epoch"`` keeps the full
     record of the last optimizer step of each epoch (``steps`` still has every step's scalars).
@@ -116,6 +186,40 @@ class GradientRecorder(Callback):
     the records and the global norms after each step. Both are undone when training ends, also when
     it stops with an exception: a ``TrainingError`` (NaN/inf) is noted as a last step with
     ``"failed": True`` and the non-finite norm, then re-raised. ``recorder.failed`` is the step index.
+
+    Parameters
+    ----------
+    every : {"step", "epoch"}, optional
+        Keep a full record for every optimizer step (default) or for the last step of each epoch.
+    sigma : bool, optional
+        Compute the singular values of the recurrent weights (default True).
+
+    Attributes
+    ----------
+    steps : list of dict
+        Every optimizer step: {"step", "epoch", "loss", "grad_norm", "grad_norm_clipped"}.
+    records : list of dict
+        The full records: the same keys plus "layers":
+        {layer name: {sub-RNN suffix: {"dh_norms": (T,), "sigma_max": {...}}}}.
+    failed : int or None
+        The index of the step that stopped on NaN/inf, if any.
+
+    Raises
+    ------
+    ValueError
+        If ``every`` is neither "step" nor "epoch".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.diagnostics import GradientRecorder
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.model import Sequential
+    >>> X, rec = np.random.default_rng(0).normal(size=(4, 5, 2)), GradientRecorder(every="epoch")
+    >>> model = Sequential([LSTM(3), Dense(1)], seed=0).compile("mse")
+    >>> _ = model.fit(X, X.sum(axis=(1, 2)), epochs=2, batch_size=2, verbose=0, callbacks=[rec])
+    >>> len(rec.steps), len(rec.records), rec.series("grad_norm").shape, rec.dh_norms().shape
+    (4, 2, (4,), (5,))
     """
 
     def __init__(self, every: str = "step", sigma: bool = True):
@@ -128,23 +232,52 @@ class GradientRecorder(Callback):
 
     # -- callback hooks ----------------------------------------------------------------------
     def on_train_begin(self):
+        """Start recording on the callback's model (``attach``)."""
         self.attach(self.model)
 
     def on_epoch_begin(self, epoch):
+        """Note the epoch, for the records of its steps.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch index, 0-based.
+        """
         self._epoch = epoch
         self._pending = None
 
     def on_epoch_end(self, epoch, logs):
+        """With ``every="epoch"``: keep the full record of the epoch's last step.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch index, 0-based.
+        logs : dict of str to float
+            The epoch's logs (unused).
+        """
         if self.every == "epoch" and self._pending is not None:
             self.records.append(self._finish(*self._pending))
             self._pending = None
 
     def on_train_end(self):
+        """Stop recording (``detach``)."""
         self.detach()
 
     # -- hooking into a model ----------------------------------------------------------------
     def attach(self, model):
-        """Start recording on ``model`` (done by ``fit`` through the callback hooks)."""
+        """Start recording on ``model`` (done by ``fit`` through the callback hooks); nothing if attached already.
+
+        Parameters
+        ----------
+        model : rnnkit.model.Sequential
+            The model whose training steps to record.
+
+        Returns
+        -------
+        GradientRecorder
+            This recorder (``rec = GradientRecorder().attach(model)``).
+        """
         if self._installed:
             return self
         self.model = model
@@ -214,12 +347,43 @@ class GradientRecorder(Callback):
 
     # -- convenience -------------------------------------------------------------------------
     def series(self, key):
-        """One scalar per optimizer step as an array, e.g. ``series("grad_norm")``."""
+        """One scalar per optimizer step as an array, e.g. ``series("grad_norm")``.
+
+        Parameters
+        ----------
+        key : str
+            A key of the ``steps`` rows: "step", "epoch", "loss", "grad_norm" or "grad_norm_clipped".
+
+        Returns
+        -------
+        numpy.ndarray of float64
+            (number of steps,) values.
+        """
         return np.array([row[key] for row in self.steps], dtype=float)
 
     def dh_norms(self, layer=None, suffix="_l0", index=-1):
-        """The dL/dh_t norms of one full record (default: the last) for one layer (default: the first
-        recurrent layer) and sub-RNN."""
+        """The dL/dh_t norms of one full record for one layer and sub-RNN.
+
+        Parameters
+        ----------
+        layer : str or None, optional
+            The layer's name, as in ``recurrent_layers`` (e.g. "0.lstm"); None (default): the first
+            recurrent layer.
+        suffix : str, optional
+            The sub-RNN: "_l0" (default) for the first (forward) one, "_l1", "_l0_reverse", ...
+        index : int, optional
+            The record, an index into ``records`` (default -1: the last).
+
+        Returns
+        -------
+        numpy.ndarray
+            (T,) the mean over the batch's sequences of ||dL/dh_t||_2, for every step t.
+
+        Raises
+        ------
+        ValueError
+            If nothing has been recorded yet.
+        """
         if not self.records:
             raise ValueError("dh_norms: nothing recorded yet")
         rec = self.records[index]["layers"]
@@ -240,9 +404,27 @@ def _pyplot():
 def plot_dh_norms(records, path, title=None):
     """Plot ||dL/dh_t|| against t on a log scale, one curve per entry of ``records``.
 
-    ``records``: {label: (T,) array} (e.g. {"rnn": ..., "lstm": ..., "gru": ...}) or
-    {label: {sublabel: (T,) array}} (e.g. {"rnn": {"init": ..., "trained": ...}}: one colour per label,
-    one line style per sublabel). Zeros (underflow) and NaNs are left out of the log plot.
+    Zeros (underflow) and NaNs are left out of the log plot. Drawn with matplotlib (Agg: files only).
+
+    Parameters
+    ----------
+    records : dict
+        {label: (T,) array} (e.g. {"rnn": ..., "lstm": ..., "gru": ...}) or
+        {label: {sublabel: (T,) array}} (e.g. {"rnn": {"init": ..., "trained": ...}}: one colour per label,
+        one line style per sublabel).
+    path : str or os.PathLike
+        The image file to write (its extension chooses the format, e.g. ".png").
+    title : str or None, optional
+        The plot's title (default: "Gradient reaching h_t through time").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> from rnnkit.diagnostics import plot_dh_norms
+    >>> plot_dh_norms({"rnn": np.array([1e-3, 1e-2, 1e-1, 1.0]), "lstm": np.ones(4)}, "dh.png")
+    >>> Path("dh.png").exists()
+    True
     """
     plt = _pyplot()
     styles = ["-", "--", ":", "-."]
@@ -267,8 +449,29 @@ def plot_dh_norms(records, path, title=None):
 
 def plot_grad_norms(runs, path, title=None):
     """Global gradient norm per optimizer step (before clipping: solid; after: dashed) and the loss,
-    for several runs. ``runs``: {label: GradientRecorder or list of its ``steps`` rows}. A run that
-    stopped on NaN/inf is marked with an x at its last step."""
+    for several runs.
+
+    A run that stopped on NaN/inf is marked with an x at its last step. Drawn with matplotlib (Agg:
+    files only).
+
+    Parameters
+    ----------
+    runs : dict
+        {label: GradientRecorder or list of its ``steps`` rows}.
+    path : str or os.PathLike
+        The image file to write (its extension chooses the format, e.g. ".png").
+    title : str or None, optional
+        The figure's title (default: "Gradient clipping").
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from rnnkit.diagnostics import plot_grad_norms
+    >>> steps = [{"step": i, "loss": 1.0 / (i + 1), "grad_norm": 2.0, "grad_norm_clipped": 1.0} for i in range(3)]
+    >>> plot_grad_norms({"clip_norm=1": steps}, "grad_norms.png")
+    >>> Path("grad_norms.png").exists()
+    True
+    """
     plt = _pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     for i, (label, rec) in enumerate(runs.items()):

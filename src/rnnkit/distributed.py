@@ -49,7 +49,39 @@ def _mpi():
 
 
 class DataParallel:
-    """One MPI communicator seen as a data-parallel group (default: all ranks of the job)."""
+    """One MPI communicator seen as a data-parallel group (default: all ranks of the job).
+
+    Run without ``mpiexec``, a script is a job of one rank: the group has size 1 and every collective
+    is a copy, so the same code runs with and without MPI (mpi4py must be installed).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm or None, optional
+        The communicator (default None: ``MPI.COMM_WORLD``).
+
+    Attributes
+    ----------
+    rank, size : int
+        This process's rank and the number of ranks.
+    seconds : dict of str to float
+        Time spent in communication: {"allreduce": s, "gather": s}.
+    steps : int
+        The number of ``combine`` calls (optimizer steps).
+
+    Raises
+    ------
+    ImportError
+        If mpi4py (or an MPI library) is not installed; the message names the install command.
+
+    Examples
+    --------
+    >>> from rnnkit.distributed import DataParallel
+    >>> group = DataParallel()          # a plain process, no mpiexec: a job of one rank
+    >>> group.rank, group.size, group.is_root
+    (0, 1, True)
+    >>> group.share(5)                  # this rank's rows of a batch of 5: all of them
+    array([0, 1, 2, 3, 4])
+    """
 
     def __init__(self, comm=None):
         self.MPI = _mpi()
@@ -60,20 +92,51 @@ class DataParallel:
 
     @property
     def is_root(self) -> bool:
+        """Whether this is rank 0 (the rank that prints progress and writes files)."""
         return self.rank == 0
 
     def share(self, n: int) -> np.ndarray:
-        """This rank's rows of a batch of ``n`` (contiguous; empty when ``n`` < the number of ranks)."""
+        """This rank's rows of a batch of ``n`` (contiguous; empty when ``n`` < the number of ranks).
+
+        Parameters
+        ----------
+        n : int
+            The number of rows in the global batch.
+
+        Returns
+        -------
+        numpy.ndarray of int
+            The row indices of this rank's share (``np.array_split`` of ``arange(n)`` over the ranks).
+        """
         return np.array_split(np.arange(n), self.size)[self.rank]
 
     def root_seed(self) -> int:
-        """A fresh seed drawn on rank 0 and sent to every rank (for ``Sequential(seed=None)``)."""
+        """A fresh seed drawn on rank 0 and sent to every rank (for ``Sequential(seed=None)``).
+
+        Returns
+        -------
+        int
+            The seed, in [0, 2**63), the same on every rank.
+        """
         seed = int(np.random.SeedSequence().entropy % 2 ** 63) if self.is_root else None
         return int(self.comm.bcast(seed, root=0))
 
     def start(self, model, n_rows: int):
         """Before training: every rank must hold the same number of rows, and takes rank 0's weights
-        (identical already when the model was built from one seed; this makes it so in any case)."""
+        (identical already when the model was built from one seed; this makes it so in any case).
+
+        Parameters
+        ----------
+        model : rnnkit.model.Sequential
+            The built model; its weight arrays are overwritten in place with rank 0's.
+        n_rows : int
+            The number of training rows this rank holds.
+
+        Raises
+        ------
+        ValueError
+            If the ranks hold different numbers of rows.
+        """
         counts = self.comm.allgather(int(n_rows))
         if len(set(counts)) > 1:
             raise ValueError(f"distributed training: the ranks hold different data ({counts} rows); every rank "
@@ -84,7 +147,28 @@ class DataParallel:
 
     def combine(self, grads: dict, loss: float, weight: float, total: float):
         """Replace ``grads`` (in place in the dict) by sum_r weight_r / total * grads_r over the ranks,
-        and return the loss combined the same way: one Allreduce over one flat buffer."""
+        and return the loss combined the same way: one Allreduce over one flat buffer.
+
+        With ``weight`` the rank's count of loss terms (sequences, or valid steps for per-step outputs)
+        and ``total`` the batch's, the result is exactly the gradient of the whole batch.
+
+        Parameters
+        ----------
+        grads : dict of str to numpy.ndarray
+            This rank's gradients ``{name: array}`` of its share (mean over its loss terms); each entry is
+            replaced by a new array of the same shape holding the combined gradient.
+        loss : float
+            This rank's loss (mean over its loss terms).
+        weight : float
+            This rank's count of loss terms.
+        total : float
+            The whole batch's count (the sum of the ranks' weights); 0 gives zeros.
+
+        Returns
+        -------
+        float
+            The whole batch's loss.
+        """
         names = list(grads)
         dtype = np.result_type(*(grads[k].dtype for k in names)) if names else np.float64
         buf = np.empty(sum(grads[k].size for k in names) + 1, dtype=dtype)
@@ -107,7 +191,18 @@ class DataParallel:
         return float(buf[-1])
 
     def gather_rows(self, part):
-        """The per-rank outputs ``part`` (rows of one batch, in rank order) as the whole batch's."""
+        """The per-rank outputs ``part`` (rows of one batch, in rank order) as the whole batch's.
+
+        Parameters
+        ----------
+        part : numpy.ndarray or None
+            This rank's output rows, (b_r, ...) (None or empty for a rank without rows).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            The rows of every rank concatenated in rank order, (B, ...); ``part`` itself if no rank has rows.
+        """
         t0 = time.perf_counter()
         parts = [p for p in self.comm.allgather(part) if p is not None and len(p)]
         self.seconds["gather"] += time.perf_counter() - t0
@@ -115,7 +210,13 @@ class DataParallel:
 
     def abort(self, exc: BaseException):
         """Report ``exc`` and end every rank of the job (a lone failing rank must not leave the others
-        waiting in a collective)."""
+        waiting in a collective).
+
+        Parameters
+        ----------
+        exc : BaseException
+            The error to report on stderr (with this rank's number) before ``MPI_Abort``.
+        """
         print(f"rnnkit: error: rank {self.rank} of {self.size}: {type(exc).__name__}: {exc}", file=sys.stderr,
               flush=True)
         time.sleep(0.5)          # let the launcher forward the message before the job is torn down
@@ -123,14 +224,56 @@ class DataParallel:
 
 
 def active():
-    """The ``DataParallel`` group of the enclosing ``data_parallel()`` block, or None."""
+    """The ``DataParallel`` group of the enclosing ``data_parallel()`` block, or None.
+
+    ``Sequential.train_step`` asks this to decide whether a step is data-parallel.
+
+    Returns
+    -------
+    DataParallel or None
+        The group, or None outside any ``data_parallel()`` block.
+
+    Examples
+    --------
+    >>> from rnnkit.distributed import active
+    >>> print(active())                 # outside a data_parallel() block
+    None
+    """
     return _ACTIVE.get()
 
 
 @contextlib.contextmanager
 def data_parallel(comm=None):
-    """Make every ``fit`` and ``train_step`` in the block data-parallel over ``comm`` (default: all
-    ranks); yields the ``DataParallel`` group (``.rank``, ``.size``, ``.is_root``)."""
+    """Make every ``fit`` and ``train_step`` in the block data-parallel over ``comm`` (default: all ranks).
+
+    An exception anywhere in the block (loading data, evaluating, ...) on one rank of several aborts
+    the whole job (``DataParallel.abort``), so no rank waits forever in a collective; with one rank it
+    is simply raised.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm or None, optional
+        The communicator (default None: ``MPI.COMM_WORLD``).
+
+    Yields
+    ------
+    DataParallel
+        The group (``.rank``, ``.size``, ``.is_root``), also returned by ``active()`` inside the block.
+
+    Raises
+    ------
+    ImportError
+        If mpi4py is not installed.
+
+    Examples
+    --------
+    >>> from rnnkit.distributed import active, data_parallel
+    >>> with data_parallel() as group:  # a plain process, no mpiexec: one rank
+    ...     print(group.size, group.is_root, active() is group)
+    1 True True
+    >>> print(active())
+    None
+    """
     group = DataParallel(comm)
     token = _ACTIVE.set(group)
     try:

@@ -138,7 +138,37 @@ def register_layer(cls, name: str | None = None):
     """Allow a custom ``Layer`` subclass in model files (under ``name``, default its class name).
 
     Its ``get_config()`` must return its constructor's keyword arguments as JSON data.
-    Usable as a class decorator.
+    Usable as a class decorator. Registering the same class again under its name does nothing.
+
+    Parameters
+    ----------
+    cls : type
+        The ``rnnkit.layers.Layer`` subclass.
+    name : str or None, optional
+        The name files store for it (default None: ``cls.__name__``).
+
+    Returns
+    -------
+    type
+        ``cls`` itself (so that it works as a decorator).
+
+    Raises
+    ------
+    TypeError
+        If ``cls`` is not a subclass of ``rnnkit.layers.Layer``.
+    ValueError
+        If ``name`` is already registered for another class.
+
+    Examples
+    --------
+    >>> from rnnkit.io import LAYER_CLASSES, register_layer
+    >>> from rnnkit.layers import Dense
+    >>> @register_layer
+    ... class MyDense(Dense):
+    ...     pass
+    >>> LAYER_CLASSES["MyDense"] is MyDense
+    True
+    >>> del LAYER_CLASSES["MyDense"]    # undone again, for this example
     """
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"register_layer: expected a subclass of rnnkit.layers.Layer, got {cls!r}")
@@ -152,7 +182,33 @@ def register_layer(cls, name: str | None = None):
 # -- saving --------------------------------------------------------------------------------------
 
 def layer_spec(i, layer) -> dict:
-    """``{"class": name, "config": {...}}`` for layer ``i``, checked to be loadable again."""
+    """``{"class": name, "config": {...}}`` for layer ``i``, checked to be loadable again.
+
+    Parameters
+    ----------
+    i : int
+        The layer's index in the model (for error messages).
+    layer : rnnkit.layers.Layer
+        The layer; its class must be registered in ``LAYER_CLASSES``.
+
+    Returns
+    -------
+    dict
+        ``{"class": str, "config": dict}``: the registered name and ``layer.get_config()`` (JSON data).
+
+    Raises
+    ------
+    ValueError
+        If the layer's class is not registered, its ``get_config()`` returns keys its constructor does
+        not accept, or the config is not JSON data.
+
+    Examples
+    --------
+    >>> from rnnkit.io import layer_spec
+    >>> from rnnkit.layers import Dense
+    >>> layer_spec(0, Dense(2, "tanh"))
+    {'class': 'Dense', 'config': {'units': 2, 'activation': 'tanh'}}
+    """
     cls = type(layer)
     name = cls.__name__
     if LAYER_CLASSES.get(name) is not cls:
@@ -169,6 +225,30 @@ def layer_spec(i, layer) -> dict:
 
 
 def optimizer_name(opt) -> str:
+    """The name under which a model file stores the optimiser ``opt`` (a key of ``optim.OPTIMIZERS``).
+
+    Parameters
+    ----------
+    opt : rnnkit.optim.Optimizer
+        The optimiser; its class must be exactly one of ``optim.OPTIMIZERS`` (not a subclass).
+
+    Returns
+    -------
+    str
+        "sgd" or "adam".
+
+    Raises
+    ------
+    ValueError
+        If the optimiser's class is not one a model file can name.
+
+    Examples
+    --------
+    >>> from rnnkit.io import optimizer_name
+    >>> from rnnkit.optim import SGD, Adam
+    >>> optimizer_name(Adam()), optimizer_name(SGD(lr=0.1))
+    ('adam', 'sgd')
+    """
     name = next((n for n, c in optim.OPTIMIZERS.items() if type(opt) is c), None)
     if name is None:
         raise ValueError(f"save: the optimizer {type(opt).__qualname__} is not one of "
@@ -177,9 +257,48 @@ def optimizer_name(opt) -> str:
 
 
 def write_model_file(path, config: dict, arrays: dict, optimizer_state=None, quantize=None):
-    """Write a model file atomically: ``config`` (the keys ``CONFIG_KEYS``, JSON data), the named weight
-    ``arrays`` and ``optimizer_state`` (None or ``Optimizer.get_state()``, of these weights), the
-    matrices ``quantize``d ("int8", "float16"; then no optimiser state is written). Returns ``path``."""
+    """Write a model file atomically (format: this module's docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (used as given; ".npz" is usual). A previous file is replaced only once the
+        new one is complete.
+    config : dict
+        The model's config: the keys ``CONFIG_KEYS`` ("layers", "dtype", "seed", "input_size",
+        "compile", "metadata", "classes"), JSON data, as ``Sequential.get_config()`` gives them plus
+        "metadata" (None or a dict of JSON data).
+    arrays : dict of str to numpy.ndarray
+        The named weight arrays, ``{"layer_index.name": array}`` in the model's order.
+    optimizer_state : dict or None, optional
+        None (default) or ``Optimizer.get_state()``, of these weights.
+    quantize : {None, "int8", "float16"}, optional
+        Store the weight matrices quantized (then no optimiser state is written); default None.
+
+    Returns
+    -------
+    str
+        ``path``, as a string.
+
+    Raises
+    ------
+    TypeError
+        If "metadata" is neither a dict nor None.
+    ValueError
+        If the metadata or the config is not JSON data, ``quantize`` is not a known mode, or the
+        optimiser state does not fit the weights.
+
+    Examples
+    --------
+    >>> from rnnkit.io import write_model_file
+    >>> from rnnkit.layers import Dense
+    >>> from rnnkit.model import Sequential
+    >>> model = Sequential([Dense(1)], seed=0).build(2)
+    >>> write_model_file("model.npz", {**model.get_config(), "metadata": {"vocab": ["a", "b"]}}, model.get_weights())
+    'model.npz'
+    >>> Sequential.load("model.npz").metadata
+    {'vocab': ['a', 'b']}
+    """
     metadata = config["metadata"]
     if metadata is not None:
         if not isinstance(metadata, dict):
@@ -214,7 +333,36 @@ def write_model_file(path, config: dict, arrays: dict, optimizer_state=None, qua
 # -- loading -------------------------------------------------------------------------------------
 
 def layers_from_specs(specs) -> list:
-    """The layers named by a header's ``layers`` list, from the registry only (ValueError if bad)."""
+    """The layers named by a header's ``layers`` list, from the registry ``LAYER_CLASSES`` only.
+
+    A name is only looked up in the registry, never imported, so a file cannot make rnnkit run code.
+
+    Parameters
+    ----------
+    specs : list of dict
+        ``[{"class": name, "config": {...}}]``, as ``layer_spec`` writes them.
+
+    Returns
+    -------
+    list of rnnkit.layers.Layer
+        New (unbuilt) layers, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``specs`` is not a non-empty list of such dicts, names an unknown class, or holds a config
+        the class does not accept.
+
+    Examples
+    --------
+    >>> from rnnkit.io import layers_from_specs
+    >>> layers_from_specs([{"class": "LSTM", "config": {"hidden_size": 3}}, {"class": "Dense", "config": {"units": 1}}])
+    [LSTM(hidden_size=3, ...), Dense(units=1, activation=None)]
+    >>> layers_from_specs([{"class": "os.system", "config": {}}])
+    Traceback (most recent call last):
+    ...
+    ValueError: layer 0: unknown layer class 'os.system' (known: [...])
+    """
     if not isinstance(specs, list) or not specs:
         raise ValueError("header 'layers': expected a non-empty list")
     layers = []
@@ -238,7 +386,33 @@ def layers_from_specs(specs) -> list:
 
 
 def optimizer_from_config(settings):
-    """The optimizer of a header's ``compile`` settings, its structure checked (ValueError if bad)."""
+    """The optimizer of a header's ``compile`` settings, its structure checked.
+
+    Parameters
+    ----------
+    settings : dict
+        The "compile" settings of a model config (``Sequential.get_config()["compile"]``), whose
+        "optimizer" is ``{"name": "sgd" | "adam", "config": {keyword arguments}}``.
+
+    Returns
+    -------
+    rnnkit.optim.Optimizer
+        A new optimiser (no state).
+
+    Raises
+    ------
+    ValueError
+        If the settings are malformed, name an unknown optimiser, or hold a config it does not accept.
+
+    Examples
+    --------
+    >>> from rnnkit.io import optimizer_from_config
+    >>> from rnnkit.layers import Dense
+    >>> from rnnkit.model import Sequential
+    >>> settings = Sequential([Dense(1)]).compile("mse", "sgd", lr=0.1).get_config()["compile"]
+    >>> optimizer_from_config(settings).get_config()
+    {'lr': 0.1, 'momentum': 0.0, 'nesterov': False}
+    """
     check_compile_settings(settings)
     opt = settings["optimizer"]
     cls = optim.OPTIMIZERS.get(opt["name"]) if isinstance(opt["name"], str) else None
@@ -256,11 +430,10 @@ def optimizer_from_config(settings):
 class ModelFile:
     """An open model file: ``config`` (checked JSON) now, the weights on request.
 
-        with ModelFile(path) as f:
-            model = build_from(f.config)                  # the caller's job (Sequential.load)
-            f.check_architecture(expected_shapes)         # names and shapes against the stored arrays
-            weights = f.read_weights()                    # only now is weight data read; checksum checked
-            f.restore_optimizer(model.optimizer, params)  # the optimiser's state, if the file has one
+    Use it as a context manager, in this order (as ``Sequential.load`` does): build the architecture
+    from ``f.config``, compare its names and shapes with the stored arrays (``check_architecture``),
+    read the weights (``read_weights``: only now is weight data read, and the checksum checked), then
+    restore the optimiser's state, if the file has one (``restore_optimizer``).
 
     ``config`` has ``CONFIG_KEYS`` and "quantized" (also ``f.quantized``: None, "int8" or "float16"); a
     quantized file's ``read_weights`` returns them dequantized to the header's dtype.
@@ -270,6 +443,43 @@ class ModelFile:
     ``ModelFileError`` naming the file; ``fail(problem)`` makes one. The total work is bounded by the
     file's size: stored entries are at most ``_archive.MAX_EXPANSION`` times their compressed size, and an
     architecture is compared with the stored shapes before anything is allocated for it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+
+    Attributes
+    ----------
+    config : dict
+        The model's config (``CONFIG_KEYS`` and "quantized").
+    names : list of str
+        The weights' names, in the header's order.
+    quantized : {None, "int8", "float16"}
+        The file's quantization.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ModelFileError
+        If it is a folder, not a ZIP archive, or not a valid rnnkit model file (``ModelFileError`` is a
+        ``ValueError``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.io import ModelFile
+    >>> from rnnkit.layers import Dense
+    >>> from rnnkit.model import Sequential
+    >>> model = Sequential([Dense(1)], seed=0).compile("mse")
+    >>> _ = model.fit(np.ones((4, 2)), np.ones(4), epochs=1, verbose=0)
+    >>> _ = model.save("model.npz")
+    >>> with ModelFile("model.npz") as f:
+    ...     f.check_architecture(model.weight_shapes(2))
+    ...     weights = f.read_weights()
+    ...     print(f.stored_shapes(), f.restore_optimizer(model.optimizer, weights))
+    {'0.W_y': (1, 2), '0.c': (1,)} True
     """
 
     def __init__(self, path):
@@ -302,6 +512,18 @@ class ModelFile:
         self._zf.close()
 
     def fail(self, problem) -> ModelFileError:
+        """An error about this file, to raise: ``raise f.fail("...")``.
+
+        Parameters
+        ----------
+        problem : str
+            What is wrong.
+
+        Returns
+        -------
+        ModelFileError
+            The error, its message naming the file and the problem.
+        """
         return self._reader.fail(problem)
 
     def _guard(self, fn, *args):
@@ -338,11 +560,29 @@ class ModelFile:
         return header
 
     def stored_shapes(self) -> dict:
-        """{weight name: shape} of the stored arrays, in the header's order (no data read)."""
+        """The stored weights' shapes, in the header's order (no data read).
+
+        Returns
+        -------
+        dict of str to tuple of int
+            ``{weight name: shape}``.
+        """
         return {n: self._stored[n][1] for n in self.names}
 
     def check_architecture(self, expected: dict):
-        """The stored weights must be exactly ``expected`` ({name: shape}, the architecture's), in order."""
+        """The stored weights must be exactly ``expected`` ({name: shape}, the architecture's), in order.
+
+        Parameters
+        ----------
+        expected : dict of str to tuple of int
+            The architecture's weights, ``{"layer_index.name": shape}`` in the model's order
+            (``Sequential.weight_shapes``).
+
+        Raises
+        ------
+        ModelFileError
+            If a weight is missing or extra, the order differs, or a shape differs.
+        """
         stored = self.stored_shapes()
         missing = [k for k in expected if k not in stored]
         extra = [k for k in stored if k not in expected]
@@ -358,7 +598,18 @@ class ModelFile:
                 raise self.fail(f"weight {k!r} has shape {stored[k]}, the architecture needs {tuple(shape)}")
 
     def read_weights(self) -> dict:
-        """The stored weights ({name: array}, header order), after ``check_architecture``; checksum checked."""
+        """The stored weights, after ``check_architecture``; the checksum is checked.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{name: array}`` in the header's order, of the model's dtype (dequantized for a quantized file).
+
+        Raises
+        ------
+        ModelFileError
+            If the archive is damaged, the checksum does not match, or quantized values are invalid.
+        """
         return self._guard(self._read_weights)
 
     def _read_weights(self):
@@ -376,8 +627,25 @@ class ModelFile:
             raise reader.fail(f"quantized {e}") from None
 
     def restore_optimizer(self, optimizer, params: dict) -> bool:
-        """After ``read_weights``: the stored optimiser state into ``optimizer``, checked against ``params``
-        ({weight name: array}). False, changing nothing, if the file has none."""
+        """After ``read_weights``: the stored optimiser state into ``optimizer``, checked against ``params``.
+
+        Parameters
+        ----------
+        optimizer : rnnkit.optim.Optimizer
+            The compiled model's optimiser (of the class the file names).
+        params : dict of str to numpy.ndarray
+            The model's weights ``{weight name: array}``: every state array must match one in shape and dtype.
+
+        Returns
+        -------
+        bool
+            True if a state was restored; False, changing nothing, if the file has none.
+
+        Raises
+        ------
+        ModelFileError
+            If the stored state does not fit ``optimizer`` or ``params``.
+        """
         if self._iterations is None:
             return False
         slots = {s: {} for s in optimizer.slots}

@@ -29,16 +29,41 @@ LOSSES = ("mse", "binary_crossentropy", "crossentropy", "ctc")
 
 
 class Sequential:
-    """A stack of layers trained as one model (seed §2): ``compile`` (loss, optimiser, clipping,
-    L1/L2), ``fit``, ``evaluate``, ``predict`` / ``predict_proba`` / ``predict_classes``, ``save`` /
-    ``load`` (``rnnkit.io``), ``export_onnx``.
+    """A stack of layers trained as one model (seed §2).
 
-    ``layers``: the layers in order (``Dense``, ``LSTM``, ``AttentionPooling``, ...); ``seed``: the
-    initial weights, shuffling and dropout (None: not reproducible); ``dtype``: float32 or float64.
+    ``compile`` (loss, optimiser, clipping, L1/L2), ``fit``, ``evaluate``, ``predict`` /
+    ``predict_proba`` / ``predict_classes``, ``save`` / ``load`` (``rnnkit.io``), ``export_onnx``.
     Inputs: a padded (batch, time, features) array with ``lengths``, a ragged list of (time, features)
-    arrays, or token ids after an ``Embedding``.
+    arrays, or token ids after an ``Embedding``. The model builds its layers on the first data it
+    sees (or on ``build(input_size)``).
 
-    Example: ``Sequential([LSTM(32), Dense(1)], seed=0).compile("binary_crossentropy", "adam")``.
+    Parameters
+    ----------
+    layers : iterable of Layer
+        The layers in order (``Embedding``, ``LSTM``, ``AttentionPooling``, ``Dense``, ...); not empty.
+    seed : int or None, optional
+        Seeds the initial weights, shuffling and dropout (default 0); None: not reproducible.
+    dtype : str or numpy.dtype, optional
+        The weights' and computations' dtype: "float32" (default) or "float64".
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` is empty or holds something that is not an rnnkit layer.
+    ValueError
+        If ``dtype`` is not float32 or float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.model import Sequential
+    >>> X = np.random.default_rng(0).standard_normal((8, 5, 3)).astype(np.float32)
+    >>> y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    >>> model = Sequential([LSTM(4), Dense(1)], seed=0).compile("binary_crossentropy", "adam", lr=0.01)
+    >>> history = model.fit(X, y, epochs=2, batch_size=4, verbose=0)
+    >>> model.predict(X[:2]).shape, model.predict_classes(X[:3]).shape, model.num_params()
+    ((2, 1), (3,), 149)
     """
     quantized = None     # "int8" / "float16" when loaded from a quantized file (rnnkit.quantize)
     def __init__(self, layers, seed: int | None = 0, dtype="float32"):
@@ -67,6 +92,40 @@ class Sequential:
         "layer_index.name" matches one of the ``regularize`` patterns (fnmatch; default: every weight
         matrix and embedding, no biases); ``clip_norm`` clips the global gradient norm,
         ``clip_value`` each element.
+
+        Parameters
+        ----------
+        loss : {"mse", "binary_crossentropy", "crossentropy", "ctc"}, optional
+            The loss (default "mse"); the classification losses take logits.
+        optimizer : str or optimiser, optional
+            A name from ``rnnkit.optim`` ("adam", default; "sgd", ...) or an optimiser object.
+        lr : float, optional
+            The learning rate; default None (the optimiser's own default).
+        metrics : str or sequence of str, optional
+            Metric names from ``rnnkit.metrics`` (e.g. "accuracy"); default none.
+        clip_norm : float, optional
+            Clip the global gradient norm to this (> 0); default None (no clipping).
+        clip_value : float, optional
+            Clip each gradient element to [-clip_value, clip_value] (> 0); default None.
+        l1, l2 : float, optional
+            The L1 / L2 penalty weights (>= 0); default 0.
+        regularize : str or sequence of str, optional
+            fnmatch patterns of the penalised "layer_index.name" parameters; default
+            ("*W_*", "*.E"): every weight matrix and embedding, no biases.
+        ctc_blank : int, optional
+            The blank label for the "ctc" loss. Default 0.
+
+        Returns
+        -------
+        Sequential
+            The model itself (so that ``Sequential(...).compile(...)`` chains).
+
+        Raises
+        ------
+        ValueError
+            If ``loss`` or a metric or optimiser name is unknown, or a number is out of range.
+        TypeError
+            If ``regularize`` holds something other than strings, or a number is not one.
         """
         if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
@@ -91,7 +150,26 @@ class Sequential:
 
         With ``weights`` ({"layer_index.name": array}, exactly ``weight_shapes(input_size)``) the
         layers take them instead of drawing random ones (this is how ``load`` builds). If building
-        fails, no layer is left half built.
+        fails, no layer is left half built. Building an already built model again is a no-op.
+
+        Parameters
+        ----------
+        input_size : int
+            F, the input features (the vocabulary size when the first layer is an ``Embedding``).
+        weights : dict, optional
+            {"layer_index.name": array} with exactly ``weight_shapes(input_size)``; default None
+            (random weights from the model's ``seed``).
+
+        Returns
+        -------
+        Sequential
+            The model itself.
+
+        Raises
+        ------
+        ValueError
+            If the model was built for another input size, ``weights`` does not match the
+            architecture, or a layer built on its own expects another input size.
         """
         input_size = _checks.check_int(input_size, "input_size", minimum=1)
         if self.input_size is not None:
@@ -132,7 +210,24 @@ class Sequential:
 
     def weight_shapes(self, input_size: int, limit: int | None = None) -> dict:
         """{"layer_index.name": shape} of every weight for ``input_size`` inputs, without building.
-        ``limit``: refuse (ValueError) an architecture with more weight arrays than that."""
+
+        Parameters
+        ----------
+        input_size : int
+            F, the input features (or the vocabulary size).
+        limit : int, optional
+            Refuse an architecture with more weight arrays than that; default None (no limit).
+
+        Returns
+        -------
+        dict
+            {"layer_index.name": tuple of int}, in layer order.
+
+        Raises
+        ------
+        ValueError
+            If the architecture has more than ``limit`` weight arrays.
+        """
         shapes, size = {}, input_size
         for i, layer in enumerate(self.layers):
             if limit is not None and len(shapes) + layer.num_weight_arrays() > limit:
@@ -143,9 +238,22 @@ class Sequential:
 
     @property
     def takes_tokens(self):
+        """Whether the model reads token ids (its first layer is an ``Embedding``)."""
         return isinstance(self.layers[0], Embedding)
 
     def output_is_sequence(self, input_is_sequence=True):
+        """Whether the model's output has a time axis, given whether its input has one.
+
+        Parameters
+        ----------
+        input_is_sequence : bool, optional
+            Whether the input has a time axis. Default True.
+
+        Returns
+        -------
+        bool
+            True when every layer keeps the time axis (e.g. ``return_sequences=True``).
+        """
         seq = input_is_sequence
         for layer in self.layers:
             seq = layer.returns_sequence(seq)
@@ -182,7 +290,25 @@ class Sequential:
 
     # -- the network ---------------------------------------------------------------------------
     def forward(self, X, lengths=None, training=False):
-        """The network's raw output for one batch (no batching, no padding of the result)."""
+        """The network's raw output for one batch (no batching, no padding of the result).
+
+        Keeps what ``backward`` needs; builds the model on first use.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        training : bool, optional
+            Turn dropout on. Default False.
+
+        Returns
+        -------
+        ndarray
+            (B, T, out) or (B, out), the model's dtype (logits for classification losses).
+        """
         X, lengths, *_ = self._prepare(X, lengths)
         return self._forward(X, lengths, training)
 
@@ -192,7 +318,18 @@ class Sequential:
         return x
 
     def backward(self, dy):
-        """Backpropagate dL/d output through every layer (after a forward); fills each layer's grads."""
+        """Backpropagate dL/d output through every layer (after a forward); fills each layer's grads.
+
+        Parameters
+        ----------
+        dy : ndarray
+            dL/d output, the shape of the last ``forward``'s output.
+
+        Returns
+        -------
+        ndarray or None
+            dL/dX, the shape of the input; None after an ``Embedding`` (integer ids).
+        """
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
@@ -214,10 +351,28 @@ class Sequential:
         return {f"{i}.{k}": l.grads[k] for i, l in enumerate(self.layers) for k in l.params}
 
     def get_weights(self):
-        """A deep copy of every weight, keyed "layer_index.name"."""
+        """A deep copy of every weight, keyed "layer_index.name".
+
+        Returns
+        -------
+        dict
+            {"layer_index.name": ndarray} (copies), e.g. "0.W_x_l0".
+        """
         return {k: v.copy() for k, v in self._params().items()}
 
     def set_weights(self, weights):
+        """Copy weights into the built model, in place (a subset is fine).
+
+        Parameters
+        ----------
+        weights : dict
+            {"layer_index.name": array}, e.g. from ``get_weights``; each array of the weight's shape.
+
+        Raises
+        ------
+        ValueError
+            If a name is not one of the model's weights, or an array has another shape.
+        """
         params = self._params()
         for k, v in weights.items():
             if k not in params or params[k].shape != np.shape(v):
@@ -225,9 +380,34 @@ class Sequential:
             params[k][...] = v
 
     def compute_gradients(self, X, y, lengths=None, training=True):
-        """``(loss, grads)`` on (X, y) as one batch, without changing the weights: the loss with its
-        L1/L2 penalty and the gradient of every parameter ("layer_index.name", copies). ``training``
-        turns dropout on (as in ``fit``) or off."""
+        """``(loss, grads)`` on (X, y) as one batch, without changing the weights.
+
+        The loss includes the L1/L2 penalty; the gradients are of every parameter.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        y : array_like
+            The targets, as for ``fit``.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        training : bool, optional
+            Turn dropout on (as in ``fit``, the default True) or off.
+
+        Returns
+        -------
+        loss : float
+            The batch's loss with its penalty.
+        grads : dict
+            {"layer_index.name": ndarray} (copies), the shapes of the weights.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not compiled.
+        """
         if self.loss is None:
             raise RuntimeError("compute_gradients: call compile(loss=...) first (the loss defines the gradient)")
         Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True)
@@ -237,9 +417,34 @@ class Sequential:
         return loss, {k: g.copy() for k, g in grads.items()}
 
     def train_step(self, xb, yb, lb, mask):
-        """One gradient step on a checked batch; returns (loss, output). Refuses to update on a
-        non-finite loss or gradient (the weights stay the last good ones). Data-parallel inside
-        ``rnnkit.distributed.data_parallel()`` or ``fit(..., distributed=True)``."""
+        """One gradient step on a checked batch (what ``fit`` runs per batch).
+
+        Refuses to update on a non-finite loss or gradient (the weights stay the last good ones).
+        Data-parallel inside ``rnnkit.distributed.data_parallel()`` or ``fit(..., distributed=True)``.
+
+        Parameters
+        ----------
+        xb : ndarray
+            The batch's padded inputs (B, T, F), token ids (B, T) or (B, F), the model's dtype.
+        yb : ndarray or list
+            The batch's encoded targets, aligned with the output (label sequences for CTC).
+        lb : ndarray or None
+            (B,) valid lengths, or None.
+        mask : ndarray or None
+            (B, T) valid steps or weights of the targets, or None.
+
+        Returns
+        -------
+        loss : float
+            The batch's loss (with the L1/L2 penalty).
+        output : ndarray
+            The model's output for the batch.
+
+        Raises
+        ------
+        rnnkit.model.TrainingError
+            If the loss or a gradient is NaN/inf (no update is made).
+        """
         return _training.train_step(self, xb, yb, lb, mask)
 
     # -- public API ----------------------------------------------------------------------------
@@ -267,6 +472,57 @@ class Sequential:
         ``load``, ``fit(initial_epoch=k, epochs=n)`` gives bit for bit the weights and history rows of
         ``fit(epochs=n)`` (with ``seed=None`` nothing is reproducible). Callbacks' own state
         (EarlyStopping's patience count, ReduceLROnPlateau's) is not saved: they start afresh.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        y : array_like or list
+            One target per sequence (N,) or (N, out), per step (N, T) or (N, T, out), or label
+            sequences (CTC); labels of any kind with a classification loss.
+        epochs : int, optional
+            Train until this epoch (exclusive, counting from 0). Default 1.
+        batch_size : int, optional
+            Sequences per gradient step. Default 32.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        validation_data : tuple, optional
+            (X, y) or (X, y, lengths) scored after each epoch; default None.
+        validation_split : float, optional
+            The fraction of the training data held out instead, in [0, 1). Default 0.
+        callbacks : sequence, optional
+            ``rnnkit.callbacks`` objects (EarlyStopping, ...); default none.
+        shuffle : bool, optional
+            Shuffle the batches each epoch. Default True.
+        verbose : {0, 1, 2}, optional
+            1 (default) a progress bar and a line per epoch, 2 the lines only, 0 nothing.
+        distributed : bool, optional
+            Data-parallel over the MPI job's ranks. Default False.
+        initial_epoch : int, optional
+            The epoch to start at (to resume training). Default 0.
+        sample_weight : array_like, optional
+            (N,) per sequence or (N, T) per step; default None.
+        class_weight : dict or "balanced", optional
+            {label: weight} or "balanced"; default None.
+        channels_first : bool or None, optional
+            True reads a (N, C, T) array or a list of (C, T_i) arrays; None (default) refuses a 3-D
+            array that looks channels-first, naming the fix; False never checks.
+
+        Returns
+        -------
+        rnnkit.callbacks.History
+            ``history.history`` maps "loss", the metrics ("val_" too with validation data) and "lr"
+            to one value per epoch.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not compiled.
+        ValueError
+            If the data, the targets or an argument does not fit the model.
+        rnnkit.model.TrainingError
+            If the loss or a gradient becomes NaN/inf (the weights stay the last good ones).
         """
         self.history = _training.fit(self, X, y, epochs, batch_size, lengths, validation_data,
                                      validation_split, callbacks, shuffle, verbose, distributed,
@@ -284,57 +540,211 @@ class Sequential:
         ``predict_proba`` for probabilities and ``predict_classes`` for labels. ``channels_first``:
         True reads a (N, C, T) array or a list of (C, T_i) arrays (``lengths`` count time steps);
         None refuses a 3-D array that looks channels-first, naming the fix; False never checks.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        batch_size : int, optional
+            Sequences per forward pass (memory, not results). Default 256.
+        channels_first : bool or None, optional
+            True reads a (N, C, T) array or a list of (C, T_i) arrays; None (default) refuses a 3-D
+            array that looks channels-first, naming the fix; False never checks.
+
+        Returns
+        -------
+        ndarray
+            (N, out) or, for per-step outputs, (N, T, out); the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            If X does not fit the model.
         """
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq, *_ = self._prepare(X, lengths, channels_first=channels_first)
         return self._outputs(Xp, lp, seq, batch_size)
 
     def predict_proba(self, X, lengths=None, batch_size=256, *, channels_first=None):
-        """Probabilities: softmax, columns in ``classes_`` order (when set); binary: P(class 1), the
-        positive class ``classes_[1]``. Arguments as for ``predict``."""
+        """Probabilities: softmax, columns in ``classes_`` order (when set); binary: P(class 1).
+
+        P(class 1) is the positive class ``classes_[1]``. Arguments as for ``predict``.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        batch_size : int, optional
+            Sequences per forward pass (memory, not results). Default 256.
+        channels_first : bool or None, optional
+            True reads a (N, C, T) array or a list of (C, T_i) arrays; None (default) refuses a 3-D
+            array that looks channels-first, naming the fix; False never checks.
+
+        Returns
+        -------
+        ndarray
+            The shape of ``predict``'s output: (N, n_classes), (N, 1) for binary, per step (N, T, ...).
+
+        Raises
+        ------
+        ValueError
+            If the loss is not a classification loss, or X does not fit the model.
+        """
         return _model_data.probabilities(self.predict(X, lengths, batch_size, channels_first=channels_first),
                                          self.loss)
 
     def predict_classes(self, X, lengths=None, batch_size=256, *, channels_first=None):
-        """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences; the
-        original labels (``classes_[id]``) if fit on labels. Arguments as for ``predict``."""
+        """Labels: 0/1 (binary), argmax class ids, or for CTC the greedy-decoded label sequences.
+
+        The original labels (``classes_[id]``) if fit on labels. Arguments as for ``predict``.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        batch_size : int, optional
+            Sequences per forward pass (memory, not results). Default 256.
+        channels_first : bool or None, optional
+            True reads a (N, C, T) array or a list of (C, T_i) arrays; None (default) refuses a 3-D
+            array that looks channels-first, naming the fix; False never checks.
+
+        Returns
+        -------
+        ndarray or list
+            (N,) labels, (N, T) per step, or for CTC a list of N label sequences.
+
+        Raises
+        ------
+        ValueError
+            If the loss is not a classification loss, or X does not fit the model.
+        """
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq, *_ = self._prepare(X, lengths, channels_first=channels_first)
         return _model_data.labels(self._outputs(Xp, lp, seq, batch_size), lp, self.loss, self.classes_,
                                   self.ctc_blank)
 
     def evaluate(self, X, y, lengths=None, batch_size=256, *, channels_first=None):
-        """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout), unweighted. Labels are
-        encoded with ``classes_`` (an unknown one is a ValueError); ``channels_first`` as for ``predict``."""
+        """{"loss": ..., metric: ...} on (X, y), in inference mode (no dropout), unweighted.
+
+        Labels are encoded with ``classes_`` (an unknown one is a ValueError); ``channels_first`` as
+        for ``predict``.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded (B, T, F) array, a ragged list of (T_i, F) arrays, token ids (B, T) or a list of
+            id arrays after an ``Embedding``, or (B, F) for a model without a time axis.
+        y : array_like or list
+            The targets, as for ``fit``.
+        lengths : array_like of int, optional
+            (B,) valid lengths of a padded X; default None (every step valid, or a ragged list's own).
+        batch_size : int, optional
+            Sequences per forward pass (memory, not results). Default 256.
+        channels_first : bool or None, optional
+            True reads a (N, C, T) array or a list of (C, T_i) arrays; None (default) refuses a 3-D
+            array that looks channels-first, naming the fix; False never checks.
+
+        Returns
+        -------
+        dict
+            {"loss": float, metric name: float, ...} for the compiled metrics.
+
+        Raises
+        ------
+        RuntimeError
+            If the model is not compiled.
+        ValueError
+            If the data or a label does not fit the model.
+        """
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq, seq_out, yp = self._prepare(X, lengths, y, with_targets=True, channels_first=channels_first)
         return _model_data.scores(self, Xp, lp, seq, seq_out, yp, batch_size)
 
     # -- inspection ----------------------------------------------------------------------------
     def summary(self, input_size=None, print_fn=print):
-        """Layers, output shapes and parameter counts (printed with ``print_fn`` and returned). An
-        unbuilt model given ``input_size`` (features, or vocabulary size) counts without building."""
+        """Layers, output shapes and parameter counts (printed with ``print_fn`` and returned).
+
+        An unbuilt model given ``input_size`` (features, or vocabulary size) counts without building.
+
+        Parameters
+        ----------
+        input_size : int, optional
+            The input size to count for; default None (the built model's).
+        print_fn : callable or None, optional
+            Called with the text (default ``print``); None prints nothing.
+
+        Returns
+        -------
+        str
+            The table, one line per layer and a total.
+        """
         text = _model_config.summary(self, input_size)
         if print_fn:
             print_fn(text)
         return text
 
     def num_params(self):
+        """The number of trainable scalars in all layers (0 before the model is built).
+
+        Returns
+        -------
+        int
+            The total parameter count.
+        """
         return sum(l.num_params() for l in self.layers)
 
     def copy(self):
+        """A deep copy: weights, optimiser state and settings, independent of this model.
+
+        Returns
+        -------
+        Sequential
+            The copy.
+        """
         return copy.deepcopy(self)
 
     # -- saving ------------------------------------------------------------------------------
     def get_config(self) -> dict:
-        """The architecture and settings as JSON data (what a model file's header stores): "layers"
-        ([{"class", "config"}]), "dtype", "seed", "input_size", "compile" (None if not compiled)."""
+        """The architecture and settings as JSON data (what a model file's header stores).
+
+        Returns
+        -------
+        dict
+            "layers" ([{"class", "config"}]), "dtype", "seed", "input_size", "compile" (None if not
+            compiled), and the model's other saved settings.
+        """
         return _model_config.get_config(self)
 
     @classmethod
     def from_config(cls, config: dict) -> Sequential:
         """A new model from ``get_config()``'s output (fresh weights; built if "input_size" is set).
-        Raises ValueError / TypeError naming what is wrong."""
+
+        Parameters
+        ----------
+        config : dict
+            ``get_config()``'s output (or its JSON round trip).
+
+        Returns
+        -------
+        Sequential
+            The new model, compiled if the config was.
+
+        Raises
+        ------
+        ValueError
+            If a key is missing or a value is invalid (the message names it).
+        TypeError
+            If ``config`` or a value has the wrong type.
+        """
         return _model_config.from_config(cls, config)
 
     def save(self, path, metadata=None, include_optimizer=True, quantize=None):
@@ -346,6 +756,29 @@ class Sequential:
         so that a loaded model resumes training exactly (``fit(..., initial_epoch=k)``); False writes a
         smaller file for inference. The file name is used as given (no extension is added); ".npz" is usual.
         ``quantize`` "int8" / "float16": weight matrices ~4x / 2x smaller, for inference (``rnnkit.quantize``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists).
+        metadata : dict, optional
+            JSON data stored with the model; default None (keep ``model.metadata``, if any).
+        include_optimizer : bool, optional
+            Also store the optimiser's state. Default True.
+        quantize : {None, "int8", "float16"}, optional
+            Store the weight matrices quantized. Default None.
+
+        Returns
+        -------
+        str or os.PathLike
+            ``path``.
+
+        Raises
+        ------
+        ValueError
+            If the model is partly built, or ``quantize`` is unknown.
+        TypeError
+            If ``metadata`` is not JSON data (e.g. a key is not a string).
         """
         if metadata is None:
             metadata = getattr(self, "metadata", None) or None   # a loaded model keeps its metadata
@@ -354,7 +787,27 @@ class Sequential:
         return io.write_model_file(path, {**self.get_config(), "metadata": metadata}, self._params(), state, quantize)
 
     def export_onnx(self, path, opset=17, quantize=None):
-        """Write the built model as an ONNX graph (``quantize`` None, "int8", "fp16"); see ``rnnkit.export.onnx``."""
+        """Write the built model as an ONNX graph; see ``rnnkit.export.onnx``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The .onnx file to write (atomically).
+        opset : int, optional
+            The ONNX opset version. Default 17.
+        quantize : {None, "int8", "fp16"}, optional
+            Quantize the weights. Default None.
+
+        Returns
+        -------
+        str or os.PathLike
+            ``path``.
+
+        Raises
+        ------
+        ValueError
+            If the model is not built, ``opset`` is out of range, or ``quantize`` is unknown.
+        """
         return export.onnx.export(self, path, opset=opset, quantize=quantize)
 
     @classmethod
@@ -362,8 +815,23 @@ class Sequential:
         """A model from a file written by ``save``; ``model.metadata`` holds its metadata, ``model.quantized``
         its quantization (None if none). It comes back compiled as saved, with the optimiser's state if stored.
 
-        Raises ``rnnkit.io.ModelFileError`` (a ``ValueError``) naming the file and the problem for
-        anything that is not a valid rnnkit model file; ``FileNotFoundError`` if there is no file.
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by ``save``.
+
+        Returns
+        -------
+        Sequential
+            The model, built with the stored weights (nothing random is drawn).
+
+        Raises
+        ------
+        rnnkit.io.ModelFileError
+            A ``ValueError`` naming the file and the problem, for anything that is not a valid rnnkit
+            model file.
+        FileNotFoundError
+            If there is no file.
         """
         with io.ModelFile(path) as f:
             input_size = f.config["input_size"]

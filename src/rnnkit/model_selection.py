@@ -72,13 +72,51 @@ def _fold_bounds(n, k):
 
 
 class KFold:
-    """k folds; each sample is in exactly one test block. ``shuffle`` permutes first (with ``seed``)."""
+    """k folds; each sample is in exactly one test block. ``shuffle`` permutes first (with ``seed``).
+
+    The test blocks are contiguous runs of the (shuffled) order, their sizes differing by at most one.
+
+    Parameters
+    ----------
+    n_splits : int, optional
+        The number of folds k, >= 2 (default 5).
+    shuffle : bool, optional
+        Permute the samples before cutting the blocks (default True).
+    seed : int or None, optional
+        The seed of the permutation (default 0; None: not reproducible).
+
+    Raises
+    ------
+    ValueError
+        If ``n_splits`` is not an integer >= 2.
+
+    Examples
+    --------
+    >>> from rnnkit.model_selection import KFold
+    >>> for train, test in KFold(n_splits=3, shuffle=False).split(6):
+    ...     print(train, test)
+    [2 3 4 5] [0 1]
+    [0 1 4 5] [2 3]
+    [0 1 2 3] [4 5]
+    """
 
     def __init__(self, n_splits=5, shuffle=True, seed=0):
         self.n_splits = _check_n_splits(n_splits)
         self.shuffle, self.seed = bool(shuffle), seed
 
     def get_n_splits(self, n_or_y=None):
+        """The number of folds.
+
+        Parameters
+        ----------
+        n_or_y : object, optional
+            Ignored (for scikit-learn's signature).
+
+        Returns
+        -------
+        int
+            ``n_splits``.
+        """
         return self.n_splits
 
     def _test_folds(self, n):
@@ -89,6 +127,27 @@ class KFold:
         return [order[a:b] for a, b in zip(starts, stops)]
 
     def split(self, n_or_y):
+        """The folds of ``n_or_y``'s samples.
+
+        Parameters
+        ----------
+        n_or_y : int or sized
+            The number of samples, or anything with a length (e.g. the targets).
+
+        Yields
+        ------
+        train_idx : numpy.ndarray of int64
+            The sorted indices of the fold's training samples.
+        test_idx : numpy.ndarray of int64
+            The sorted indices of its test samples (every sample is in exactly one test block).
+
+        Raises
+        ------
+        ValueError
+            If there are no samples, or fewer samples than folds.
+        TypeError
+            If ``n_or_y`` is neither a number nor sized.
+        """
         n = _num_samples(n_or_y)
         fold = np.empty(n, dtype=np.int64)
         for f, idx in enumerate(self._test_folds(n)):
@@ -106,6 +165,28 @@ class StratifiedKFold(KFold):
     ``split(y)``: class labels (1-D ints or strings), or one-hot / probability rows (argmax taken).
     Samples of each class are (optionally shuffled, then) dealt to the folds in turn, classes one
     after another, so both each class's count and the fold sizes differ by at most one between folds.
+
+    Parameters
+    ----------
+    n_splits : int, optional
+        The number of folds k, >= 2 (default 5).
+    shuffle : bool, optional
+        Shuffle each class's samples before dealing them (default True).
+    seed : int or None, optional
+        The seed of the shuffle (default 0; None: not reproducible).
+
+    Raises
+    ------
+    ValueError
+        If ``n_splits`` is not an integer >= 2.
+
+    Examples
+    --------
+    >>> from rnnkit.model_selection import StratifiedKFold
+    >>> for train, test in StratifiedKFold(n_splits=2, shuffle=False).split(["a", "a", "a", "a", "b", "b"]):
+    ...     print(train, test)
+    [1 3 5] [0 2 4]
+    [0 2 4] [1 3 5]
     """
 
     def _labels(self, y):
@@ -123,6 +204,33 @@ class StratifiedKFold(KFold):
         return y_arr.reshape(-1)
 
     def split(self, y):
+        """The stratified folds of the samples labelled ``y``.
+
+        Parameters
+        ----------
+        y : array_like
+            One class label per sample: (n,) ints or strings, an (n, 1) column, or (n, K) one-hot or
+            probability rows (argmax taken).
+
+        Yields
+        ------
+        train_idx : numpy.ndarray of int64
+            The sorted indices of the fold's training samples.
+        test_idx : numpy.ndarray of int64
+            The sorted indices of its test samples.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is a sample count, or not one label per sample (e.g. label sequences: use ``KFold``).
+        ValueError
+            If there are fewer samples than folds.
+
+        Warns
+        -----
+        UserWarning
+            If a class has fewer samples than folds (some test folds will lack it).
+        """
         labels = self._labels(y)
         n = _num_samples(labels, "y")
         if self.n_splits > n:
@@ -151,6 +259,30 @@ class TimeSeriesSplit:
     samples, in time order. ``test_size`` defaults to ``n // (n_splits + 1)`` or, with ``min_train``,
     to ``(n - gap - min_train) // n_splits`` so that the first fold trains on at least ``min_train``
     samples. ``gap`` samples between each training set and its test block are left out of both.
+
+    Parameters
+    ----------
+    n_splits : int, optional
+        The number of folds, >= 2 (default 5).
+    min_train : int or None, optional
+        The smallest training set of the first fold, >= 1 (default None: no requirement beyond one sample).
+    gap : int, optional
+        Samples left out between each training set and its test block, >= 0 (default 0).
+    test_size : int or None, optional
+        Samples per test block, >= 1 (default None: derived as above).
+
+    Raises
+    ------
+    ValueError
+        If a value is not an integer in its range.
+
+    Examples
+    --------
+    >>> from rnnkit.model_selection import TimeSeriesSplit
+    >>> for train, test in TimeSeriesSplit(n_splits=2, gap=1, test_size=2).split(8):
+    ...     print(train, test)
+    [0 1 2] [4 5]
+    [0 1 2 3 4] [6 7]
     """
 
     def __init__(self, n_splits=5, min_train=None, gap=0, test_size=None):
@@ -163,9 +295,42 @@ class TimeSeriesSplit:
         self.min_train, self.gap, self.test_size = min_train, int(gap), test_size
 
     def get_n_splits(self, n_or_y=None):
+        """The number of folds.
+
+        Parameters
+        ----------
+        n_or_y : object, optional
+            Ignored (for scikit-learn's signature).
+
+        Returns
+        -------
+        int
+            ``n_splits``.
+        """
         return self.n_splits
 
     def split(self, n_or_y):
+        """The expanding-window folds of ``n_or_y``'s samples, in time order.
+
+        Parameters
+        ----------
+        n_or_y : int or sized
+            The number of samples, or anything with a length (e.g. the targets).
+
+        Yields
+        ------
+        train_idx : numpy.ndarray of int64
+            ``0 .. s_k - gap - 1``: everything before the test block and its gap.
+        test_idx : numpy.ndarray of int64
+            ``s_k .. s_k + test_size - 1``.
+
+        Raises
+        ------
+        ValueError
+            If there are too few samples for ``n_splits``, ``gap``, ``min_train`` and ``test_size``.
+        TypeError
+            If ``n_or_y`` is neither a number nor sized.
+        """
         n = _num_samples(n_or_y)
         k, gap = self.n_splits, self.gap
         if self.test_size is not None:
@@ -292,32 +457,70 @@ def cross_validate(build_model, X, y, cv=5, fit_kwargs=None, lengths=None, scori
     """Train a fresh model per fold and score it on the fold's test part (seed §3.3), optionally in
     parallel over the folds (seed §3.1).
 
-    ``build_model``: a zero-argument callable returning a new compiled ``Sequential``; every call
-    must build the same model (the default ``seed=0`` of ``Sequential``: state kept between calls
-    does not reach worker processes).
-    ``X``: a padded array (with optional ``lengths``) or a ragged list of sequences; ``y``: an array
-    or a list (e.g. CTC label sequences), one entry per sample. ``cv``: a number of folds (``KFold``),
-    a splitter from this module (``split(y)`` is called), a scikit-learn style splitter, or an
-    iterable of ``(train_idx, test_idx)``. ``fit_kwargs`` go to ``fit`` (``verbose`` defaults to 0).
-    ``scoring``: optional ``fn(model, X_test, y_test, lengths_test) -> float | dict``, or a dict
-    ``{name: fn}``, adding scores to each fold's ``evaluate()`` logs (a bare float is named "score").
+    Every fold, serial or not, trains with one BLAS thread (``rnnkit._threads.blas_threads(1)``), so
+    results from worker processes (loky, or Dask workers with one thread each) are identical, bit for
+    bit, to the serial run's. (Threads share one BLAS setting, so the "threading" backend gives no such
+    promise.) ``build_model`` and ``scoring`` travel to the workers pickled: with loky and Dask
+    (cloudpickle) lambdas, closures and functools.partial all work; the ``"multiprocessing"`` backend
+    needs module-level functions. n_jobs > 1 needs the ``parallel`` extra.
 
-    ``n_jobs``: None or 1 trains the folds one after another in this process; k > 1 trains them in
-    k worker processes through ``joblib.Parallel`` (loky by default), -1 in one per core.
-    ``backend``: None uses joblib's backend for the context, so that
-    ``with joblib.parallel_backend("dask"): cross_validate(..., n_jobs=-1)`` trains on the Dask
-    cluster of the active ``dask.distributed.Client``; or a joblib backend name (``"loky"``,
-    ``"threading"``, ``"dask"``: with a backend, joblib is used even for n_jobs None).
-    ``build_model`` and ``scoring`` travel to the workers pickled: with loky and Dask (cloudpickle)
-    lambdas, closures and functools.partial all work; the ``"multiprocessing"`` backend needs
-    module-level functions. Every fold, serial or not, trains with one BLAS thread
-    (``rnnkit._threads.blas_threads(1)``), so results from worker processes (loky, or Dask workers
-    with one thread each) are identical, bit for bit, to the serial run's. (Threads share one BLAS
-    setting, so the "threading" backend gives no such promise.) n_jobs > 1 needs the ``parallel`` extra.
+    Parameters
+    ----------
+    build_model : callable
+        A zero-argument callable returning a new compiled ``Sequential``; every call must build the same
+        model (the default ``seed=0`` of ``Sequential``: state kept between calls does not reach worker
+        processes).
+    X : numpy.ndarray or list of numpy.ndarray
+        A padded (N, T, D) array (with optional ``lengths``; (N, T) token ids for an ``Embedding``) or a
+        ragged list of N (T_i, D) sequences.
+    y : numpy.ndarray or list
+        An array or a list (e.g. CTC label sequences), one entry per sample.
+    cv : int, splitter or iterable, optional
+        A number of folds (``KFold``; default 5), a splitter from this module (``split(y)`` is called), a
+        scikit-learn style splitter (``split(X, y)``), or an iterable of ``(train_idx, test_idx)``.
+    fit_kwargs : dict or None, optional
+        Keyword arguments of ``fit`` (``verbose`` defaults to 0); not ``lengths``.
+    lengths : array_like of int or None, optional
+        (N,) valid lengths of a padded ``X``, split per fold; None: every step counts.
+    scoring : callable, dict or None, optional
+        ``fn(model, X_test, y_test, lengths_test) -> float | dict``, or a dict ``{name: fn}``, adding
+        scores to each fold's ``evaluate()`` logs (a bare float is named "score"). None: the logs only.
+    n_jobs : int or None, optional
+        None or 1 trains the folds one after another in this process; k > 1 trains them in k worker
+        processes through ``joblib.Parallel`` (loky by default), -1 in one per core.
+    backend : str or None, optional
+        None uses joblib's backend for the context, so that
+        ``with joblib.parallel_backend("dask"): cross_validate(..., n_jobs=-1)`` trains on the Dask
+        cluster of the active ``dask.distributed.Client``; or a joblib backend name (``"loky"``,
+        ``"threading"``, ``"dask"``: with a backend, joblib is used even for n_jobs None).
 
-    Returns ``{"folds": [per-fold dict with train_size, test_size and every score], "scores":
-    {name: [per-fold values]}, "mean": {name: float}, "std": {name: float} (population std, ddof=0),
-    "train_size": [...], "test_size": [...], "history": [each fold's History.history]}``.
+    Returns
+    -------
+    dict
+        ``{"folds": [per-fold dict with "fold", "train_size", "test_size" and every score], "scores":
+        {name: [per-fold values]}, "mean": {name: float}, "std": {name: float} (population std,
+        ddof=0), "train_size": [int], "test_size": [int], "history": [each fold's History.history]}``.
+
+    Raises
+    ------
+    TypeError
+        If ``build_model`` is not callable or does not return a compiled ``Sequential``, ``cv`` is of no
+        known kind, or ``scoring`` is neither callable nor a dict.
+    ValueError
+        If ``X``, ``y`` and ``lengths`` disagree, ``fit_kwargs`` holds ``lengths``, a fold is empty, or
+        ``n_jobs`` / ``backend`` are invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.model import Sequential
+    >>> from rnnkit.model_selection import cross_validate
+    >>> X = np.random.default_rng(0).normal(size=(12, 4, 2))
+    >>> build = lambda: Sequential([LSTM(4), Dense(1)], seed=0).compile("mse", metrics=["mae"])
+    >>> res = cross_validate(build, X, X.sum(axis=(1, 2)), cv=3, fit_kwargs={"epochs": 1})
+    >>> sorted(res["mean"]), res["train_size"], res["test_size"]
+    (['loss', 'mae'], [8, 8, 8], [4, 4, 4])
     """
     if not callable(build_model):
         raise TypeError(f"build_model: expected a zero-argument callable returning a compiled Sequential, "
@@ -350,21 +553,65 @@ def grid_search(build_model, param_grid, X, y, cv=5, fit_kwargs=None, lengths=No
     """Cross-validate every point of a parameter grid (seed §3.3), in parallel over (point, fold)
     pairs (seed §3.1); scikit-learn's ``GridSearchCV`` without the estimator object.
 
-    ``build_model(**params)`` returns a new compiled ``Sequential`` for one point ``params`` of
-    ``param_grid``, a dict ``{name: [values]}``. The points are all combinations, in the order of
-    ``itertools.product`` over the dict's keys as given: the first key varies slowest, the last
-    fastest (``{"units": [4, 8], "lr": [1e-3, 1e-2]}`` -> (4, 1e-3), (4, 1e-2), (8, 1e-3), (8, 1e-2)).
-    Every point is scored on the same folds. ``X``, ``y``, ``cv``, ``fit_kwargs``, ``lengths``,
-    ``scoring``, ``n_jobs`` and ``backend`` are as in ``cross_validate`` (and so is the guarantee of
-    identical results whatever ``n_jobs``).
+    The points are all combinations, in the order of ``itertools.product`` over the dict's keys as
+    given: the first key varies slowest, the last fastest (``{"units": [4, 8], "lr": [1e-3, 1e-2]}`` ->
+    (4, 1e-3), (4, 1e-2), (8, 1e-3), (8, 1e-2)). Every point is scored on the same folds, with the
+    guarantee of ``cross_validate``: identical results whatever ``n_jobs``.
 
     The best point has the best mean over the folds of the first score that ``scoring`` adds,
     greater being better (scikit-learn's convention: return a negated error), or, without
     ``scoring``, the lowest mean "loss". Ties go to the earlier point; NaN means rank last.
 
-    Returns ``{"results": [per point, in grid order: cross_validate's dict plus "params" and "rank"
-    (1 = best)], "params": [the points], "metric": the ranking score's name, "greater_is_better":
-    bool, "best_index": int, "best_params": dict, "best_score": float (that point's mean)}``.
+    Parameters
+    ----------
+    build_model : callable
+        ``build_model(**params)`` returns a new compiled ``Sequential`` for one point ``params``.
+    param_grid : dict of str to list
+        ``{name: [values]}``: the keyword arguments of ``build_model`` and the values to try (at least one
+        each).
+    X : numpy.ndarray or list of numpy.ndarray
+        As in ``cross_validate``: a padded (N, T, D) array or a ragged list of N sequences.
+    y : numpy.ndarray or list
+        As in ``cross_validate``: one target per sample.
+    cv : int, splitter or iterable, optional
+        As in ``cross_validate`` (default 5 folds).
+    fit_kwargs : dict or None, optional
+        As in ``cross_validate``.
+    lengths : array_like of int or None, optional
+        As in ``cross_validate``.
+    scoring : callable, dict or None, optional
+        As in ``cross_validate``; its first score ranks the points.
+    n_jobs : int or None, optional
+        As in ``cross_validate``, over all (point, fold) pairs.
+    backend : str or None, optional
+        As in ``cross_validate``.
+
+    Returns
+    -------
+    dict
+        ``{"results": [per point, in grid order: cross_validate's dict plus "params" and "rank"
+        (1 = best)], "params": [the points], "metric": the ranking score's name, "greater_is_better":
+        bool, "best_index": int, "best_params": dict, "best_score": float (that point's mean)}``.
+
+    Raises
+    ------
+    TypeError
+        If ``build_model`` is not callable, ``param_grid`` is not a dict of lists, or as in
+        ``cross_validate``.
+    ValueError
+        If a parameter has no values, or as in ``cross_validate``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.model import Sequential
+    >>> from rnnkit.model_selection import grid_search
+    >>> X = np.random.default_rng(0).normal(size=(12, 4, 2))
+    >>> build = lambda units, lr: Sequential([LSTM(units), Dense(1)], seed=0).compile("mse", lr=lr)
+    >>> gs = grid_search(build, {"units": [2, 4], "lr": [0.01, 0.1]}, X, X.sum(axis=(1, 2)), cv=2)
+    >>> gs["metric"], len(gs["results"]), gs["best_params"] == gs["params"][gs["best_index"]]
+    ('loss', 4, True)
     """
     if not callable(build_model):
         raise TypeError(f"build_model: expected a callable build_model(**params) returning a compiled "

@@ -16,11 +16,62 @@ from .ops._checks import check_bool, check_float
 
 
 def global_norm(grads: dict) -> float:
+    """The joint L2 norm of all gradients: sqrt(sum over arrays of sum g^2).
+
+    Parameters
+    ----------
+    grads : dict of str to numpy.ndarray
+        The gradients ``{name: array}`` (any shapes).
+
+    Returns
+    -------
+    float
+        The global norm (0.0 for an empty dict).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import global_norm
+    >>> global_norm({"W": np.array([3.0, 4.0]), "b": np.array([0.0])})
+    5.0
+    """
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
 def clip_by_global_norm(grads: dict, max_norm: float) -> float:
-    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``; returns the norm before."""
+    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``.
+
+    When the global norm exceeds ``max_norm`` every gradient is multiplied by the same factor
+    ``max_norm / norm``, so the direction of the joint gradient is kept (seed §3.2); otherwise
+    nothing changes.
+
+    Parameters
+    ----------
+    grads : dict of str to numpy.ndarray
+        The gradients ``{name: array}``, modified in place (each keeps its dtype).
+    max_norm : float
+        The largest allowed global norm, > 0.
+
+    Returns
+    -------
+    float
+        The global norm before clipping.
+
+    Raises
+    ------
+    ValueError
+        If ``max_norm`` is not > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import clip_by_global_norm
+    >>> grads = {"W": np.array([3.0, 4.0])}
+    >>> clip_by_global_norm(grads, 1.0)
+    5.0
+    >>> print(grads["W"])
+    [0.6 0.8]
+    """
     if max_norm <= 0:
         raise ValueError(f"max_norm: expected > 0, got {max_norm!r}")
     norm = global_norm(grads)
@@ -32,7 +83,31 @@ def clip_by_global_norm(grads: dict, max_norm: float) -> float:
 
 
 def clip_by_value(grads: dict, limit: float) -> None:
-    """Clip every gradient element into [-limit, limit] in place."""
+    """Clip every gradient element into [-limit, limit] in place.
+
+    Unlike ``clip_by_global_norm`` this can change the gradient's direction.
+
+    Parameters
+    ----------
+    grads : dict of str to numpy.ndarray
+        The gradients ``{name: array}``, modified in place.
+    limit : float
+        The largest allowed absolute value, > 0.
+
+    Raises
+    ------
+    ValueError
+        If ``limit`` is not > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import clip_by_value
+    >>> grads = {"W": np.array([-2.0, 0.5, 3.0])}
+    >>> clip_by_value(grads, 1.0)
+    >>> print(grads["W"])
+    [-1.   0.5  1. ]
+    """
     if limit <= 0:
         raise ValueError(f"limit: expected > 0, got {limit!r}")
     for g in grads.values():
@@ -40,7 +115,37 @@ def clip_by_value(grads: dict, limit: float) -> None:
 
 
 def penalty(params: dict, l1: float = 0.0, l2: float = 0.0, names=None):
-    """The L1/L2 penalty value and its gradient (dict), over ``names`` (default: every parameter)."""
+    """The L1/L2 penalty value and its gradient, over ``names`` (default: every parameter).
+
+    value = l2 ||theta||_2^2 + l1 ||theta||_1, gradient = 2 l2 theta + l1 sign(theta) (seed §3.3).
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        The parameters ``{name: array}``.
+    l1 : float, optional
+        The L1 coefficient lambda_1 (default 0.0: none).
+    l2 : float, optional
+        The L2 coefficient lambda_2 (default 0.0: none).
+    names : collection of str or None, optional
+        The parameter names to penalise; None (default) penalises every parameter.
+
+    Returns
+    -------
+    value : float
+        The penalty added to the loss.
+    grads : dict of str to numpy.ndarray
+        Its gradient for each penalised parameter (same shape and dtype as the parameter).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import penalty
+    >>> params = {"W": np.array([1.0, -2.0]), "b": np.array([1.0])}
+    >>> value, grads = penalty(params, l1=0.1, l2=0.5, names=["W"])
+    >>> round(value, 4), grads["W"], sorted(grads)
+    (2.8, array([ 1.1, -2.1]), ['W'])
+    """
     value, grads = 0.0, {}
     for k, w in params.items():
         if names is not None and k not in names:
@@ -57,8 +162,37 @@ def penalty(params: dict, l1: float = 0.0, l2: float = 0.0, names=None):
 
 
 class Optimizer:
-    """Base class. ``state`` holds per-parameter moments by name (created at a parameter's first
-    step), ``iterations`` the number of steps; ``get_state`` / ``set_state`` save and restore both."""
+    """Base class of the optimisers: in-place updates of ``{name: array}`` parameters.
+
+    ``state`` holds per-parameter moments by name (created at a parameter's first step),
+    ``iterations`` the number of steps; ``get_state`` / ``set_state`` save and restore both.
+    A subclass implements ``_update(key, w, g)`` (update ``w`` in place) and, if it keeps moments,
+    ``slots``.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+
+    Raises
+    ------
+    ValueError
+        If ``lr`` is not a number > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import Optimizer
+    >>> class PlainSGD(Optimizer):
+    ...     def _update(self, key, w, g):
+    ...         w -= w.dtype.type(self.lr) * g
+    >>> opt, params = PlainSGD(lr=0.1), {"w": np.array([1.0, 2.0])}
+    >>> opt.step(params, {"w": np.array([1.0, -1.0])})
+    >>> print(params["w"])
+    [0.9 2.1]
+    >>> opt.iterations, opt.get_config()
+    (1, {'lr': 0.1})
+    """
 
     def __init__(self, lr: float):
         self.lr = check_float(lr, "lr", low=0, low_open=True)
@@ -79,8 +213,14 @@ class Optimizer:
         return tuple(arrays)
 
     def get_state(self) -> dict:
-        """``{"iterations": int, "slots": {slot: {parameter name: array}}}``: copies of the moments of
-        every parameter stepped so far (each array has its parameter's shape and dtype)."""
+        """The optimiser's state, to save and later restore with ``set_state``.
+
+        Returns
+        -------
+        dict
+            ``{"iterations": int, "slots": {slot: {parameter name: array}}}``: copies of the moments of
+            every parameter stepped so far (each array has its parameter's shape and dtype).
+        """
         slots = {s: {} for s in self.slots}
         for key, entry in self.state.items():
             for s, a in zip(self.slots, self._slot_arrays(entry)):
@@ -88,9 +228,23 @@ class Optimizer:
         return {"iterations": self.iterations, "slots": slots}
 
     def set_state(self, state: dict, params: dict | None = None) -> None:
-        """Restore ``get_state()``'s output (copied in). With ``params`` ({name: array}) every state
-        array must belong to a parameter and match its shape and dtype. Raises ValueError naming the
-        problem (the optimiser is left unchanged)."""
+        """Restore ``get_state()``'s output (copied in).
+
+        Parameters
+        ----------
+        state : dict
+            ``{"iterations": int >= 0, "slots": {slot: {parameter name: float array}}}``, with exactly
+            this optimiser's ``slots``, each holding the same parameter names.
+        params : dict of str to numpy.ndarray or None, optional
+            The parameters ``{name: array}``: when given, every state array must belong to a parameter
+            and match its shape and dtype. None (default) skips that check.
+
+        Raises
+        ------
+        ValueError
+            If ``state`` is malformed or does not fit ``params``, naming the problem (the optimiser is
+            left unchanged).
+        """
         if not isinstance(state, dict) or set(state) != {"iterations", "slots"}:
             raise ValueError("optimizer state: expected a dict with keys 'iterations' and 'slots' "
                              "(from Optimizer.get_state())")
@@ -114,6 +268,15 @@ class Optimizer:
         self.iterations = int(it)
 
     def step(self, params: dict, grads: dict) -> None:
+        """One update of every parameter, in place, from its gradient; ``iterations`` grows by one.
+
+        Parameters
+        ----------
+        params : dict of str to numpy.ndarray
+            The parameters ``{name: array}``, updated in place.
+        grads : dict of str to numpy.ndarray
+            The gradients, with at least the keys of ``params`` and the same shapes.
+        """
         self.iterations += 1
         for k, w in params.items():
             self._update(k, w, grads[k])
@@ -122,6 +285,13 @@ class Optimizer:
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor's keyword arguments (what a model file stores).
+
+        Returns
+        -------
+        dict
+            ``{"lr": float}``.
+        """
         return {"lr": self.lr}
 
 
@@ -141,7 +311,38 @@ def _check_slot_array(slot, name, a, params):
 
 
 class SGD(Optimizer):
-    """w <- w - lr * v, v <- momentum * v + g (PyTorch's convention); ``nesterov`` looks ahead."""
+    """Stochastic gradient descent with optional (Nesterov) momentum.
+
+    v <- momentum * v + g, w <- w - lr * v (PyTorch's convention; v starts as the first gradient);
+    ``nesterov`` looks ahead: w <- w - lr * (g + momentum * v). Without momentum, w <- w - lr * g.
+
+    Parameters
+    ----------
+    lr : float, optional
+        The learning rate, > 0 (default 0.01).
+    momentum : float, optional
+        The momentum coefficient, in [0, 1) (default 0.0: plain SGD, no state).
+    nesterov : bool, optional
+        Use Nesterov momentum (default False).
+
+    Raises
+    ------
+    ValueError
+        If a value is out of its range.
+    TypeError
+        If ``nesterov`` is not a bool.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import SGD
+    >>> opt, params = SGD(lr=0.1, momentum=0.9), {"w": np.array([1.0, 2.0])}
+    >>> opt.step(params, {"w": np.array([0.5, -0.5])})
+    >>> print(params["w"])
+    [0.95 2.05]
+    >>> opt.slots, opt.get_state()["iterations"]
+    (('momentum',), 1)
+    """
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False):
         super().__init__(lr)
@@ -163,6 +364,7 @@ class SGD(Optimizer):
 
     @property
     def slots(self):
+        """``("momentum",)`` (the velocity v) when ``momentum`` > 0, else ``()``."""
         return ("momentum",) if self.momentum else ()      # the velocity v
 
     def _slot_arrays(self, entry):
@@ -172,11 +374,51 @@ class SGD(Optimizer):
         return arrays[0]
 
     def get_config(self):
+        """The constructor's keyword arguments (what a model file stores).
+
+        Returns
+        -------
+        dict
+            ``{"lr": float, "momentum": float, "nesterov": bool}``.
+        """
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba, 2015) with bias correction; ``weight_decay`` is decoupled (AdamW) when > 0."""
+    """Adam (Kingma & Ba, 2015) with bias correction; ``weight_decay`` is decoupled (AdamW) when > 0.
+
+    m <- beta1 m + (1 - beta1) g, v <- beta2 v + (1 - beta2) g^2, then
+    w <- w - lr (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps), after w <- w - lr weight_decay w.
+
+    Parameters
+    ----------
+    lr : float, optional
+        The learning rate, > 0 (default 1e-3).
+    beta1 : float, optional
+        Decay of the first moment m, in [0, 1) (default 0.9).
+    beta2 : float, optional
+        Decay of the second moment v, in [0, 1) (default 0.999).
+    eps : float, optional
+        Added to the denominator, > 0 (default 1e-8).
+    weight_decay : float, optional
+        Decoupled weight decay, >= 0 (default 0.0: none).
+
+    Raises
+    ------
+    ValueError
+        If a value is out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.optim import Adam
+    >>> opt, params = Adam(lr=0.1), {"w": np.array([1.0, 2.0])}
+    >>> opt.step(params, {"w": np.array([0.5, -0.5])})
+    >>> print(params["w"])
+    [0.9 2.1]
+    >>> opt.slots
+    ('m', 'v')
+    """
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(lr)
@@ -186,6 +428,15 @@ class Adam(Optimizer):
         self.weight_decay = check_float(weight_decay, "weight_decay", low=0)
 
     def step(self, params, grads):
+        """One Adam update of every parameter, in place, with the bias correction of step ``t``.
+
+        Parameters
+        ----------
+        params : dict of str to numpy.ndarray
+            The parameters ``{name: array}``, updated in place.
+        grads : dict of str to numpy.ndarray
+            The gradients, with at least the keys of ``params`` and the same shapes.
+        """
         self.iterations += 1
         t = self.iterations
         self._c1 = 1 - self.beta1 ** t
@@ -210,9 +461,17 @@ class Adam(Optimizer):
 
     @property
     def slots(self):
+        """``("m", "v")``: the first and second moments."""
         return ("m", "v")                                   # first and second moments
 
     def get_config(self):
+        """The constructor's keyword arguments (what a model file stores).
+
+        Returns
+        -------
+        dict
+            ``{"lr", "beta1", "beta2", "eps", "weight_decay"}``, floats.
+        """
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
                 "weight_decay": self.weight_decay}
 
@@ -221,7 +480,33 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
 def get(spec, lr=None) -> Optimizer:
-    """An optimiser from a name ("sgd", "adam") or an instance."""
+    """An optimiser from a name ("sgd", "adam") or an instance.
+
+    Parameters
+    ----------
+    spec : str or Optimizer
+        "sgd" or "adam" (a new optimiser with its defaults), or an ``Optimizer``, returned as it is.
+    lr : float or None, optional
+        The learning rate of a new optimiser; None (default) keeps the class's default. With an
+        instance it must be None or equal to the instance's ``lr``.
+
+    Returns
+    -------
+    Optimizer
+        The optimiser.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is not a known name or an ``Optimizer``, or ``lr`` contradicts the instance's.
+
+    Examples
+    --------
+    >>> from rnnkit import optim
+    >>> opt = optim.get("adam", lr=0.01)
+    >>> type(opt).__name__, opt.lr, optim.get(opt) is opt
+    ('Adam', 0.01, True)
+    """
     if isinstance(spec, Optimizer):
         if lr is not None and lr != spec.lr:
             raise ValueError(f"lr: given as {lr!r} and inside the optimizer ({spec.lr!r}); give it in one place")

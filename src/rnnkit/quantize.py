@@ -38,11 +38,40 @@ _F16_MAX = float(np.finfo(np.float16).max)
 
 
 def quantize_int8(w, name: str = "w"):
-    """``w`` (R, C) float -> ``(q, scale)``: q (R, C) int8 in [-127, 127] and scale (R,) float32 with
-    ``w ~ q * scale[:, None]``, |w - q * scale[:, None]| <= scale / 2 per row (module docstring).
+    """Quantize a matrix to int8 with one float32 scale per row (symmetric; module docstring).
 
-    Raises ValueError for a non-2-D, NaN/inf or float32-overflowing (|w| > ~4e40) ``w``; ``name``
-    names it in the message."""
+    ``w ~ q * scale[:, None]``, with |w - q * scale[:, None]| <= scale / 2 per row.
+
+    Parameters
+    ----------
+    w : array_like
+        The weight matrix, (R, C), float32 or float64.
+    name : str, optional
+        Names ``w`` in error messages. Default ``"w"``.
+
+    Returns
+    -------
+    q : numpy.ndarray
+        (R, C) int8 in [-127, 127].
+    scale : numpy.ndarray
+        (R,) float32 row scales (0 for a row of zeros).
+
+    Raises
+    ------
+    ValueError
+        For a non-2-D, NaN/inf or float32-overflowing (|w| > ~4e40) ``w``.
+    TypeError
+        If ``w`` is not a float array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.quantize import quantize_int8
+    >>> q, scale = quantize_int8(np.array([[1.27, -0.5], [0.0, 0.0]]))
+    >>> q, scale
+    (array([[127, -50],
+           [  0,   0]], dtype=int8), array([0.01, 0.  ], dtype=float32))
+    """
     w = _checks.as_float_array(w, name, ndim=2).astype(np.float64)
     amax = np.max(np.abs(w), axis=1, initial=0.0)
     with np.errstate(over="ignore"):
@@ -58,10 +87,35 @@ def quantize_int8(w, name: str = "w"):
 
 
 def dequantize_int8(q, scale, dtype=np.float32):
-    """``q`` (R, C) int8 and ``scale`` (R,) float32 -> q * scale[:, None] as ``dtype`` (float32 or float64).
+    """Dequantize int8 rows: q * scale[:, None] as ``dtype``.
 
-    Raises ValueError for the wrong dtypes or shapes, a negative, NaN or inf scale, or a q of -128
-    (outside the symmetric range this format writes)."""
+    Parameters
+    ----------
+    q : numpy.ndarray
+        (R, C) int8 in [-127, 127].
+    scale : numpy.ndarray
+        (R,) float32 row scales, finite and >= 0.
+    dtype : numpy dtype, optional
+        float32 or float64. Default float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        (R, C) array of ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        For the wrong dtypes or shapes, a negative, NaN or inf scale, or a q of -128 (outside the
+        symmetric range this format writes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.quantize import dequantize_int8
+    >>> dequantize_int8(np.array([[127, -64]], dtype=np.int8), np.array([0.5], dtype=np.float32))
+    array([[ 63.5, -32. ]], dtype=float32)
+    """
     q, scale, dtype = np.asarray(q), np.asarray(scale), np.dtype(dtype)
     if q.dtype != np.int8 or q.ndim != 2:
         raise ValueError(f"q: expected a 2-D int8 array, got dtype {q.dtype} shape {q.shape}")
@@ -80,7 +134,34 @@ def dequantize_int8(q, scale, dtype=np.float32):
 
 
 def quantize_float16(w, name: str = "w"):
-    """``w`` float -> a float16 copy. Raises ValueError for NaN/inf or |w| > 65504 (float16's largest)."""
+    """A float16 copy of a float array.
+
+    Parameters
+    ----------
+    w : array_like
+        Weights of any shape, float32 or float64.
+    name : str, optional
+        Names ``w`` in error messages. Default ``"w"``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float16 array of ``w``'s shape.
+
+    Raises
+    ------
+    ValueError
+        For NaN/inf or |w| > 65504 (float16's largest).
+    TypeError
+        If ``w`` is not a float array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.quantize import quantize_float16
+    >>> quantize_float16(np.array([1.0, 0.1]))
+    array([1. , 0.1], dtype=float16)
+    """
     w = _checks.as_float_array(w, name)
     if w.size and np.abs(w).max() > _F16_MAX:
         raise ValueError(f"{name}: values up to {np.abs(w).max():.3g} overflow float16 (largest {_F16_MAX:g}); "
@@ -89,7 +170,32 @@ def quantize_float16(w, name: str = "w"):
 
 
 def dequantize_float16(h, dtype=np.float32):
-    """A float16 array -> ``dtype`` (float32 or float64), exactly (every float16 is representable)."""
+    """A float16 array converted to ``dtype``, exactly (every float16 is representable).
+
+    Parameters
+    ----------
+    h : numpy.ndarray
+        float16 array of any shape.
+    dtype : numpy dtype, optional
+        float32 or float64. Default float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``h`` as ``dtype``, same shape.
+
+    Raises
+    ------
+    ValueError
+        If ``h`` is not float16 or ``dtype`` is not float32/float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.quantize import dequantize_float16
+    >>> dequantize_float16(np.array([0.5, 2.0], dtype=np.float16), np.float64)
+    array([0.5, 2. ])
+    """
     h, dtype = np.asarray(h), np.dtype(dtype)
     if h.dtype != np.float16:
         raise ValueError(f"expected a float16 array, got dtype {h.dtype}")
@@ -99,13 +205,51 @@ def dequantize_float16(h, dtype=np.float32):
 
 
 def is_quantized(shape) -> bool:
-    """Whether a weight of this shape is quantized (the matrices, ndim 2) or stored as it is."""
+    """Whether a weight of this shape is quantized (the matrices, ndim 2) or stored as it is.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The weight's shape.
+
+    Returns
+    -------
+    bool
+        True for a 2-D shape.
+
+    Examples
+    --------
+    >>> from rnnkit.quantize import is_quantized
+    >>> is_quantized((3, 4)), is_quantized((4,))
+    (True, False)
+    """
     return len(shape) == 2
 
 
 def check_mode(mode):
-    """``mode`` if it is None or one of ``MODES`` ("fp16", the ONNX export's name, is read as
-    "float16"); ValueError naming the choices otherwise."""
+    """Validate a quantization mode.
+
+    Parameters
+    ----------
+    mode : str or None
+        None, ``"int8"`` or ``"float16"``; ``"fp16"`` (the ONNX export's name) is read as ``"float16"``.
+
+    Returns
+    -------
+    str or None
+        The mode, ``"fp16"`` normalised to ``"float16"``.
+
+    Raises
+    ------
+    ValueError
+        Naming the choices, for any other value.
+
+    Examples
+    --------
+    >>> from rnnkit.quantize import check_mode
+    >>> check_mode("fp16"), check_mode(None)
+    ('float16', None)
+    """
     mode = "float16" if mode == "fp16" else mode
     if mode is not None and (not isinstance(mode, str) or mode not in MODES):
         raise ValueError(f"quantize: expected None, 'int8' or 'float16' ('fp16'), got {mode!r:.50}")
@@ -113,9 +257,36 @@ def check_mode(mode):
 
 
 def quantize_weights(arrays: dict, mode: str):
-    """``{name: array}`` -> ``(stored, scales)``: ``stored`` has the same names in the same order, the
-    matrices quantized to ``mode`` and the rest as given; ``scales`` is ``{matrix name: (R,) float32}``
-    for "int8", ``{}`` for "float16". Raises ValueError naming a weight that cannot be quantized."""
+    """Quantize a model's weights: the matrices to ``mode``, the rest as given.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        ``{name: array}``, float32 or float64.
+    mode : str
+        ``"int8"`` or ``"float16"`` (``"fp16"``).
+
+    Returns
+    -------
+    stored : dict of str to numpy.ndarray
+        The same names in the same order, the matrices quantized to ``mode`` and the rest as given.
+    scales : dict of str to numpy.ndarray
+        ``{matrix name: (R,) float32}`` for ``"int8"``, ``{}`` for ``"float16"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``, or naming a weight that cannot be quantized.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.quantize import quantize_weights
+    >>> weights = {"W_y": np.ones((2, 3), np.float32), "c": np.zeros(2, np.float32)}
+    >>> stored, scales = quantize_weights(weights, "int8")
+    >>> stored["W_y"].dtype, stored["c"].dtype, list(scales)
+    (dtype('int8'), dtype('float32'), ['W_y'])
+    """
     check_mode(mode)
     stored, scales = {}, {}
     for name, w in arrays.items():
@@ -129,8 +300,38 @@ def quantize_weights(arrays: dict, mode: str):
 
 
 def dequantize_weights(stored: dict, scales: dict, mode: str, dtype) -> dict:
-    """Inverse of ``quantize_weights``: every array as ``dtype``, the matrices dequantized. Raises
-    ValueError (naming the weight) for a missing scale or values this format never writes."""
+    """Inverse of ``quantize_weights``: every array as ``dtype``, the matrices dequantized.
+
+    Parameters
+    ----------
+    stored : dict of str to numpy.ndarray
+        The ``stored`` arrays of :func:`quantize_weights`.
+    scales : dict of str to numpy.ndarray
+        Its ``scales`` (``{}`` for float16).
+    mode : str
+        ``"int8"`` or ``"float16"`` (``"fp16"``), as quantized.
+    dtype : numpy dtype
+        float32 or float64, the model's dtype.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{name: array}`` in the same order, every array as ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``mode``, or (naming the weight) a missing scale or values this format never writes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.quantize import dequantize_weights, quantize_weights
+    >>> weights = {"W_y": np.ones((2, 3), np.float32), "c": np.zeros(2, np.float32)}
+    >>> out = dequantize_weights(*quantize_weights(weights, "int8"), "int8", np.float32)
+    >>> bool(np.allclose(out["W_y"], 1)), out["c"].dtype
+    (True, dtype('float32'))
+    """
     check_mode(mode)
     out = {}
     for name, a in stored.items():

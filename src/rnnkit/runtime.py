@@ -33,10 +33,37 @@ def _as_float32(a, name, ndim):
 class OnnxModel:
     """An ONNX file written by ``rnnkit.export.onnx.export``, run in onnxruntime (CPU).
 
-    ``threads``: onnxruntime's intra-op thread count (None: its default, one per core). Attributes:
-    ``loss`` (None if the model was not compiled), ``classes_``, ``metadata`` (the dict stored at
-    export), ``layout`` (the graph's names and shapes), ``version`` (rnnkit's at export), ``session``.
-    Raises ValueError for a file without rnnkit's metadata, ImportError without onnxruntime.
+    Attributes: ``loss`` (None if the model was not compiled), ``classes_``, ``metadata`` (the dict
+    stored at export), ``layout`` (the graph's names and shapes), ``version`` (rnnkit's at export),
+    ``state_names``, ``session``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    threads : int, optional
+        onnxruntime's intra-op thread count, >= 1. Default None (its default, one per core).
+
+    Raises
+    ------
+    ValueError
+        For a file without rnnkit's metadata, or ``threads`` < 1.
+    TypeError
+        If ``threads`` is not an integer.
+    ImportError
+        Without onnxruntime (``pip install 'rnnkit[onnx]'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit import Sequential
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.runtime import OnnxModel
+    >>> model = Sequential([LSTM(4), Dense(3)], seed=0).build(2).compile("crossentropy")
+    >>> m = OnnxModel(model.export_onnx("model.onnx"))
+    >>> x = np.random.default_rng(0).standard_normal((2, 5, 2)).astype(np.float32)
+    >>> m.loss, bool(np.allclose(m.predict(x), model.predict(x), atol=1e-5))
+    ('crossentropy', True)
     """
 
     def __init__(self, path, threads: int | None = None):
@@ -76,9 +103,24 @@ class OnnxModel:
 
     # -- running -------------------------------------------------------------------------------
     def run(self, x, lengths=None, state=None):
-        """One batch through the graph, unchecked: ``(y, final states)``. ``x`` padded (int64 token ids
-        or float32), ``lengths`` (B,) or None (full), ``state`` a tuple in ``state_names`` order or None
-        (zeros)."""
+        """One batch through the graph, unchecked.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Padded inputs: (B, T) int64 token ids or (B, T, F) float32.
+        lengths : array_like, optional
+            (B,) valid steps per sequence. Default None (full).
+        state : tuple of numpy.ndarray, optional
+            Initial states in ``state_names`` order, (num_layers, B, H) float32 each. Default None (zeros).
+
+        Returns
+        -------
+        y : numpy.ndarray
+            The graph's output ``"y"``, float32: (B, K), or (B, T, K) for per-step outputs.
+        states : tuple of numpy.ndarray
+            The final states, in ``state_names`` order.
+        """
         B = x.shape[0]
         feed = {"x": x}
         if self.layout["lengths"]:
@@ -111,21 +153,102 @@ class OnnxModel:
         return X.astype(np.int64) if vocab else X, lengths, seq
 
     def predict(self, X, lengths=None, batch_size=256, *, channels_first=None):
-        """Raw outputs, as ``Sequential.predict``: X a padded array with optional ``lengths``, a ragged
-        list of (T_i, F) arrays or token-id arrays, or (B, F) for a model without a time axis; per-step
-        outputs come back padded to X's time axis with zeros past each length."""
+        """Raw outputs, as ``Sequential.predict``.
+
+        Per-step outputs come back padded to X's time axis with zeros past each length.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded array (B, T, F) float or (B, T) token ids, with optional ``lengths``; a ragged list of
+            (T_i, F) arrays or token-id arrays; or (B, F) for a model without a time axis.
+        lengths : array_like, optional
+            (B,) valid steps per sequence of a padded X. Default None (every step).
+        batch_size : int, optional
+            Sequences per onnxruntime call, >= 1. Default 256.
+        channels_first : bool, optional
+            Keyword-only; X is (B, F, T) when True, as ``Sequential.predict``. Default None (as
+            ``Sequential.predict`` decides).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 outputs: (B, K), or (B, T, K) for a model with per-step outputs.
+
+        Raises
+        ------
+        TypeError
+            If ``batch_size`` is not an integer, or X has the wrong dtype.
+        ValueError
+            If X does not fit the model (rank, features, vocabulary, a fixed window's length) or
+            ``batch_size`` < 1.
+        """
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq = self._prepare(X, lengths, channels_first)
         return _model_data.outputs(self._forward, Xp, lp, seq, batch_size)
 
     def predict_proba(self, X, lengths=None, batch_size=256, *, channels_first=None):
-        """Probabilities, as ``Sequential.predict_proba`` (softmax; binary: P(class 1))."""
+        """Probabilities, as ``Sequential.predict_proba`` (softmax; binary: P(class 1)).
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded array (B, T, F) float or (B, T) token ids, with optional ``lengths``; a ragged list of
+            (T_i, F) arrays or token-id arrays; or (B, F) for a model without a time axis.
+        lengths : array_like, optional
+            (B,) valid steps per sequence of a padded X. Default None (every step).
+        batch_size : int, optional
+            Sequences per onnxruntime call, >= 1. Default 256.
+        channels_first : bool, optional
+            Keyword-only; X is (B, F, T) when True, as ``Sequential.predict``. Default None (as
+            ``Sequential.predict`` decides).
+
+        Returns
+        -------
+        numpy.ndarray
+            Class probabilities, (B, K) (per step: (B, T, K)); for a binary model P(class 1).
+
+        Raises
+        ------
+        TypeError
+            If ``batch_size`` is not an integer, or X has the wrong dtype.
+        ValueError
+            If X does not fit the model (rank, features, vocabulary, a fixed window's length) or
+            ``batch_size`` < 1, or the model's loss is not a classification loss.
+        """
         return _model_data.probabilities(self.predict(X, lengths, batch_size, channels_first=channels_first),
                                          self.loss)
 
     def predict_classes(self, X, lengths=None, batch_size=256, *, channels_first=None):
-        """Labels, as ``Sequential.predict_classes`` (``classes_[id]`` when the model has classes; CTC:
-        greedy-decoded label sequences)."""
+        """Labels, as ``Sequential.predict_classes``.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            A padded array (B, T, F) float or (B, T) token ids, with optional ``lengths``; a ragged list of
+            (T_i, F) arrays or token-id arrays; or (B, F) for a model without a time axis.
+        lengths : array_like, optional
+            (B,) valid steps per sequence of a padded X. Default None (every step).
+        batch_size : int, optional
+            Sequences per onnxruntime call, >= 1. Default 256.
+        channels_first : bool, optional
+            Keyword-only; X is (B, F, T) when True, as ``Sequential.predict``. Default None (as
+            ``Sequential.predict`` decides).
+
+        Returns
+        -------
+        numpy.ndarray or list of numpy.ndarray
+            (B,) (per step: (B, T)) class ids, or ``classes_[id]`` when the model has classes; CTC: a list
+            of greedy-decoded label sequences.
+
+        Raises
+        ------
+        TypeError
+            If ``batch_size`` is not an integer, or X has the wrong dtype.
+        ValueError
+            If X does not fit the model (rank, features, vocabulary, a fixed window's length) or
+            ``batch_size`` < 1, or the model's loss is not a classification loss.
+        """
         batch_size = _checks.check_int(batch_size, "batch_size", minimum=1)
         Xp, lp, seq = self._prepare(X, lengths, channels_first)
         return _model_data.labels(_model_data.outputs(self._forward, Xp, lp, seq, batch_size), lp, self.loss,
@@ -133,19 +256,56 @@ class OnnxModel:
 
     # -- streaming -----------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1):
-        """Zero states for ``step``: a tuple of (num_layers, B, H) float32 arrays, in ``state_names`` order."""
+        """Zero states for ``step``.
+
+        Parameters
+        ----------
+        batch_size : int, optional
+            B, >= 1. Default 1.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (num_layers, B, H) float32 zeros, in ``state_names`` order.
+
+        Raises
+        ------
+        TypeError
+            If ``batch_size`` is not an integer.
+        ValueError
+            If ``batch_size`` < 1.
+        """
         B = _checks.check_int(batch_size, "batch_size", minimum=1)
         return tuple(np.zeros((n, B, H), np.float32) for n, _, H in self._state_shapes)
 
     def step(self, x_t, state=None):
-        """One time step for a batch: ``x_t`` (B, F) floats or (B,) token ids -> ``(y_t, state)``.
+        """One time step for a batch, for streaming.
 
-        ``state``: None (zeros) or the tuple the previous step returned (``state_names`` order: h (and c)
-        of each recurrent layer, (num_layers, B, H) each). ``y_t`` is the output at this step ((B, K));
-        for a model returning the last step only, what it would return if the sequences ended here.
-        Stepping through a sequence equals ``predict`` on the whole of it. ValueError for a
-        bidirectional model, one with TemporalPooling or one without a time axis (they need the whole
-        sequence).
+        Stepping through a sequence equals ``predict`` on the whole of it.
+
+        Parameters
+        ----------
+        x_t : array_like
+            This step's inputs: (B, F) floats or (B,) token ids.
+        state : tuple of numpy.ndarray, optional
+            None (zeros) or the tuple the previous step returned (``state_names`` order: h (and c) of each
+            recurrent layer, (num_layers, B, H) each). Default None.
+
+        Returns
+        -------
+        y_t : numpy.ndarray
+            The output at this step, (B, K) float32; for a model returning the last step only, what it
+            would return if the sequences ended here.
+        state : tuple of numpy.ndarray
+            The new states, to feed to the next step.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional model, one with TemporalPooling or one without a time axis (they need the
+            whole sequence), or an ``x_t`` or ``state`` of the wrong shape or values.
+        TypeError
+            If ``state`` is not a tuple of the right length, or ``x_t`` has the wrong dtype.
         """
         lay = self.layout
         if not lay["sequence_input"] or lay["time_steps"] is not None:

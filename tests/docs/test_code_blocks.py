@@ -1,7 +1,8 @@
 """The documentation: every ```python block of the README and of docs/*.md runs, page by page in one
 namespace (a page reads like one session), in a fresh folder; there is no way to skip a block, so
 a page that needs data makes it. ``RNNKIT_DOCS_QUICK=1`` is set while they run: the switch an example
-too long for the test suite reads to shrink its settings (none needs it yet: the examples are small).
+too long for the test suite reads to shrink its settings (docs/choosing.md uses it: one seed instead
+of three).
 And the MkDocs site builds with --strict."""
 from __future__ import annotations
 
@@ -47,5 +48,7 @@ def test_the_site_builds_strictly(tmp_path):
     assert r.returncode == 0, r.stderr
     api = (tmp_path / "site" / "api" / "ops" / "index.html").read_text(encoding="utf-8")
     assert "rnnkit.ops.lstm" in api and "backward" in api        # the docstrings made it into the pages
-    for page in ("your-data", "sklearn", "deploy", "distributed", "gradients", "design", "course/forward-and-bptt"):
+    for page in ("your-data", "sklearn", "deploy", "distributed", "gradients", "design", "choosing", "ragged",
+                 "interop", "speed", "troubleshooting", "course/sequences", "course/forward-and-bptt",
+                 "course/cost-and-overfitting", "course/gated-and-deep", "course/applications", "course/future"):
         assert (tmp_path / "site" / page / "index.html").is_file(), page

@@ -56,7 +56,19 @@ def _resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 
 def espeak_available() -> bool:
-    """True when the ``espeak-ng`` program is on PATH."""
+    """Whether the ``espeak-ng`` program is on PATH.
+
+    Returns
+    -------
+    bool
+        True when ``espeak-ng`` is found, so that :func:`render_speech` can run.
+
+    Examples
+    --------
+    >>> from rnnkit.data.audio import espeak_available
+    >>> isinstance(espeak_available(), bool)
+    True
+    """
     return shutil.which("espeak-ng") is not None
 
 
@@ -136,9 +148,42 @@ def render_speech(text: str, voice: str = "en-us", speed: int = 160, pitch: int 
     with ``librosa.resample`` (soxr). espeak-ng is deterministic: the same arguments give the
     same samples.
 
-    speed: words per minute, 80..450. pitch: 0..99 (50 is the voice's normal pitch).
-    Raises RuntimeError (with the install command) when espeak-ng is missing, ValueError for an
-    empty text, an unknown voice or variant, or out-of-range speed/pitch.
+    Parameters
+    ----------
+    text : str
+        The text to speak (non-empty; runs of white space count as one space).
+    voice : str, default "en-us"
+        An espeak-ng voice, ``LANGUAGE`` or ``LANGUAGE+VARIANT`` (``en-us+f2``, ``en+m3``; see the
+        module docstring). Unknown variants are refused; ``en-gb+V`` is rendered as ``en+V``.
+    speed : int, default 160
+        Speaking rate in words per minute, 80..450.
+    pitch : int, default 50
+        Pitch, 0..99 (50 is the voice's normal pitch).
+    sample_rate : int, default 16000
+        Output sample rate in Hz, 1000..192000; 22050 (espeak-ng's own rate) skips resampling.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n_samples,)``: the mono waveform in [-1, 1] at ``sample_rate`` Hz.
+
+    Raises
+    ------
+    RuntimeError
+        When espeak-ng is missing (the message gives the install command), fails or produces no audio.
+    TypeError
+        If ``text`` is not a string, ``voice`` is not a non-empty string, or ``speed``, ``pitch`` or
+        ``sample_rate`` is not an integer.
+    ValueError
+        For an empty text, a malformed or unknown voice or variant, or out-of-range speed, pitch or
+        sample rate.
+
+    Examples
+    --------
+    >>> from rnnkit.data.audio import render_speech
+    >>> y = render_speech("hello world", voice="en-us+f2", sample_rate=22050)
+    >>> y.dtype, y.ndim, y.size > 0
+    (dtype('float32'), 1, True)
     """
     if not isinstance(text, str):
         raise TypeError(f"text: expected a string, got {type(text).__name__}")
@@ -198,10 +243,53 @@ def load_audio(path, sample_rate: int | None = 16000, raw_rate: int | None = Non
     WAV, FLAC and OGG (Vorbis) through soundfile; headerless ``.raw`` / ``.pcm`` files with the
     sample rate ``raw_rate`` (required: such a file does not say), the sample format ``raw_format``
     (``RAW_FORMATS``: s16le, s32le, f32le, s8, u8) and ``channels`` interleaved channels. Channels
-    are averaged; the result is resampled (soxr) when the rates differ. ``trim_db``: cut leading
-    and trailing parts quieter than the peak by that many dB (librosa's trim; None: keep all).
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the problem for
-    anything unreadable, empty, or a raw file whose size does not fit its format.
+    are averaged; the result is resampled (soxr) when the rates differ.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file: ``.wav``, ``.flac``, ``.ogg``, or headerless ``.raw`` / ``.pcm``.
+    sample_rate : int or None, default 16000
+        Output sample rate in Hz (1000..192000); None keeps the file's own rate.
+    raw_rate : int, optional
+        Sample rate in Hz of a ``.raw`` / ``.pcm`` file (required for them; ignored otherwise).
+    raw_format : str, default "s16le"
+        Sample format of a ``.raw`` / ``.pcm`` file, a key of ``RAW_FORMATS``: ``s16le``, ``s32le``,
+        ``f32le``, ``s8`` or ``u8``.
+    channels : int, default 1
+        Number of interleaved channels of a ``.raw`` / ``.pcm`` file, 1..64.
+    trim_db : float, optional
+        Cut leading and trailing parts quieter than the peak by that many dB (librosa's trim);
+        None (default) keeps all.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n_samples,)``: the mono waveform (full scale = 1) at ``sample_rate`` Hz.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    ValueError
+        Naming the problem, for a file that is unreadable or empty, a raw file without ``raw_rate``, with an
+        unknown ``raw_format`` or whose size does not fit its format, or an out-of-range rate or channel count.
+    TypeError
+        If ``sample_rate``, ``raw_rate`` or ``channels`` is not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> from rnnkit.data.audio import load_audio
+    >>> tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    >>> sf.write("tone.wav", tone, 16000)
+    >>> y = load_audio("tone.wav")
+    >>> y.dtype, y.shape, round(float(y.max()), 2)
+    (dtype('float32'), (16000,), 0.5)
+    >>> (tone * 32767).astype("<i2").tofile("tone.raw")
+    >>> load_audio("tone.raw", raw_rate=16000).shape
+    (16000,)
     """
     import soundfile as sf
     path = Path(path)

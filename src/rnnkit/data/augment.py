@@ -41,7 +41,39 @@ def _f32(y):
 
 
 def speed_perturb(y, factor: float, sample_rate: int = 16000) -> np.ndarray:
-    """``y`` played ``factor`` times faster (shorter and higher for factor > 1)."""
+    """``y`` played ``factor`` times faster (shorter and higher for factor > 1).
+
+    Tempo and pitch move together, as in Kaldi's speed perturbation: the waveform is resampled
+    (soxr) from ``sample_rate * factor`` to ``sample_rate`` Hz, so factor 0.9 makes it 11% longer and
+    lower.
+
+    Parameters
+    ----------
+    y : array_like
+        Mono waveform, shape ``(n,)``.
+    factor : float
+        Speed factor in [0.5, 2]; 1 returns ``y`` unchanged (as float32).
+    sample_rate : int, default 16000
+        Sample rate of ``y`` in Hz (that of the output too).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(about n / factor,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is outside [0.5, 2].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import speed_perturb
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    >>> speed_perturb(y, 0.9).shape, speed_perturb(y, 1.25).shape
+    ((17778,), (12800,))
+    """
     factor = float(factor)
     if not 0.5 <= factor <= 2.0:
         raise ValueError(f"factor: expected a speed factor in [0.5, 2], got {factor}")
@@ -51,11 +83,54 @@ def speed_perturb(y, factor: float, sample_rate: int = 16000) -> np.ndarray:
 
 
 def white_noise(n: int, rng) -> np.ndarray:
+    """Gaussian white noise of unit variance.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    rng : numpy.random.Generator
+        Source of the noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n,)``: standard normal samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import white_noise
+    >>> w = white_noise(1000, np.random.default_rng(0))
+    >>> w.dtype, w.shape, round(float(w.std()), 1)
+    (dtype('float32'), (1000,), 1.0)
+    """
     return rng.standard_normal(int(n)).astype(np.float32)
 
 
 def pink_noise(n: int, rng) -> np.ndarray:
-    """Noise whose power falls as 1/f (white noise shaped in the frequency domain), unit variance."""
+    """Noise whose power falls as 1/f (white noise shaped in the frequency domain), unit variance.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples.
+    rng : numpy.random.Generator
+        Source of the white noise that is shaped.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n,)``, standard deviation 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import pink_noise
+    >>> p = pink_noise(1000, np.random.default_rng(0))
+    >>> p.dtype, p.shape, round(float(p.std()), 2)
+    (dtype('float32'), (1000,), 1.0)
+    """
     n = int(n)
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.arange(spec.size, dtype=np.float64)
@@ -65,8 +140,42 @@ def pink_noise(n: int, rng) -> np.ndarray:
 
 
 def babble(others, n: int, rng, talkers: int = 4) -> np.ndarray:
-    """``talkers`` waveforms drawn from ``others``, each looped to ``n`` samples from a random
-    start, summed: the murmur of a room of people."""
+    """``talkers`` waveforms drawn from ``others``, summed: the murmur of a room of people.
+
+    Each drawn waveform (with replacement) is looped to ``n`` samples from a random start; the sum is
+    scaled to unit standard deviation.
+
+    Parameters
+    ----------
+    others : sequence of array_like
+        Mono waveforms (other utterances), each of shape ``(n_i,)``, at least one.
+    n : int
+        Number of samples of the result.
+    rng : numpy.random.Generator
+        Draws the talkers and their start offsets.
+    talkers : int, default 4
+        Number of waveforms mixed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n,)``, standard deviation 1.
+
+    Raises
+    ------
+    ValueError
+        If ``others`` is empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import babble
+    >>> rng = np.random.default_rng(0)
+    >>> others = [rng.standard_normal(800), rng.standard_normal(1200)]
+    >>> b = babble(others, 1000, rng)
+    >>> b.dtype, b.shape, round(float(b.std()), 2)
+    (dtype('float32'), (1000,), 1.0)
+    """
     if not others:
         raise ValueError("babble: needs at least one other utterance to mix")
     out = np.zeros(int(n), dtype=np.float64)
@@ -78,7 +187,39 @@ def babble(others, n: int, rng, talkers: int = 4) -> np.ndarray:
 
 
 def add_noise(y, noise, snr_db: float) -> np.ndarray:
-    """``y + a * noise`` with ``a`` such that power(y) / power(a * noise) is ``snr_db`` dB."""
+    """``y + a * noise`` with ``a`` such that power(y) / power(a * noise) is ``snr_db`` dB.
+
+    Powers are mean squares over the whole signal. A silent ``y`` or ``noise`` leaves ``y``
+    unchanged.
+
+    Parameters
+    ----------
+    y : array_like
+        The clean signal, shape ``(n,)``.
+    noise : array_like
+        The noise, same shape as ``y``.
+    snr_db : float
+        Signal-to-noise ratio of the mix in dB (0: as loud as the signal; 30: barely audible).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n,)``: the noisy signal.
+
+    Raises
+    ------
+    ValueError
+        If ``noise`` and ``y`` differ in shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import add_noise, white_noise
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    >>> noisy = add_noise(y, white_noise(len(y), np.random.default_rng(0)), snr_db=10)
+    >>> round(float(10 * np.log10(np.mean(y ** 2) / np.mean((noisy - y) ** 2))), 1)
+    10.0
+    """
     y, noise = np.asarray(y, dtype=np.float64), np.asarray(noise, dtype=np.float64)
     if noise.shape != y.shape:
         raise ValueError(f"noise: expected the shape of the signal {y.shape}, got {noise.shape}")
@@ -90,8 +231,38 @@ def add_noise(y, noise, snr_db: float) -> np.ndarray:
 
 
 def room_impulse(sample_rate: int, rt60: float, rng) -> np.ndarray:
-    """A synthetic room impulse response of ``rt60`` seconds: 1 at t=0 (the direct sound), then
-    after 2-10 ms of silence Gaussian noise under an envelope exp(-6.9 t / rt60) (-60 dB at rt60)."""
+    """A synthetic room impulse response of ``rt60`` seconds.
+
+    It is 1 at t=0 (the direct sound), then after 2-10 ms of silence Gaussian noise under an
+    envelope exp(-6.9 t / rt60) (-60 dB at rt60). Give it to :func:`reverberate`.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sample rate in Hz.
+    rt60 : float
+        Reverberation time in seconds (decay to -60 dB), 0.05..3.
+    rng : numpy.random.Generator
+        Draws the noise tail and the length of the initial gap.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(int(rt60 * sample_rate),)``.
+
+    Raises
+    ------
+    ValueError
+        If ``rt60`` is outside 0.05..3 seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import room_impulse
+    >>> rir = room_impulse(16000, 0.3, np.random.default_rng(0))
+    >>> rir.dtype, rir.shape, float(rir[0])
+    (dtype('float32'), (4800,), 1.0)
+    """
     rt60 = float(rt60)
     if not 0.05 <= rt60 <= 3.0:
         raise ValueError(f"rt60: expected 0.05..3 seconds, got {rt60}")
@@ -104,8 +275,32 @@ def room_impulse(sample_rate: int, rt60: float, rng) -> np.ndarray:
 
 
 def reverberate(y, rir) -> np.ndarray:
-    """``y`` convolved with ``rir`` (same length as ``y``: the tail past its end is cut), scaled
-    back to ``y``'s RMS."""
+    """``y`` convolved with ``rir``, scaled back to ``y``'s RMS.
+
+    The result has the length of ``y``: the tail past its end is cut. The convolution runs as an FFT
+    product.
+
+    Parameters
+    ----------
+    y : array_like
+        Mono waveform, shape ``(n,)``.
+    rir : array_like
+        Room impulse response, shape ``(m,)`` (e.g. from :func:`room_impulse`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n,)``, with the RMS of ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import reverberate, room_impulse
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    >>> wet = reverberate(y, room_impulse(16000, 0.3, np.random.default_rng(0)))
+    >>> wet.shape, round(float(np.sqrt(np.mean(wet ** 2))), 4)
+    ((16000,), 0.7071)
+    """
     y, rir = np.asarray(y, dtype=np.float64), np.asarray(rir, dtype=np.float64)
     n = len(y) + len(rir) - 1
     size = 1 << (n - 1).bit_length()
@@ -115,20 +310,106 @@ def reverberate(y, rir) -> np.ndarray:
 
 
 def gain(y, db: float) -> np.ndarray:
+    """``y`` scaled by ``db`` decibels (amplitude factor ``10 ** (db / 20)``).
+
+    Parameters
+    ----------
+    y : array_like
+        Waveform, any shape.
+    db : float
+        Gain in dB: positive louder, negative quieter (-6 dB halves the amplitude, about).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, the shape of ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import gain
+    >>> gain(np.ones(3), 20).tolist()
+    [10.0, 10.0, 10.0]
+    >>> round(float(gain(np.ones(1), -6.0)[0]), 3)
+    0.501
+    """
     return _f32(np.asarray(y, dtype=np.float32) * np.float32(10 ** (float(db) / 20)))
 
 
 def pad_silence(y, lead_s: float, trail_s: float, sample_rate: int = 16000) -> np.ndarray:
+    """``y`` with zeros (silence) added before and after it.
+
+    Parameters
+    ----------
+    y : array_like
+        Mono waveform, shape ``(n,)``.
+    lead_s : float
+        Leading silence in seconds.
+    trail_s : float
+        Trailing silence in seconds.
+    sample_rate : int, default 16000
+        Sample rate of ``y`` in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(int(lead_s * sample_rate) + n + int(trail_s * sample_rate),)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import pad_silence
+    >>> pad_silence(np.ones(16000), 0.25, 0.5).shape
+    (28000,)
+    """
     lead, trail = int(float(lead_s) * sample_rate), int(float(trail_s) * sample_rate)
     return _f32(np.concatenate([np.zeros(lead, np.float32), np.asarray(y, np.float32), np.zeros(trail, np.float32)]))
 
 
 def spec_augment(features, rng, time_masks: int = 2, max_time: int = 5, freq_masks: int = 2,
                  max_freq: int = 3, value: float = 0.0, period: int | None = None) -> np.ndarray:
-    """A copy of ``features`` (frames, dims) with ``time_masks`` spans of up to ``max_time``
-    frames and ``freq_masks`` bands of up to ``max_freq`` dims set to ``value`` (0: the mean of
-    normalised features). ``period``: the dims repeat in blocks of this size (stacked context
-    frames, e.g. 13 MFCCs x 4), and a band masks the same coefficients in every block."""
+    """A copy of ``features`` with random time spans and feature bands masked (SpecAugment).
+
+    ``time_masks`` spans of up to ``max_time`` frames and ``freq_masks`` bands of up to ``max_freq``
+    dims are set to ``value`` (0: the mean of normalised features), as in SpecAugment's masking
+    (Park et al. 2019). Each width is drawn in ``0..max``; a mask as wide as the axis is skipped.
+
+    Parameters
+    ----------
+    features : array_like
+        Feature matrix, shape ``(frames, dims)``.
+    rng : numpy.random.Generator
+        Draws the mask widths and positions.
+    time_masks : int, default 2
+        Number of time spans masked.
+    max_time : int, default 5
+        Largest width of a time span, in frames.
+    freq_masks : int, default 2
+        Number of feature bands masked.
+    max_freq : int, default 3
+        Largest width of a band, in dims.
+    value : float, default 0.0
+        The value written in the masks.
+    period : int, optional
+        The dims repeat in blocks of this size (stacked context frames, e.g. 13 MFCCs x 4), and a
+        band masks the same coefficients in every block. ``dims`` must be a multiple of it.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(frames, dims)``, the dtype of ``features``; ``features`` itself is not changed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import spec_augment
+    >>> x = np.ones((20, 12))
+    >>> masked = spec_augment(x, np.random.default_rng(0), period=6)
+    >>> masked.shape, bool((masked == 0).any()), bool((x == 1).all())
+    ((20, 12), True, True)
+    >>> bool((masked[:, :6] == masked[:, 6:]).all())
+    True
+    """
     x = np.array(features, copy=True)
     T, D = x.shape
     if period is not None:
@@ -160,9 +441,47 @@ def _uniform(rng, lo_hi):
 
 
 def augment(y, rng, sample_rate: int = 16000, others=(), settings=None) -> np.ndarray:
-    """One random chain: speed, gain, leading/trailing silence, reverberation, noise (white, pink
-    or babble from ``others``), with the probabilities and ranges of ``settings`` (defaults:
-    ``AUGMENT_DEFAULTS``). The same generator state gives the same output."""
+    """One random chain: speed, gain, leading/trailing silence, reverberation, noise.
+
+    The transforms apply in that order, with the probabilities and ranges of ``settings``
+    (defaults: ``AUGMENT_DEFAULTS``); the noise is white, pink or babble from ``others``. The same
+    generator state gives the same output.
+
+    Parameters
+    ----------
+    y : array_like
+        Mono waveform, shape ``(n,)``.
+    rng : numpy.random.Generator
+        Draws every choice of the chain.
+    sample_rate : int, default 16000
+        Sample rate of ``y`` in Hz.
+    others : sequence of array_like, default ()
+        Other utterances for babble noise; without them babble is not drawn.
+    settings : dict, optional
+        Overrides of ``AUGMENT_DEFAULTS`` entries (``speed``, ``speed_prob``, ``gain_db``,
+        ``silence_s``, ``reverb_prob``, ``rt60``, ``noise_prob``, ``snr_db``, ``noise_kinds``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n',)``: the length changes with the speed factor and the silences.
+
+    Raises
+    ------
+    ValueError
+        If ``settings`` has a key that ``AUGMENT_DEFAULTS`` lacks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.augment import augment
+    >>> y = np.sin(2 * np.pi * 440 * np.arange(16000) / 16000).astype(np.float32)
+    >>> a = augment(y, np.random.default_rng(0), settings={"speed_prob": 0.0, "silence_s": [0.0, 0.0]})
+    >>> a.dtype, a.shape
+    (dtype('float32'), (16000,))
+    >>> np.array_equal(augment(y, np.random.default_rng(1)), augment(y, np.random.default_rng(1)))
+    True
+    """
     s = {**AUGMENT_DEFAULTS, **(settings or {})}
     unknown = sorted(set(s) - set(AUGMENT_DEFAULTS))
     if unknown:

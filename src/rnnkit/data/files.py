@@ -108,17 +108,71 @@ _RAGGED = "np.savez(path, X=np.concatenate(seqs), lengths=[len(s) for s in seqs]
 def read_sequences(path, *, id_col=None, time_col=None, label_col=None, feature_cols=None, categorical=None,
                    per_step=False, channels_first=False, encoding=None, require_label=True,
                    fmt=None) -> SequenceData:
-    """Sequences (and their labels) from a long CSV / TSV / Parquet table or an ``.npz`` file.
+    r"""Sequences (and their labels) from a long CSV / TSV / Parquet table or an ``.npz`` file.
 
-    ``id_col``, ``time_col``, ``label_col`` (a name, or a list for several regression targets),
-    ``feature_cols``, ``categorical``: the table's columns (detected by name when not given; see the
-    module docstring). ``per_step``: one label per step (tagging). ``channels_first``: an ``.npz`` ``X``
-    is ``(N, C, T)``. ``encoding``: the training data's ``SequenceData.encoding``, to read new data with
-    the same features and categories. ``require_label``: without a label column, raise (``True``) or
-    return ``y=None``. ``fmt``: ``"csv"``, ``"tsv"``, ``"parquet"`` or ``"npz"`` (default: the extension).
+    A table has one row per time step; the id, time and label columns are detected by name when not
+    given, every other column is a feature, and text columns are one-hot encoded. An ``.npz`` file holds
+    ``X`` (padded or ragged), ``y``, ``lengths``, ``ragged`` and ``ids`` arrays. The module docstring
+    describes both layouts in full.
 
-    Returns :class:`SequenceData`. Raises ``FileNotFoundError``, ``ValueError`` (a message naming the
-    file, the line or array and the option to give), ``ImportError`` (Parquet without pyarrow).
+    Parameters
+    ----------
+    path : str or path-like
+        The file to read.
+    id_col : str, optional
+        The table's sequence id column. Default: detected by name (``id``, ``sequence``, ...).
+    time_col : str, optional
+        The table's time column (numbers or ISO dates); each sequence's rows are sorted by it.
+        Default: detected by name (``time``, ``t``, ...); without one the rows keep the file's order.
+    label_col : str or list of str, optional
+        The table's label column, or a list of columns for several numeric regression targets.
+        Default: detected by name (``label``, ``y``, ``target``, ...).
+    feature_cols : list of str, optional
+        The table's feature columns. Default: all the other columns.
+    categorical : list of str, optional
+        Columns to one-hot encode even though they hold numbers (text columns always are).
+    per_step : bool, default False
+        One label per step (tagging) instead of one per sequence.
+    channels_first : bool, default False
+        An ``.npz`` ``X`` is ``(N, C, T)`` (ragged: ``(C, sum of lengths)``) rather than ``(N, T, C)``.
+    encoding : dict, optional
+        The training data's ``SequenceData.encoding``, to read new data with the same features and
+        categories.
+    require_label : bool, default True
+        Without a label column (or ``y`` array): raise (True) or return ``y=None`` (False).
+    fmt : {"csv", "tsv", "parquet", "npz"}, optional
+        The file format. Default: from the extension.
+
+    Returns
+    -------
+    SequenceData
+        ``X``: a list of ``N`` float64 arrays ``(T_i, F)``; ``y``: the labels (``(N,)`` or ``(N, K)``,
+        a list of per-step arrays when ``per_step``, or None); ``ids``, ``features`` (the ``F`` feature
+        names), ``target``, ``per_step`` and ``encoding``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file cannot be read as sequences: a missing or inconsistent column or array, a
+        missing value, a table option given for an ``.npz`` file, ``channels_first`` for a table, ...
+        The message names the file, the line or array and the option to give.
+    ImportError
+        If a Parquet file is read without pyarrow.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from rnnkit.data.files import read_sequences
+    >>> rows = ["id,t,speed,gear,label", "a,1,1.7,high,", "a,0,1.5,low,walk", "b,0,0.2,low,rest"]
+    >>> _ = Path("walks.csv").write_text("\n".join(rows) + "\n")
+    >>> data = read_sequences("walks.csv")
+    >>> data.features, data.ids, data.y.tolist()
+    (['speed', 'gear=high', 'gear=low'], ['a', 'b'], ['walk', 'rest'])
+    >>> data.X[0]
+    array([[1.5, 0. , 1. ],
+           [1.7, 1. , 0. ]])
     """
     fmt = file_format(path, fmt)
     if fmt == "npz":
@@ -136,10 +190,35 @@ def read_sequences(path, *, id_col=None, time_col=None, label_col=None, feature_
 
 
 def read_text(path, encoding: str = "utf-8") -> str:
-    """The text of ``path`` decoded with ``encoding``, line endings as ``"\\n"``.
+    r"""The text of ``path`` decoded with ``encoding``, line endings as ``"\n"``.
 
-    Raises ``FileNotFoundError``; ``ValueError`` for an empty (or blank) file and for bytes that are
-    not valid in ``encoding`` (naming the line and byte offset, and suggesting ``--encoding``).
+    Parameters
+    ----------
+    path : str or path-like
+        The text file to read.
+    encoding : str, default "utf-8"
+        The file's encoding (e.g. ``"latin-1"``); a UTF-8 byte-order mark is fine.
+
+    Returns
+    -------
+    str
+        The decoded text, with ``"\r\n"`` and ``"\r"`` line endings turned into ``"\n"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    ValueError
+        For an empty (or blank) file and for bytes that are not valid in ``encoding`` (naming the line
+        and byte offset, and suggesting ``--encoding``).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from rnnkit.data.files import read_text
+    >>> _ = Path("poem.txt").write_bytes(b"line one\r\nline two\r\n")
+    >>> read_text("poem.txt")
+    'line one\nline two\n'
     """
     path = Path(path)
     if not path.is_file():

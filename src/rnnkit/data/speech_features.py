@@ -61,12 +61,52 @@ def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
     with a 25 ms window), DCT-II to ``n_mfcc`` coefficients (``librosa.feature.mfcc``). Frames are
     centred, so there are ``1 + len(wave) // hop`` frames, i.e. about duration / hop.
 
-    deltas: ``False``/0 none; ``True``/1 appends first differences (``librosa.feature.delta``,
-    9-frame window); 2 appends first and second differences.
+    Parameters
+    ----------
+    wave : array_like
+        Mono waveform, shape ``(n_samples,)``, float (integers are converted to float32); finite.
+    sample_rate : int, default 16000
+        Sample rate of ``wave`` in Hz, 1000..192000.
+    n_mfcc : int, default 13
+        Number of cepstral coefficients, at least 1.
+    frame_ms : float, default 25
+        Frame (window) length in milliseconds.
+    hop_ms : float, default 10
+        Frame step in milliseconds.
+    deltas : bool or int, default False
+        ``False``/0 none; ``True``/1 appends first differences (``librosa.feature.delta``, 9-frame
+        window); 2 appends first and second differences.
+    n_mels : int, default 40
+        Number of mel bands, at least ``n_mfcc``.
+    top_db : float or None, default 80.0
+        The log-mel energies are floored at the utterance's loudest minus ``top_db`` dB (librosa's
+        default, 80); None floors each at 1e-10 only, so a frame depends on its own samples alone,
+        which a streaming front end needs (``speech_stream``).
 
-    top_db: the log-mel energies are floored at the utterance's loudest minus ``top_db`` dB
-    (librosa's default, 80); None floors each at 1e-10 only, so a frame depends on its own samples
-    alone, which a streaming front end needs (``speech_stream``).
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(1 + n_samples // hop, n_mfcc * (1 + deltas))``, with ``hop`` the frame
+        step in samples (160 at 16 kHz and 10 ms).
+
+    Raises
+    ------
+    ValueError
+        If ``wave`` is not 1-D, is empty or has NaN or inf; if an integer argument is out of range;
+        if ``frame_ms`` or ``hop_ms`` is not positive or too short for ``sample_rate``.
+    TypeError
+        If ``wave`` is not numeric or an integer argument is not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.speech_features import mfcc
+    >>> wave = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    >>> m = mfcc(wave)
+    >>> m.shape, m.dtype
+    ((101, 13), dtype('float32'))
+    >>> mfcc(wave, deltas=2).shape
+    (101, 39)
     """
     wave = _check_wave(wave)
     sample_rate = _check_int(sample_rate, "sample_rate", 1000, 192000)
@@ -105,9 +145,33 @@ def mfcc(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25,
 
 
 def normalize_running(features, eps: float = 1e-5) -> np.ndarray:
-    """Causal CMVN: frame t is normalised by the mean and variance of frames 0..t (float64
-    running sums), so it never depends on later audio; frame 0 becomes 0. What a streaming
-    recogniser can compute (``speech_stream.StreamingFeaturizer`` gives the same numbers)."""
+    """Causal CMVN: frame t is normalised by the mean and variance of frames 0..t.
+
+    The statistics are float64 running sums, so frame t never depends on later audio; frame 0
+    becomes 0. What a streaming recogniser can compute (``speech_stream.StreamingFeaturizer`` gives
+    the same numbers): ``(x_t - mean_{0..t}) / sqrt(var_{0..t} + eps)`` per coefficient.
+
+    Parameters
+    ----------
+    features : array_like
+        Feature matrix, shape ``(frames, coefficients)``, finite.
+    eps : float, default 1e-5
+        Added to the variance before the square root.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(frames, coefficients)``, the input's float dtype (float32 for integer input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.speech_features import normalize_running
+    >>> normalize_running(np.array([[1.0], [3.0], [5.0]]))
+    array([[0.    ],
+           [1.    ],
+           [1.2247]])
+    """
     x = _check_features(features)
     n = np.arange(1, x.shape[0] + 1, dtype=np.float64)[:, None]
     s1 = np.cumsum(x, axis=0, dtype=np.float64)
@@ -123,6 +187,35 @@ def normalize_utterance(features, eps: float = 1e-5) -> np.ndarray:
     ``(x - mean_t x) / sqrt(var_t x + eps)``; statistics accumulated in float64, result in the
     input's dtype. Removes the channel/voice offset that a constant spectral tilt puts into the
     cepstra. A constant coefficient becomes 0.
+
+    Parameters
+    ----------
+    features : array_like
+        Feature matrix of one utterance, shape ``(frames, coefficients)``, finite.
+    eps : float, default 1e-5
+        Added to the variance before the square root; non-negative.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(frames, coefficients)``, the input's float dtype (float32 for integer input); each
+        coefficient has mean 0 and variance about 1.
+
+    Raises
+    ------
+    ValueError
+        If ``features`` is not a non-empty 2-D finite array or ``eps`` is negative.
+    TypeError
+        If ``features`` is not numeric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.speech_features import normalize_utterance
+    >>> x = np.random.default_rng(0).normal(3.0, 2.0, size=(100, 13))
+    >>> z = normalize_utterance(x)
+    >>> z.shape, bool(np.allclose(z.mean(axis=0), 0)), bool(np.allclose(z.std(axis=0), 1))
+    ((100, 13), True, True)
     """
     x = _check_features(features)
     if not eps >= 0:
@@ -145,6 +238,43 @@ def stack_context(features, k: int = 3, include_current: bool = True, stride: in
     2-3 gives a 20-30 ms frame rate, which makes recurrent/CTC training 2-3x cheaper while digits
     (>= ~150 ms each) still get several frames apiece. With ``k + 1 >= stride`` the kept rows still
     cover every original frame, so subsampling after stacking loses no frames.
+
+    Parameters
+    ----------
+    features : array_like
+        Feature matrix, shape ``(T, F)``, finite.
+    k : int, default 3
+        Number of past frames stacked, at least 0.
+    include_current : bool, default True
+        Append frame ``t`` itself after its ``k`` past frames.
+    stride : int, default 1
+        Keep every ``stride``-th row, at least 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(ceil(T / stride), F * (k + include_current))``, the input's dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``features`` is not a non-empty 2-D finite array, ``k`` or ``stride`` is out of range, or
+        ``k=0`` with ``include_current=False`` (no frames selected).
+    TypeError
+        If ``features`` is not numeric or ``k`` or ``stride`` is not an integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.speech_features import stack_context
+    >>> f = np.arange(8.0).reshape(4, 2)
+    >>> stack_context(f, k=1)
+    array([[0., 1., 0., 1.],
+           [0., 1., 2., 3.],
+           [2., 3., 4., 5.],
+           [4., 5., 6., 7.]])
+    >>> stack_context(f, k=3, include_current=False, stride=2).shape
+    (2, 6)
     """
     x = _check_features(features)
     k = _check_int(k, "k", 0)
@@ -167,8 +297,54 @@ def featurize(wave, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float 
     frames plus the current one (seed §5.2.2 plus ``MFCC_t``), every 3rd row kept: a 30 ms frame
     rate with 52 features per frame (``13 * 4``), about 33 frames per second of audio.
 
-    normalize: True (or "utterance") ``normalize_utterance``, "running" ``normalize_running``
-    (causal: with ``top_db=None`` and no deltas the whole chain can run as a stream), False none.
+    Parameters
+    ----------
+    wave : array_like
+        Mono waveform, shape ``(n_samples,)``.
+    sample_rate : int, default 16000
+        Sample rate of ``wave`` in Hz.
+    n_mfcc : int, default 13
+        Number of MFCCs per frame.
+    frame_ms : float, default 25
+        Frame length in milliseconds.
+    hop_ms : float, default 10
+        Frame step in milliseconds.
+    deltas : bool or int, default False
+        Delta order appended by :func:`mfcc` (0, 1 or 2).
+    normalize : bool or str, default True
+        True (or "utterance") :func:`normalize_utterance`, "running" :func:`normalize_running`
+        (causal: with ``top_db=None`` and no deltas the whole chain can run as a stream), False none.
+    context : int, default 3
+        Past frames stacked (``k`` of :func:`stack_context`).
+    include_current : bool, default True
+        Stack the current frame too.
+    stride : int, default 3
+        Keep every ``stride``-th row.
+    top_db : float or None, default 80.0
+        Floor of the log-mel energies below the loudest, in dB (see :func:`mfcc`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(ceil(frames / stride), n_mfcc * (1 + deltas) * (context +
+        include_current))`` with ``frames = 1 + n_samples // hop``.
+
+    Raises
+    ------
+    ValueError
+        If ``normalize`` is not one of True, False, "utterance", "running", or for the invalid inputs
+        :func:`mfcc` and :func:`stack_context` refuse.
+    TypeError
+        For non-numeric waveforms or non-integer counts (see :func:`mfcc`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.speech_features import featurize
+    >>> wave = 0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
+    >>> x = featurize(wave)
+    >>> x.shape, x.dtype
+    ((34, 52), dtype('float32'))
     """
     if normalize not in (True, False, "utterance", "running"):
         raise ValueError(f"normalize: expected true, false, 'utterance' or 'running', got {normalize!r:.40}")

@@ -17,9 +17,55 @@ __all__ = ["StreamingFeaturizer"]
 
 
 class StreamingFeaturizer:
-    """``push(samples) -> rows`` (float32, (k, dim), k >= 0) and ``flush() -> rows``; the rows of a
-    whole stream equal ``featurize(wave, **params)``. ``frame_time(i)``: the time in seconds at the
-    centre of the MFCC frame behind output row ``i``."""
+    """Incremental ``featurize``: ``push(samples) -> rows`` as audio arrives, ``flush() -> rows`` at the end.
+
+    ``push`` returns float32 rows of shape ``(k, dim)``, ``k >= 0``; the rows of a whole stream equal
+    ``featurize(wave, **params)``. ``frame_time(i)``: the time in seconds at the centre of the MFCC
+    frame behind output row ``i``. Only the causal settings stream: ``normalize="running"`` (or
+    False), ``top_db=None``, no deltas.
+
+    Parameters
+    ----------
+    sample_rate : int, default 16000
+        Sample rate of the pushed audio in Hz.
+    n_mfcc : int, default 13
+        Number of MFCCs per frame.
+    frame_ms : float, default 25
+        Frame length in milliseconds.
+    hop_ms : float, default 10
+        Frame step in milliseconds.
+    deltas : bool or int, default False
+        Must be False (deltas look at later frames).
+    normalize : {"running", False}, default "running"
+        Causal CMVN (:func:`rnnkit.data.speech_features.normalize_running`) or none.
+    context : int, default 3
+        Past frames stacked to each row.
+    include_current : bool, default True
+        Stack the current frame too.
+    stride : int, default 3
+        Keep every ``stride``-th row.
+    top_db : None, default None
+        Must be None (a floor relative to the loudest frame needs the whole utterance).
+
+    Raises
+    ------
+    ValueError
+        For non-causal settings: ``deltas``, a ``top_db`` or a ``normalize`` other than "running" or
+        False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.data.speech_stream import StreamingFeaturizer
+    >>> from rnnkit.data.speech_features import featurize
+    >>> wave = (0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    >>> stream = StreamingFeaturizer()
+    >>> rows = np.concatenate([stream.push(chunk) for chunk in np.split(wave, 10)] + [stream.flush()])
+    >>> rows.shape, rows.dtype
+    ((34, 52), dtype('float32'))
+    >>> bool(np.allclose(rows, featurize(wave, normalize="running", top_db=None), atol=1e-4))
+    True
+    """
 
     def __init__(self, sample_rate: int = 16000, n_mfcc: int = 13, frame_ms: float = 25, hop_ms: float = 10,
                  deltas=False, normalize="running", context: int = 3, include_current: bool = True,
@@ -42,6 +88,18 @@ class StreamingFeaturizer:
         self._done = False
 
     def frame_time(self, row: int) -> float:
+        """Time in seconds at the centre of the MFCC frame behind output row ``row``.
+
+        Parameters
+        ----------
+        row : int
+            Index of an output row, counted from the start of the stream.
+
+        Returns
+        -------
+        float
+            ``row * stride * hop / sample_rate`` seconds.
+        """
         return row * self.stride * self.hop / self.sample_rate
 
     def _mfcc(self, segment, n):
@@ -87,7 +145,28 @@ class StreamingFeaturizer:
         return rows
 
     def push(self, samples) -> np.ndarray:
-        """Feed the next samples (float mono at ``sample_rate``); returns the new model input rows."""
+        """Feed the next samples (float mono at ``sample_rate``); returns the new model input rows.
+
+        Parameters
+        ----------
+        samples : array_like
+            The next mono samples, shape ``(n,)``, at ``sample_rate`` Hz; may be empty.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32``, shape ``(k, n_mfcc * (context + include_current))``: the rows whose frames are
+            now complete (``k >= 0``).
+
+        Raises
+        ------
+        RuntimeError
+            If called after :meth:`flush`.
+        ValueError
+            If ``samples`` is not 1-D or has NaN or inf.
+        TypeError
+            If ``samples`` is not numeric.
+        """
         if self._done:
             raise RuntimeError("push after flush: start a new StreamingFeaturizer for a new stream")
         samples = _check_wave(samples) if len(samples) else np.zeros(0, np.float32)
@@ -96,7 +175,15 @@ class StreamingFeaturizer:
         return self._compute(self._ready(self._received))
 
     def flush(self) -> np.ndarray:
-        """End of stream: the remaining frames (``1 + samples // hop`` in all), zero-padded."""
+        """End of stream: the remaining frames (``1 + samples // hop`` in all), zero-padded.
+
+        After it, :meth:`push` raises; start a new featurizer for a new stream.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32``, shape ``(k, n_mfcc * (context + include_current))``: the last rows.
+        """
         self._done = True
         total = 1 + self._received // self.hop
         pad = max(0, (total - 1) * self.hop + self.n_fft // 2 - self._received)

@@ -50,8 +50,37 @@ _NOMINAL_WPM = 160
 
 
 def split_voice(voice) -> tuple[str, str]:
-    """(engine, name) of ``ENGINE:NAME`` or of a bare espeak-ng voice; ``ValueError`` for an
-    unknown engine or a voice the engine does not have."""
+    """Split a voice name ``ENGINE:NAME`` (or a bare espeak-ng voice) into its engine and name.
+
+    Parameters
+    ----------
+    voice : str
+        ``ENGINE:NAME`` with an engine of ``ENGINES`` (``flite:slt``, ``festival:slt_hts``), or an
+        espeak-ng voice without an engine (``en-us+f2``).
+
+    Returns
+    -------
+    engine : str
+        ``"espeak"``, ``"flite"`` or ``"festival"``.
+    name : str
+        The voice's name for that engine.
+
+    Raises
+    ------
+    TypeError
+        If ``voice`` is not a non-empty string.
+    ValueError
+        For an unknown engine or a voice the engine does not have (flite and festival voices are
+        checked here; espeak-ng voices when rendering).
+
+    Examples
+    --------
+    >>> from rnnkit.data.synth import split_voice
+    >>> split_voice("flite:slt")
+    ('flite', 'slt')
+    >>> split_voice("en-us+f2")
+    ('espeak', 'en-us+f2')
+    """
     if not isinstance(voice, str) or not voice.strip():
         raise TypeError(f"voice: expected a non-empty string such as 'flite:slt', got {voice!r}")
     engine, sep, name = voice.strip().partition(":")
@@ -66,7 +95,30 @@ def split_voice(voice) -> tuple[str, str]:
 
 
 def available(engine: str) -> bool:
-    """True when the engine's program is on PATH."""
+    """Whether the engine's program is on PATH.
+
+    Parameters
+    ----------
+    engine : str
+        One of ``ENGINES``: ``"espeak"`` (``espeak-ng``), ``"flite"`` or ``"festival"``
+        (``text2wave``).
+
+    Returns
+    -------
+    bool
+        True when the program is found.
+
+    Raises
+    ------
+    KeyError
+        If ``engine`` is not one of ``ENGINES``.
+
+    Examples
+    --------
+    >>> from rnnkit.data.synth import ENGINES, available
+    >>> all(isinstance(available(e), bool) for e in ENGINES)
+    True
+    """
     return shutil.which(_PROGRAMS[engine]) is not None
 
 
@@ -111,8 +163,47 @@ def render(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50,
            sample_rate: int = 16000) -> np.ndarray:
     """Speak ``text`` with the voice's engine: a float32 mono waveform at ``sample_rate`` Hz.
 
-    ``speed``: words per minute (80..450); ``pitch``: 0..99, espeak-ng only (see the module's
-    docstring). Raises ``RuntimeError`` with the install command when the engine is missing.
+    espeak-ng voices go to :func:`rnnkit.data.audio.render_speech`; flite and festival run as
+    subprocesses (no shell) writing a WAV to a temporary folder, which is then resampled (soxr) when
+    its rate differs from ``sample_rate``. Every engine is deterministic.
+
+    Parameters
+    ----------
+    text : str
+        The text to speak (non-empty; runs of white space count as one space).
+    voice : str, default "en-us"
+        ``ENGINE:NAME`` (``flite:slt``, ``festival:slt_hts``) or a bare espeak-ng voice; see
+        :func:`split_voice` and the module docstring.
+    speed : int, default 160
+        Speaking rate in words per minute, 80..450; flite and festival's diphone voice stretch their
+        durations by ``160 / speed``, the HTS voice ignores it.
+    pitch : int, default 50
+        Pitch, 0..99 (50 normal); honoured by espeak-ng only (checked for every engine).
+    sample_rate : int, default 16000
+        Output sample rate in Hz, 1000..192000.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(n_samples,)``: the mono waveform at ``sample_rate`` Hz.
+
+    Raises
+    ------
+    RuntimeError
+        When the engine's program is missing (the message gives the install command), fails or
+        produces no audio.
+    TypeError
+        If ``voice`` is not a non-empty string or ``speed``, ``pitch`` or ``sample_rate`` is not an
+        integer.
+    ValueError
+        For an empty text, an unknown engine or voice, or out-of-range speed, pitch or sample rate.
+
+    Examples
+    --------
+    >>> from rnnkit.data.synth import render
+    >>> y = render("hello world", voice="flite:slt", sample_rate=16000)
+    >>> y.dtype, y.ndim, y.size > 0
+    (dtype('float32'), 1, True)
     """
     engine, name = split_voice(voice)
     if engine == "espeak":

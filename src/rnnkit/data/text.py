@@ -27,6 +27,24 @@ def tokenize(text: str) -> list[str]:
     A word is a run of letters/digits/underscores, with inner apostrophes kept (``don't``,
     ``film's``); every other non-space character is a token of its own.
 
+    Parameters
+    ----------
+    text : str
+        The text to split.
+
+    Returns
+    -------
+    list of str
+        The lower-cased tokens, in order.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a ``str``.
+
+    Examples
+    --------
+    >>> from rnnkit.data.text import tokenize
     >>> tokenize("The Rock is destined -- isn't he?")
     ['the', 'rock', 'is', 'destined', '-', '-', "isn't", 'he', '?']
     """
@@ -44,6 +62,35 @@ class Vocabulary:
 
     Saving: ``json.dump(vocab.to_dict(), f)`` and ``Vocabulary.from_dict(json.load(f))``. The
     tokenizer is code and is not saved; ``from_dict`` takes it again (default :func:`tokenize`).
+
+    Parameters
+    ----------
+    tokens : iterable of str, default ()
+        The regular tokens in id order (ids 2, 3, ...); the reserved ``<pad>`` and ``<unk>`` are
+        added in front.
+    tokenizer : callable, default tokenize
+        Maps a text (``str``) to its list of tokens; used by :meth:`encode` and :meth:`build`.
+
+    Raises
+    ------
+    TypeError
+        If a token is not a ``str``.
+    ValueError
+        If a token is repeated or is one of the reserved tokens.
+
+    Examples
+    --------
+    >>> from rnnkit.data.text import Vocabulary
+    >>> vocab = Vocabulary.build(["the cat sat", "the dog"])
+    >>> vocab.tokens
+    ['<pad>', '<unk>', 'the', 'cat', 'dog', 'sat']
+    >>> ids = vocab.encode(["the cat ran"])[0]
+    >>> ids.tolist(), ids.dtype
+    ([2, 3, 1], dtype('int64'))
+    >>> vocab.decode(ids)
+    'the cat <unk>'
+    >>> Vocabulary.from_dict(vocab.to_dict()) == vocab
+    True
     """
 
     PAD = "<pad>"
@@ -56,7 +103,6 @@ class Vocabulary:
     def __init__(
         self, tokens: Iterable[str] = (), tokenizer: Callable[[str], list[str]] = tokenize
     ):
-        """``tokens``: the regular tokens in id order (ids 2, 3, ...); reserved ones are added."""
         itos = [self.PAD, self.UNK]
         for tok in tokens:
             if not isinstance(tok, str):
@@ -80,7 +126,31 @@ class Vocabulary:
     ) -> "Vocabulary":
         """Count tokens of ``texts``; keep those seen ``>= min_freq`` times.
 
-        ``max_size`` caps the total size, the two reserved entries included (so ``>= 2``).
+        ``max_size`` caps the total size, the two reserved entries included (so ``>= 2``). Tokens are
+        ordered by decreasing count, ties broken alphabetically.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            The training texts (a list of strings, not one string).
+        min_freq : int, default 1
+            Minimum count for a token to be kept; at least 1.
+        max_size : int, optional
+            Maximum vocabulary size, ``<pad>`` and ``<unk>`` included; at least 2. Default: no cap.
+        tokenizer : callable, default tokenize
+            Maps a text to its list of tokens; kept by the vocabulary for :meth:`encode`.
+
+        Returns
+        -------
+        Vocabulary
+            The vocabulary of the kept tokens.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a single string.
+        ValueError
+            If ``min_freq`` is not an int >= 1 or ``max_size`` is not None or an int >= 2.
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not one string (wrap it: [text])")
@@ -119,13 +189,58 @@ class Vocabulary:
         return list(self._itos)
 
     def token_to_id(self, token: str) -> int:
+        """The id of one token, ``<unk>`` (1) when it is not in the vocabulary.
+
+        Parameters
+        ----------
+        token : str
+            The token to look up.
+
+        Returns
+        -------
+        int
+            Its id.
+        """
         return self._stoi.get(token, self.unk_id)
 
     def id_to_token(self, idx: int) -> str:
+        """The token of one id.
+
+        Parameters
+        ----------
+        idx : int
+            An id in ``[0, len(vocab))``.
+
+        Returns
+        -------
+        str
+            Its token.
+
+        Raises
+        ------
+        IndexError
+            If ``idx`` is out of range.
+        """
         return self._itos[idx]
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Tokenize and map each text to an ``int64`` array of ids (unknown words -> 1)."""
+        """Tokenize and map each text to an ``int64`` array of ids (unknown words -> 1).
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts (a list of strings, not one string).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One ``int64`` array of shape ``(n_tokens_i,)`` per text.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a single string.
+        """
         if isinstance(texts, str):
             raise TypeError("encode expects a list of strings, not one string (wrap it: [text])")
         get, unk = self._stoi.get, self.unk_id
@@ -135,7 +250,25 @@ class Vocabulary:
         ]
 
     def decode(self, ids: Iterable[int], skip_pad: bool = True) -> str:
-        """Tokens of ``ids`` joined by single spaces (``<pad>`` dropped unless ``skip_pad``)."""
+        """Tokens of ``ids`` joined by single spaces (``<pad>`` dropped when ``skip_pad``).
+
+        Parameters
+        ----------
+        ids : iterable of int
+            1-D ids, each in ``[0, len(vocab))``.
+        skip_pad : bool, default True
+            Drop the ``<pad>`` ids; with False they appear as ``<pad>``.
+
+        Returns
+        -------
+        str
+            The decoded text.
+
+        Raises
+        ------
+        ValueError
+            If ``ids`` is not 1-D or an id is out of range.
+        """
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
@@ -146,11 +279,38 @@ class Vocabulary:
         return " ".join(self._itos[i] for i in ids.tolist() if not (skip_pad and i == self.pad_id))
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: ``{"format", "version", "tokens"}`` (tokens in id order)."""
+        """JSON-ready dict: ``{"format", "version", "tokens"}`` (tokens in id order).
+
+        Returns
+        -------
+        dict
+            ``{"format": "rnnkit.Vocabulary", "version": 1, "tokens": [...]}``, reserved tokens
+            included; :meth:`from_dict` reads it back.
+        """
         return {"format": "rnnkit.Vocabulary", "version": 1, "tokens": list(self._itos)}
 
     @classmethod
     def from_dict(cls, d: dict, tokenizer: Callable[[str], list[str]] = tokenize) -> "Vocabulary":
+        """Rebuild a vocabulary saved with :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            The saved dict (as read back by ``json.load``).
+        tokenizer : callable, default tokenize
+            The tokenizer, which is code and is not saved.
+
+        Returns
+        -------
+        Vocabulary
+            A vocabulary equal to the saved one.
+
+        Raises
+        ------
+        ValueError
+            If ``d`` is not a saved ``rnnkit.Vocabulary`` or its tokens do not start with
+            ``<pad>``, ``<unk>``.
+        """
         if not isinstance(d, dict) or d.get("format") != "rnnkit.Vocabulary":
             raise ValueError("not a saved rnnkit.Vocabulary (missing format='rnnkit.Vocabulary')")
         tokens = d.get("tokens")
@@ -164,8 +324,27 @@ _SIMPLE = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"'
 
 
 def unescape(text: str) -> str:
-    """``text`` with backslash escapes read: \\n \\t \\r \\0 \\\\ \\' \\" \\xNN \\uNNNN \\UNNNNNNNN (as in a
-    Python string). Any other backslash stays as it is. For prompts typed on a command line."""
+    r"""Read the backslash escapes of ``text`` as a Python string literal would.
+
+    The escapes read are \n \t \r \0 \\ \' \" \xNN \uNNNN \UNNNNNNNN (as in a Python string). Any other
+    backslash stays as it is. For prompts typed on a command line.
+
+    Parameters
+    ----------
+    text : str
+        Text with backslash escapes.
+
+    Returns
+    -------
+    str
+        ``text`` with each escape replaced by its character.
+
+    Examples
+    --------
+    >>> from rnnkit.data.text import unescape
+    >>> unescape(r"one\ttwo\n\x41 \q")
+    'one\ttwo\nA \\q'
+    """
     def one(m):
         e = m.group(0)[1:]
         return _SIMPLE[e] if e in _SIMPLE else chr(int(e[1:], 16))
@@ -177,6 +356,28 @@ class CharVocabulary:
 
     ``encode`` raises ``ValueError`` naming any character that is not in the vocabulary.
     ``padding_idx`` is None: no id is reserved for padding, so every character's embedding trains.
+
+    Parameters
+    ----------
+    chars : iterable of str
+        The characters in id order: unique, single characters, at least one.
+
+    Raises
+    ------
+    ValueError
+        If ``chars`` is empty, has repeats, or has an item that is not a single character.
+
+    Examples
+    --------
+    >>> from rnnkit.data.text import CharVocabulary
+    >>> vocab = CharVocabulary.build("hello world")
+    >>> vocab.chars
+    [' ', 'd', 'e', 'h', 'l', 'o', 'r', 'w']
+    >>> ids = vocab.encode("hello")
+    >>> ids.tolist(), vocab.decode(ids)
+    ([3, 2, 4, 4, 5], 'hello')
+    >>> vocab.nearest("H")
+    ['h']
     """
 
     padding_idx = None
@@ -197,7 +398,18 @@ class CharVocabulary:
 
     @classmethod
     def build(cls, text: str) -> "CharVocabulary":
-        """The sorted set of characters of ``text``."""
+        """The sorted set of characters of ``text``.
+
+        Parameters
+        ----------
+        text : str
+            The training text.
+
+        Returns
+        -------
+        CharVocabulary
+            A vocabulary of the distinct characters of ``text``, in code point order.
+        """
         return cls(sorted(set(text)))
 
     def __len__(self) -> int:
@@ -210,7 +422,26 @@ class CharVocabulary:
         return f"CharVocabulary(size={len(self)})"
 
     def encode(self, text: str) -> np.ndarray:
-        """``text`` as an ``int64`` array of ids, shape ``(len(text),)``."""
+        """``text`` as an ``int64`` array of ids, shape ``(len(text),)``.
+
+        Parameters
+        ----------
+        text : str
+            The text to encode.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``int64`` ids, shape ``(len(text),)``.
+
+        Raises
+        ------
+        TypeError
+            If ``text`` is not a ``str``.
+        ValueError
+            If ``text`` has characters not in the vocabulary; the message names them and their
+            nearest valid characters (:meth:`hints`).
+        """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.int64)
@@ -224,13 +455,38 @@ class CharVocabulary:
         return ids
 
     def hints(self, chars) -> str:
-        """``'É' -> 'E' or 'e'; ...``: the nearest valid characters of each of ``chars`` (first 10)."""
+        """``'É' -> 'E' or 'e'; ...``: the nearest valid characters of each of ``chars`` (first 10).
+
+        Parameters
+        ----------
+        chars : iterable of str
+            Characters, typically those :meth:`encode` refused.
+
+        Returns
+        -------
+        str
+            One ``'c' -> 'a' or 'b'`` item per character (``nothing close`` when none), joined by
+            ``"; "``.
+        """
         return "; ".join(f"{c!r} -> {' or '.join(map(repr, self.nearest(c))) or 'nothing close'}"
                          for c in list(chars)[:10])
 
     def nearest(self, char: str) -> list:
-        """Characters of the vocabulary close to ``char``: its other case, its base letter without
-        accents (NFKD), a plain space or quote for typographic ones."""
+        """Characters of the vocabulary close to ``char``.
+
+        The candidates are its other case, its base letter without accents (NFKD), a plain space or
+        quote for typographic ones.
+
+        Parameters
+        ----------
+        char : str
+            One character.
+
+        Returns
+        -------
+        list of str
+            The candidates that are in the vocabulary, without repeats; empty when none is.
+        """
         base = unicodedata.normalize("NFKD", char)[:1]
         typographic = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
                        "\u00a0": " ", "\t": " "}
@@ -241,6 +497,23 @@ class CharVocabulary:
         return out
 
     def decode(self, ids: Iterable[int]) -> str:
+        """The text of ``ids``.
+
+        Parameters
+        ----------
+        ids : iterable of int
+            1-D ids, each in ``[0, len(vocab))``.
+
+        Returns
+        -------
+        str
+            The characters of the ids, concatenated.
+
+        Raises
+        ------
+        ValueError
+            If ``ids`` is not 1-D or an id is out of range.
+        """
         ids = np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
@@ -249,10 +522,37 @@ class CharVocabulary:
         return "".join(self._chars_arr[ids].tolist())
 
     def to_dict(self) -> dict:
+        """JSON-ready dict: ``{"format", "version", "chars"}`` (chars in id order).
+
+        Returns
+        -------
+        dict
+            ``{"format": "rnnkit.CharVocabulary", "version": 1, "chars": [...]}``; :meth:`from_dict`
+            reads it back.
+        """
         return {"format": "rnnkit.CharVocabulary", "version": 1, "chars": list(self.chars)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "CharVocabulary":
+        """Rebuild a character vocabulary saved with :meth:`to_dict`.
+
+        Parameters
+        ----------
+        d : dict
+            The saved dict (as read back by ``json.load``).
+
+        Returns
+        -------
+        CharVocabulary
+            A vocabulary equal to the saved one.
+
+        Raises
+        ------
+        ValueError
+            If ``d`` is not a saved ``rnnkit.CharVocabulary`` (or its chars are invalid).
+        KeyError
+            If ``d`` has no ``"chars"`` entry.
+        """
         if not isinstance(d, dict) or d.get("format") != "rnnkit.CharVocabulary":
             raise ValueError("not a saved rnnkit.CharVocabulary")
         return cls(d["chars"])

@@ -178,6 +178,64 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
     (a 2-D X's time steps, else the channels), ``n_channels_``, ``model_`` (the ``Sequential``),
     ``history_`` (per-epoch "loss", "val_loss"), ``n_epochs_``; ``mean_`` / ``scale_`` per channel
     with ``standardize``. With ``warm_start``, a new ``fit`` trains the same network ``epochs`` more.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}, optional
+        The recurrent cell (seed §4). Default ``"gru"``.
+    hidden : int, optional
+        Hidden size of each recurrent layer (and direction). Default 32.
+    layers : int, optional
+        Number of stacked recurrent layers (seed §4.3). Default 1.
+    bidirectional : bool, optional
+        Run each layer in both directions (seed §4.4). Default True.
+    pooling : {"last", "mean", "max", "attention"}, optional
+        The sequence's summary: the last state, the mean / max over every valid step
+        (``layers.TemporalPooling``), or a learned query attending over the valid steps
+        (``layers.AttentionPooling``, seed §6). Default ``"max"``.
+    dropout : float, optional
+        Dropout rate between stacked layers and before the output layer. Default 0.0.
+    epochs : int, optional
+        Most training epochs (early stopping may end sooner). Default 200.
+    batch_size : int, optional
+        Sequences per Adam step. Default 8.
+    lr : float, optional
+        Adam's learning rate. Default 3e-3.
+    clip_norm : float, optional
+        Maximum global gradient norm. Default 1.0.
+    validation_fraction : float, optional
+        Held-out fraction in [0, 1) (stratified by class), watched by early stopping; with too few
+        samples to hold one out, early stopping watches the training loss. Default 0.2.
+    patience : int or None, optional
+        Epochs without improvement before stopping, restoring the best epoch's weights; None turns early
+        stopping off. Default 30.
+    standardize : bool, optional
+        Scale each input channel by the training data's mean and std (over valid steps). Default True.
+    max_steps : int or None, optional
+        Longer series are read in chunks: ``k = ceil(T / max_steps)`` consecutive steps of every channel
+        side by side form one model step, so the recurrence runs at most ``max_steps`` steps; None: every
+        step. Default 100.
+    class_weight : dict or "balanced", optional
+        ``{label: weight}`` or ``"balanced"``. Default None (equal weights).
+    warm_start : bool, optional
+        A new ``fit`` continues training the fitted network for ``epochs`` more. Default False.
+    dtype : {"float32", "float64"}, optional
+        The network's dtype; ``"float64"`` for exact reproducibility across batch orders. Default ``"float32"``.
+    random_state : int or None, optional
+        An int makes ``fit`` reproducible (initialisation, shuffling, the validation split, dropout).
+        Default None.
+    verbose : int, optional
+        0: silent; 1: a progress bar and a line per epoch; 2: the lines. Default 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.estimators import RNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.standard_normal((8, 5, 2)), np.array(["a", "b"] * 4)
+    >>> clf = RNNClassifier(hidden=4, epochs=2, random_state=0).fit(X, y)
+    >>> clf.classes_, clf.predict_proba(X[:3]).shape, set(clf.predict(X)) <= {"a", "b"}
+    (array(['a', 'b'], dtype='<U1'), (3, 2), True)
     """
 
     _loss = "crossentropy"
@@ -194,7 +252,29 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None):
-        """Train on sequences X and their labels y; returns self."""
+        """Train on sequences X and their labels y.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            Sequences: (samples, time, channels), a list of (time_i, channels) arrays of different lengths,
+            or (samples, time) univariate series; float.
+        y : array_like
+            One label per sequence, (samples,), any comparable kind; at least 2 classes.
+        sample_weight : array_like, optional
+            (samples,) non-negative weights. Default None (equal weights).
+
+        Returns
+        -------
+        RNNClassifier
+            ``self``, fitted.
+
+        Raises
+        ------
+        ValueError
+            If y is None or malformed, an option is out of range (e.g. ``pooling``,
+            ``validation_fraction``, ``max_steps``), or X is malformed.
+        """
         return self._train(X, y, sample_weight)
 
     def _encode(self, y, n, warm):
@@ -227,10 +307,49 @@ class RNNClassifier(ClassifierMixin, _RNNEstimator):
         return ids
 
     def predict_proba(self, X):
-        """Class probabilities (samples, classes), columns in ``classes_`` order."""
+        """Class probabilities, columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            Sequences: (samples, time, channels), a list of (time_i, channels) arrays of different lengths,
+            or (samples, time) univariate series; float.
+
+        Returns
+        -------
+        numpy.ndarray
+            (samples, classes) float64 probabilities; each row sums to 1.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X has another number of channels (or time steps, for a 2-D table) than in ``fit``.
+        """
         return A.softmax(self._outputs(X))
 
     def predict(self, X):
+        """Predicted labels: the most probable class of each sequence.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            Sequences: (samples, time, channels), a list of (time_i, channels) arrays of different lengths,
+            or (samples, time) univariate series; float.
+
+        Returns
+        -------
+        numpy.ndarray
+            (samples,) labels, taken from ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X has another number of channels (or time steps, for a 2-D table) than in ``fit``.
+        """
         check_is_fitted(self, "model_")
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
@@ -242,12 +361,90 @@ class RNNRegressor(RegressorMixin, _RNNEstimator):
     are scaled too (``y_mean_``, ``y_scale_``), and predictions come back in y's units: a network
     trained by mean squared error learns badly on targets in the thousands. Attributes as for the
     classifier, plus ``n_outputs_``.
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}, optional
+        The recurrent cell (seed §4). Default ``"lstm"``.
+    hidden : int, optional
+        Hidden size of each recurrent layer (and direction). Default 64.
+    layers : int, optional
+        Number of stacked recurrent layers (seed §4.3). Default 1.
+    bidirectional : bool, optional
+        Run each layer in both directions (seed §4.4). Default False.
+    pooling : {"last", "mean", "max", "attention"}, optional
+        The sequence's summary: the last state, the mean / max over every valid step
+        (``layers.TemporalPooling``), or a learned query attending over the valid steps
+        (``layers.AttentionPooling``, seed §6). Default ``"last"``.
+    dropout : float, optional
+        Dropout rate between stacked layers and before the output layer. Default 0.0.
+    epochs : int, optional
+        Most training epochs (early stopping may end sooner). Default 100.
+    batch_size : int, optional
+        Sequences per Adam step. Default 32.
+    lr : float, optional
+        Adam's learning rate. Default 1e-3.
+    clip_norm : float, optional
+        Maximum global gradient norm. Default 1.0.
+    validation_fraction : float, optional
+        Held-out fraction in [0, 1), watched by early stopping; with too few samples to hold one out,
+        early stopping watches the training loss. Default 0.1.
+    patience : int or None, optional
+        Epochs without improvement before stopping, restoring the best epoch's weights; None turns early
+        stopping off. Default 10.
+    standardize : bool, optional
+        Scale each input channel by the training data's mean and std (over valid steps); the targets are
+        scaled too and predictions come back in their units. Default True.
+    max_steps : int or None, optional
+        Longer series are read in chunks: ``k = ceil(T / max_steps)`` consecutive steps of every channel
+        side by side form one model step, so the recurrence runs at most ``max_steps`` steps; None: every
+        step. Default None.
+    warm_start : bool, optional
+        A new ``fit`` continues training the fitted network for ``epochs`` more. Default False.
+    dtype : {"float32", "float64"}, optional
+        The network's dtype; ``"float64"`` for exact reproducibility across batch orders. Default ``"float32"``.
+    random_state : int or None, optional
+        An int makes ``fit`` reproducible (initialisation, shuffling, the validation split, dropout).
+        Default None.
+    verbose : int, optional
+        0: silent; 1: a progress bar and a line per epoch; 2: the lines. Default 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.estimators import RNNRegressor
+    >>> X = np.random.default_rng(0).standard_normal((8, 5, 2))
+    >>> reg = RNNRegressor(hidden=4, epochs=2, random_state=0).fit(X, X.sum(axis=(1, 2)))
+    >>> reg.predict(X[:3]).shape, reg.n_outputs_
+    ((3,), 1)
     """
 
     _loss = "mse"
 
     def fit(self, X, y, sample_weight=None):
-        """Train on sequences X and their targets y; returns self."""
+        """Train on sequences X and their targets y.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            Sequences: (samples, time, channels), a list of (time_i, channels) arrays of different lengths,
+            or (samples, time) univariate series; float.
+        y : array_like
+            Targets, (samples,) or (samples, outputs), float.
+        sample_weight : array_like, optional
+            (samples,) non-negative weights. Default None (equal weights).
+
+        Returns
+        -------
+        RNNRegressor
+            ``self``, fitted.
+
+        Raises
+        ------
+        ValueError
+            If y is None or malformed, an option is out of range (e.g. ``pooling``,
+            ``validation_fraction``, ``max_steps``), or X is malformed.
+        """
         return self._train(X, y, sample_weight)
 
     def __sklearn_tags__(self):
@@ -273,7 +470,26 @@ class RNNRegressor(RegressorMixin, _RNNEstimator):
         return y2, self.n_outputs_
 
     def predict(self, X):
-        """Predictions (samples,) for one output, else (samples, outputs), in y's units."""
+        """Predictions in y's units.
+
+        Parameters
+        ----------
+        X : array_like or list of array_like
+            Sequences: (samples, time, channels), a list of (time_i, channels) arrays of different lengths,
+            or (samples, time) univariate series; float.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, (samples,) for one output, else (samples, outputs).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X has another number of channels (or time steps, for a 2-D table) than in ``fit``.
+        """
         out = self._outputs(X)
         if self.y_mean_ is not None:
             out = out * self.y_scale_ + self.y_mean_

@@ -18,7 +18,67 @@ except ImportError as e:                # pragma: no cover - the extra is instal
 class AeonRNNClassifier(BaseClassifier):
     """A recurrent network over multivariate series of any length, with aeon's classifier API.
 
-    Parameters: those of ``RNNClassifier`` (the same names and defaults, passed on unchanged).
+    X is aeon's channels-first collection: (cases, channels, length), or a list of (channels, length_i)
+    arrays. The parameters are those of ``RNNClassifier`` (the same names and defaults, passed on
+    unchanged to the ``RNNClassifier`` fitted as ``rnn_``).
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru"}, optional
+        The recurrent cell (seed §4). Default ``"gru"``.
+    hidden : int, optional
+        Hidden size of each recurrent layer (and direction). Default 32.
+    layers : int, optional
+        Number of stacked recurrent layers (seed §4.3). Default 1.
+    bidirectional : bool, optional
+        Run each layer in both directions (seed §4.4). Default True.
+    pooling : {"last", "mean", "max", "attention"}, optional
+        The sequence's summary: the last state, the mean / max over every valid step
+        (``layers.TemporalPooling``), or a learned query attending over the valid steps
+        (``layers.AttentionPooling``, seed §6). Default ``"max"``.
+    dropout : float, optional
+        Dropout rate between stacked layers and before the output layer. Default 0.0.
+    epochs : int, optional
+        Most training epochs (early stopping may end sooner). Default 200.
+    batch_size : int, optional
+        Sequences per Adam step. Default 8.
+    lr : float, optional
+        Adam's learning rate. Default 3e-3.
+    clip_norm : float, optional
+        Maximum global gradient norm. Default 1.0.
+    validation_fraction : float, optional
+        Held-out fraction in [0, 1) (stratified by class), watched by early stopping; with too few
+        samples to hold one out, early stopping watches the training loss. Default 0.2.
+    patience : int or None, optional
+        Epochs without improvement before stopping, restoring the best epoch's weights; None turns early
+        stopping off. Default 30.
+    standardize : bool, optional
+        Scale each input channel by the training data's mean and std (over valid steps). Default True.
+    max_steps : int or None, optional
+        Longer series are read in chunks: ``k = ceil(T / max_steps)`` consecutive steps of every channel
+        side by side form one model step, so the recurrence runs at most ``max_steps`` steps; None: every
+        step. Default 100.
+    class_weight : dict or "balanced", optional
+        ``{label: weight}`` or ``"balanced"``. Default None (equal weights).
+    warm_start : bool, optional
+        A new ``fit`` continues training the fitted network for ``epochs`` more. Default False.
+    dtype : {"float32", "float64"}, optional
+        The network's dtype; ``"float64"`` for exact reproducibility across batch orders. Default ``"float32"``.
+    random_state : int or None, optional
+        An int makes ``fit`` reproducible (initialisation, shuffling, the validation split, dropout).
+        Default None.
+    verbose : int, optional
+        0: silent; 1: a progress bar and a line per epoch; 2: the lines. Default 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.estimators.aeon import AeonRNNClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.standard_normal((8, 2, 5)), np.array(["a", "b"] * 4)
+    >>> clf = AeonRNNClassifier(hidden=4, epochs=2, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:3]).shape, clf.rnn_.n_channels_
+    ((3, 2), 2)
     """
 
     _tags = {

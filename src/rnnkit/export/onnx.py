@@ -68,14 +68,45 @@ QUANTIZE = (None, "int8", "fp16")
 AXES_INPUT_SINCE = {"ReduceMax": 18}
 
 def export(model, path, opset: int = 17, quantize: str | None = None, metadata: dict | None = None):
-    """Write ``model`` (a built ``Sequential``) to ``path`` as an ONNX graph, atomically; returns ``path``.
+    """Write ``model`` (a built ``Sequential``) to ``path`` as an ONNX graph, atomically.
 
-    ``opset``: the ONNX opset, MIN_OPSET (14) up to the installed onnx's newest (onnxruntime 1.32
-    runs 14 to 25). ``quantize``: None,
-    "int8" or "fp16" (module docstring). ``metadata``: a dict of JSON data stored in the file (default:
-    the model's own ``model.metadata``). Raises ValueError for an unbuilt model, a layer or option
-    with no ONNX equivalent (naming the layer index, class and option) or a bad argument; TypeError
-    for metadata that is not JSON data; ImportError without onnx (or, for "int8", onnxruntime).
+    Parameters
+    ----------
+    model : Sequential
+        A built model.
+    path : str or os.PathLike
+        Destination ``.onnx`` file.
+    opset : int, optional
+        The ONNX opset, MIN_OPSET (14) up to the installed onnx's newest (onnxruntime 1.32 runs 14 to 25).
+        Default 17.
+    quantize : {None, "int8", "fp16"}, optional
+        Weight quantization (module docstring); ``"float16"`` is read as ``"fp16"``. Default None.
+    metadata : dict, optional
+        JSON data stored in the file. Default None (the model's own ``model.metadata``).
+
+    Returns
+    -------
+    str or os.PathLike
+        ``path``, as given.
+
+    Raises
+    ------
+    ValueError
+        For an unbuilt model, a layer or option with no ONNX equivalent (naming the layer index, class
+        and option) or a bad argument (``opset``, ``quantize``).
+    TypeError
+        For metadata that is not JSON data.
+    ImportError
+        Without onnx (or, for "int8", onnxruntime).
+
+    Examples
+    --------
+    >>> from rnnkit import Sequential
+    >>> from rnnkit.layers import LSTM, Dense
+    >>> from rnnkit.export.onnx import export
+    >>> model = Sequential([LSTM(4), Dense(1)], seed=0).build(2)
+    >>> export(model, "model.onnx", metadata={"units": "kWh"})
+    'model.onnx'
     """
     onnx = require("onnx", "onnx", "ONNX export")
     newest = onnx.defs.onnx_opset_version()

@@ -78,7 +78,7 @@ __all__ = ["from_torch", "to_torch", "to_torch_layout", "from_torch_layout"]
 
 
 def from_torch(module, dtype=None, rng=None):
-    """A PyTorch module -> the equivalent rnnkit layer or model, built, with its weights copied exactly.
+    """Convert a PyTorch module to the equivalent rnnkit layer or model, built, with its weights copied exactly.
 
     Layers: ``nn.RNN`` (tanh or relu), ``nn.LSTM``, ``nn.GRU`` (any ``num_layers``, ``bidirectional``,
     ``batch_first``) -> ``RNN`` / ``LSTM`` / ``GRU(reset_after=True)`` with ``return_sequences=True`` and the
@@ -86,10 +86,43 @@ def from_torch(module, dtype=None, rng=None):
     ``return_sequences`` and ``merge``. Run a layer as ``y, state = layer.forward(x_batch_first, lengths,
     initial_state=s0, return_state=True)``: ``y`` and ``state`` equal PyTorch's ``output`` and ``h_n``
     (``(h_n, c_n)`` for the LSTM). Models: an ``RnnkitSequential`` or ``nn.Sequential`` -> a ``Sequential``
-    (seed 0, not compiled; ``rnnkit.interop.torch_sequential``). The result takes the module's dtype
-    (float32 or float64) unless ``dtype`` is given; ``rng`` is the generator a layer keeps for its
-    dropout masks (default ``np.random.default_rng(0)``). Raises ``ValueError`` for what has no exact
-    counterpart (``proj_size > 0``, ``bias=False``, ...) and ``TypeError`` for other modules.
+    (seed 0, not compiled; ``rnnkit.interop.torch_sequential``).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, ``nn.Linear``, a ``RecurrentBlock``, an ``RnnkitSequential``
+        or an ``nn.Sequential`` of supported modules.
+    dtype : {"float32", "float64"} or numpy dtype, optional
+        dtype of the result. Default None (the module's dtype, float32 or float64).
+    rng : numpy.random.Generator, optional
+        The generator a layer keeps for its dropout masks. Default None (``np.random.default_rng(0)``).
+
+    Returns
+    -------
+    Layer or Sequential
+        The built rnnkit layer (``RNN``, ``LSTM``, ``GRU``, ``Dense``) or ``Sequential`` model.
+
+    Raises
+    ------
+    ValueError
+        For what has no exact counterpart (``proj_size > 0``, ``bias=False``, ...).
+    TypeError
+        For other modules.
+    ImportError
+        If PyTorch is not installed (the message says how to install it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from rnnkit.interop.torch import from_torch
+    >>> _ = torch.manual_seed(0)
+    >>> lstm = torch.nn.LSTM(3, 4, batch_first=True)
+    >>> layer = from_torch(lstm)
+    >>> x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    >>> type(layer).__name__, bool(np.allclose(layer.forward(x), lstm(torch.from_numpy(x))[0].detach().numpy()))
+    ('LSTM', True)
     """
     import_torch()                                          # the install hint first, if torch is missing
     if is_torch_model(module):
@@ -100,7 +133,7 @@ def from_torch(module, dtype=None, rng=None):
 
 
 def to_torch(obj, batch_first: bool = True):
-    """An rnnkit layer or built ``Sequential`` -> the equivalent PyTorch module, weights copied exactly.
+    """Convert an rnnkit layer or built ``Sequential`` to the equivalent PyTorch module, weights copied exactly.
 
     Layers: ``RNN`` -> ``nn.RNN``, ``LSTM`` -> ``nn.LSTM``, ``GRU(reset_after=True)`` -> ``nn.GRU`` (same
     ``hidden_size``, ``num_layers``, ``bidirectional``, ``dropout``, nonlinearity), ``Dense`` without
@@ -108,9 +141,39 @@ def to_torch(obj, batch_first: bool = True):
     the whole output sequence and the final state (a layer with ``return_sequences=False`` returns the
     last step of each direction, ``h_n[-num_directions:]``). A ``Sequential`` -> an ``RnnkitSequential``
     (batch-first, in eval mode) whose ``forward(x, lengths=None)`` equals ``model.predict``. The module
-    has the weights' dtype and lives on the CPU. The seed-form ``GRU(reset_after=False)``, ``merge``
-    other than "concat" on a single layer (a model supports "sum" / "mean" for one-layer recurrent
-    layers) and anything not built raise ``ValueError``, naming the layer of a model.
+    has the weights' dtype and lives on the CPU.
+
+    Parameters
+    ----------
+    obj : Layer or Sequential
+        A built ``RNN``, ``LSTM``, ``GRU(reset_after=True)`` or ``Dense`` layer, or a built ``Sequential``.
+    batch_first : bool, optional
+        Make a layer's module batch-first. Default True; a model is always batch-first.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``nn.RNN``, ``nn.LSTM``, ``nn.GRU`` or ``nn.Linear`` for a layer, an ``RnnkitSequential`` for a model.
+
+    Raises
+    ------
+    ValueError
+        For the seed-form ``GRU(reset_after=False)``, ``merge`` other than "concat" on a single layer (a
+        model supports "sum" / "mean" for one-layer recurrent layers), anything not built (naming the
+        layer of a model), or ``batch_first=False`` with a model.
+    ImportError
+        If PyTorch is not installed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnkit.interop.torch import from_torch, to_torch
+    >>> _ = torch.manual_seed(0)
+    >>> gru = torch.nn.GRU(3, 4, batch_first=True)
+    >>> back = to_torch(from_torch(gru))
+    >>> pairs = zip(gru.state_dict().values(), back.state_dict().values())
+    >>> type(back).__name__, all(torch.equal(a, b) for a, b in pairs)
+    ('GRU', True)
     """
     if isinstance(obj, Sequential):
         if not batch_first:

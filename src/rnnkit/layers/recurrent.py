@@ -52,8 +52,59 @@ _WEIGHTS = ("W_x", "W_h", "b", "b_h")
 
 
 class Recurrent(Layer):
-    """A (deep, bidirectional) recurrent layer over any registered cell: ``cell`` "rnn", "lstm", "gru"
-    with that cell's options (``nonlinearity`` for "rnn", ``reset_after`` for "gru")."""
+    """A (deep, bidirectional) recurrent layer over any registered cell.
+
+    ``cell`` is "rnn", "lstm" or "gru" (any name in ``rnnkit.ops.CELLS``) with that cell's options
+    (``nonlinearity`` for "rnn", ``reset_after`` for "gru"); ``RNN``, ``LSTM`` and ``GRU`` fix the cell.
+    Inputs are batch-first, x (B, T, F) with optional ``lengths`` (B,); the weights are created on
+    the first input (or by ``build``), named as in the module docstring. H* below is the output
+    size: 2H for a bidirectional layer merged by "concat", else H.
+
+    Parameters
+    ----------
+    hidden_size : int
+        H, the state size of each direction of each layer.
+    num_layers : int, optional
+        Stacked layers (seed §4.4); layer l > 0 reads layer l-1's merged outputs. Default 1.
+    bidirectional : bool, optional
+        Add a reverse direction over each sequence's valid steps (seed §4.3). Default False.
+    return_sequences : bool, optional
+        Output every step (B, T, H*) instead of the last state (B, H*). Default False.
+    merge : {"concat", "sum", "mean"}, optional
+        How the two directions' outputs are combined per step; "concat" (default) gives H* = 2H,
+        the others H* = H. Ignored without ``bidirectional``.
+    dropout : float, optional
+        Dropout rate on the outputs passed between stacked layers, in [0, 1); training only. Default 0.
+    recurrent_dropout : float, optional
+        Variational dropout rate on the recurrence (one (B, H) mask per batch and sub-RNN), in
+        [0, 1); training only. Default 0.
+    cell : str, optional
+        The cell: "rnn" (default), "lstm" or "gru". Subclasses fix it and take no such argument.
+    **cell_options
+        The cell's own options: ``nonlinearity`` ("tanh" or "relu") for "rnn", ``reset_after``
+        (bool) for "gru"; "lstm" takes none.
+
+    Raises
+    ------
+    ValueError
+        If a size is below 1, ``merge`` is unknown, a rate is not in [0, 1), or a cell option has an
+        invalid value.
+    TypeError
+        If an argument has the wrong type, or the cell does not take an option.
+        Also ``ValueError`` for an unknown ``cell``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import Recurrent
+    >>> layer = Recurrent(4, cell="gru", bidirectional=True)
+    >>> x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    >>> y = layer.forward(x, lengths=np.array([5, 3]))
+    >>> y.shape, y.dtype
+    ((2, 8), dtype('float32'))
+    >>> [s for _, _, s in layer.suffixes()]
+    ['_l0', '_l0_reverse']
+    """
 
     CELL = None                     # subclasses fix the cell; the base class takes it as an argument
 
@@ -79,10 +130,18 @@ class Recurrent(Layer):
     # -- structure ---------------------------------------------------------------------------
     @property
     def num_directions(self):
+        """2 for a bidirectional layer, else 1."""
         return 2 if self.bidirectional else 1
 
     def suffixes(self):
-        """(layer, direction, key suffix) for every sub-RNN, in PyTorch's order."""
+        """(layer, direction, key suffix) for every sub-RNN, in PyTorch's order.
+
+        Returns
+        -------
+        list of tuple
+            ``(l, d, suffix)`` per sub-RNN: layer index ``l``, direction ``d`` (0 forward, 1 reverse)
+            and the weight-name suffix, e.g. ``(0, 1, "_l0_reverse")``.
+        """
         return [(l, d, f"_l{l}" + ("_reverse" if d else ""))
                 for l in range(self.num_layers) for d in range(self.num_directions)]
 
@@ -90,17 +149,66 @@ class Recurrent(Layer):
         return self.hidden_size * (2 if self.bidirectional and self.merge == "concat" else 1)
 
     def output_size(self, input_size):
+        """The output feature size H*: 2 * hidden_size if bidirectional with "concat", else hidden_size.
+
+        Parameters
+        ----------
+        input_size : int
+            The number of input features (unused).
+
+        Returns
+        -------
+        int
+            H*.
+        """
         return self._merged_size()
 
     def returns_sequence(self, input_is_sequence):
+        """Whether the output has a time axis: ``return_sequences``.
+
+        Parameters
+        ----------
+        input_is_sequence : bool
+            Whether the input has a time axis; it must.
+
+        Returns
+        -------
+        bool
+            ``return_sequences``.
+
+        Raises
+        ------
+        ValueError
+            If ``input_is_sequence`` is False.
+        """
         if not input_is_sequence:
             raise ValueError(f"{type(self).__name__}: expects input with a time axis (batch, time, features)")
         return self.return_sequences
 
     def num_weight_arrays(self):
+        """How many weight arrays the layer has: 4 per sub-RNN (W_x, W_h, b, b_h).
+
+        Returns
+        -------
+        int
+            4 * num_layers * num_directions.
+        """
         return 4 * self.num_layers * self.num_directions
 
     def param_shapes(self, input_size):
+        """The weight shapes for ``input_size`` input features, keyed like PyTorch's.
+
+        Parameters
+        ----------
+        input_size : int
+            F, the input features of layer 0 (later layers read H* features).
+
+        Returns
+        -------
+        dict
+            {name: shape}: per sub-RNN ``W_x`` (G*H, D), ``W_h`` (G*H, H), ``b`` and ``b_h`` (G*H,),
+            with G the cell's gate count (1 rnn, 4 lstm, 3 gru) and D its input size.
+        """
         shapes = {}
         for l, _, s in self.suffixes():
             D = input_size if l == 0 else self._merged_size()
@@ -108,6 +216,22 @@ class Recurrent(Layer):
         return shapes
 
     def init_params(self, input_size, rng, dtype):
+        """Fresh weights: ``W_x`` Glorot-uniform, ``W_h`` orthogonal per gate, the cell's bias, ``b_h`` zeros.
+
+        Parameters
+        ----------
+        input_size : int
+            F, the input features of layer 0.
+        rng : numpy.random.Generator
+            The generator the weights are drawn from.
+        dtype : numpy.dtype
+            float32 or float64.
+
+        Returns
+        -------
+        dict
+            {name: ndarray} with the shapes of ``param_shapes(input_size)``, of ``dtype``.
+        """
         H, G = self.hidden_size, self.cell.gates
         params = {}
         for l, _, s in self.suffixes():
@@ -118,7 +242,18 @@ class Recurrent(Layer):
         return params
 
     def sub_params(self, suffix):
-        """One sub-RNN's weights under the ops' names: {"W_x": params["W_x" + suffix], ...}."""
+        """One sub-RNN's weights under the ops' names: {"W_x": params["W_x" + suffix], ...}.
+
+        Parameters
+        ----------
+        suffix : str
+            The sub-RNN's suffix, e.g. "_l0" or "_l1_reverse" (see ``suffixes``).
+
+        Returns
+        -------
+        dict
+            ``{"W_x", "W_h", "b", "b_h"}`` -> the layer's arrays (not copies).
+        """
         return {k: self.params[k + suffix] for k in _WEIGHTS}
 
     # -- states in PyTorch's layout ----------------------------------------------------------
@@ -147,6 +282,27 @@ class Recurrent(Layer):
 
     # -- forward / backward ------------------------------------------------------------------
     def check_input(self, x, lengths):
+        """Validate ``(x, lengths)``, building the layer on first use.
+
+        Parameters
+        ----------
+        x : array_like
+            (B, T, F) with F the layer's input size.
+        lengths : array_like of int or None
+            (B,) valid lengths in 1 .. T, or None (every step valid).
+
+        Returns
+        -------
+        x : ndarray
+            ``x`` as an array of the layer's dtype (float32 or float64).
+        lengths : ndarray or None
+            The checked lengths (B,), or None.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is not (B, T, F) with the layer's input size, or ``lengths`` does not fit it.
+        """
         self.ensure_built(x)
         x = _checks.check_sequence_batch(x, "x", features=self.input_size, dtype=self.params["W_x_l0"].dtype)
         return x, _checks.check_lengths(lengths, x.shape[0], x.shape[1])
@@ -155,14 +311,64 @@ class Recurrent(Layer):
         """x (B, T, F) -> outputs (B, T, H*) if return_sequences else the final state (B, H*).
 
         ``initial_state`` and, with ``return_state=True``, the returned final states are in PyTorch's
-        layout: (num_layers * num_directions, B, H), a tuple (h, c) for the LSTM.
+        layout: (num_layers * num_directions, B, H), a tuple (h, c) for the LSTM. The final state
+        of each sequence is the one at its own last valid step.
+
+        Parameters
+        ----------
+        x : array_like
+            (B, T, F), float32 or float64 (converted to the layer's dtype).
+        lengths : array_like of int or None, optional
+            (B,) valid lengths; default None (every step valid). Outputs past a length are zero.
+        training : bool, optional
+            Turn ``dropout`` and ``recurrent_dropout`` on. Default False.
+        initial_state : ndarray or tuple of ndarray, optional
+            (num_layers * num_directions, B, H), a tuple (h, c) for the LSTM; default None (zeros).
+        return_state : bool, optional
+            Also return the final states. Default False.
+
+        Returns
+        -------
+        y : ndarray
+            (B, T, H*) if ``return_sequences`` else (B, H*), the layer's dtype.
+        state : ndarray or tuple of ndarray
+            Only with ``return_state=True``: the final states, (num_layers * num_directions, B, H)
+            (a tuple (h, c) for the LSTM).
+
+        Raises
+        ------
+        ValueError
+            If ``x``, ``lengths`` or ``initial_state`` has the wrong shape.
+        TypeError
+            If ``initial_state`` is not the cell's kind of state (e.g. not a tuple for the LSTM).
         """
         x, lengths = self.check_input(x, lengths)
         init = self._split_state(initial_state, x.shape[0], x.dtype)
         return self.call(x, lengths, training, init, return_state)
 
     def call(self, x, lengths, training=False, init=None, return_state=False):
-        """``forward`` on checked inputs; ``init`` is None or one state tuple per sub-RNN."""
+        """``forward`` on checked inputs; ``init`` is None or one state tuple per sub-RNN.
+
+        Parameters
+        ----------
+        x : ndarray
+            (B, T, F), the layer's dtype.
+        lengths : ndarray or None
+            (B,) valid lengths, or None.
+        training : bool, optional
+            Turn the dropouts on. Default False.
+        init : list of tuple, optional
+            One state tuple of (B, H) arrays per sub-RNN, in ``suffixes`` order; default None (zeros).
+        return_state : bool, optional
+            Also return the final states. Default False.
+
+        Returns
+        -------
+        y : ndarray
+            (B, T, H*) or (B, H*), as ``forward``.
+        state : ndarray or tuple of ndarray
+            Only with ``return_state=True``: as ``forward``.
+        """
         dtype = x.dtype
         B, T, _ = x.shape
         sched = Schedule(lengths, B, T)        # one length schedule for every sub-RNN of this batch
@@ -217,9 +423,23 @@ class Recurrent(Layer):
         return [g, g]
 
     def backward(self, dy, d_state=None):
-        """dy: gradient of the layer output. ``d_state`` (PyTorch layout) adds gradient on the final states.
+        """Backpropagation through time for the last ``call``; fills ``grads``.
 
-        Returns dx; the gradient for the initial state is kept in ``self.d_initial_state``.
+        The gradient for the initial state is kept in ``self.d_initial_state`` (PyTorch layout); with
+        ``record_dh`` a list, the per-step norms of dL/dh_t are appended to it (module docstring).
+
+        Parameters
+        ----------
+        dy : ndarray
+            dL/dy, the shape of the last output: (B, T, H*) or (B, H*).
+        d_state : ndarray or tuple of ndarray, optional
+            Extra gradient on the final states, (num_layers * num_directions, B, H) (a tuple (dh, dc)
+            for the LSTM); default None.
+
+        Returns
+        -------
+        ndarray
+            dL/dx (B, T, F), zero past each sequence's length.
         """
         caches, masks, lengths, B, T = self._cache
         dtype = dy.dtype
@@ -266,7 +486,18 @@ class Recurrent(Layer):
 
     # -- streaming ---------------------------------------------------------------------------
     def initial_state(self, batch_size=1):
-        """Zero state in PyTorch's layout, for ``step``."""
+        """Zero state in PyTorch's layout, for ``step``.
+
+        Parameters
+        ----------
+        batch_size : int, optional
+            B. Default 1.
+
+        Returns
+        -------
+        ndarray or tuple of ndarray
+            Zeros (num_layers, B, H) in the layer's dtype; a tuple (h, c) of them for the LSTM.
+        """
         dtype = self.params["W_x_l0"].dtype
         zeros = tuple(np.zeros((self.num_layers, batch_size, self.hidden_size), dtype)
                       for _ in range(self.cell.n_states))
@@ -278,6 +509,28 @@ class Recurrent(Layer):
         Equal to the whole-sequence forward, one step at a time (seed §6.2, §7.1: real-time use).
         The input state is not modified. Shapes and dtypes are checked; values are not scanned for
         NaN/inf (that would cost as much as the step itself on small layers).
+
+        Parameters
+        ----------
+        x_t : array_like
+            (B, F), one step of the input (converted to the layer's dtype).
+        state : ndarray or tuple of ndarray, optional
+            (num_layers, B, H) in the layer's dtype (a tuple (h, c) for the LSTM), e.g. the previous
+            call's; default None (``initial_state(B)``).
+
+        Returns
+        -------
+        y_t : ndarray
+            (B, H), the last layer's output at this step.
+        state : ndarray or tuple of ndarray
+            The new state, shaped as ``state``.
+
+        Raises
+        ------
+        ValueError
+            If the layer is bidirectional, or ``x_t`` or ``state`` has the wrong shape or dtype.
+        TypeError
+            If ``state`` is not the cell's kind of state (e.g. not a tuple for the LSTM).
         """
         if self.bidirectional:
             raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse "
@@ -324,6 +577,13 @@ class Recurrent(Layer):
         return parts
 
     def get_config(self):
+        """The constructor arguments (``type(layer)(**config)`` rebuilds the layer, without its weights).
+
+        Returns
+        -------
+        dict
+            The sizes, flags and rates, ``cell`` for ``Recurrent`` itself, and the cell's options.
+        """
         config = {"hidden_size": self.hidden_size, "num_layers": self.num_layers,
                   "bidirectional": self.bidirectional, "return_sequences": self.return_sequences,
                   "merge": self.merge, "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
@@ -333,7 +593,51 @@ class Recurrent(Layer):
 
 
 class RNN(Recurrent):
-    """Vanilla RNN layer (seed §2.2-2.4); ``nonlinearity`` "tanh" (default) or "relu"."""
+    """Vanilla RNN layer (seed §2.2-2.4): h_t = f(W_x x_t + W_h h_{t-1} + b + b_h).
+
+    ``Recurrent`` with the "rnn" cell; see ``Recurrent`` for shapes and states.
+
+    Parameters
+    ----------
+    hidden_size : int
+        H, the state size of each direction of each layer.
+    num_layers : int, optional
+        Stacked layers (seed §4.4); layer l > 0 reads layer l-1's merged outputs. Default 1.
+    bidirectional : bool, optional
+        Add a reverse direction over each sequence's valid steps (seed §4.3). Default False.
+    return_sequences : bool, optional
+        Output every step (B, T, H*) instead of the last state (B, H*). Default False.
+    merge : {"concat", "sum", "mean"}, optional
+        How the two directions' outputs are combined per step; "concat" (default) gives H* = 2H,
+        the others H* = H. Ignored without ``bidirectional``.
+    dropout : float, optional
+        Dropout rate on the outputs passed between stacked layers, in [0, 1); training only. Default 0.
+    nonlinearity : {"tanh", "relu"}, optional
+        f. Default "tanh".
+    recurrent_dropout : float, optional
+        Variational dropout rate on the recurrence (one (B, H) mask per batch and sub-RNN), in
+        [0, 1); training only. Default 0.
+
+    Raises
+    ------
+    ValueError
+        If a size is below 1, ``merge`` is unknown, a rate is not in [0, 1), or a cell option has an
+        invalid value.
+    TypeError
+        If an argument has the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import RNN
+    >>> layer = RNN(4, num_layers=2, return_sequences=True)
+    >>> x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    >>> y = layer.forward(x, lengths=np.array([5, 2]))
+    >>> y.shape, sorted(layer.params)[:4]
+    ((2, 5, 4), ['W_h_l0', 'W_h_l1', 'W_x_l0', 'W_x_l1'])
+    >>> print(y[1, 2:].max())
+    0.0
+    """
     CELL = "rnn"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
@@ -343,7 +647,49 @@ class RNN(Recurrent):
 
 
 class LSTM(Recurrent):
-    """LSTM layer (seed §4.1); gate rows [i, f, g, o]."""
+    """LSTM layer (seed §4.1); gate rows [i, f, g, o].
+
+    ``Recurrent`` with the "lstm" cell; its state is the pair (h, c). See ``Recurrent`` for shapes.
+
+    Parameters
+    ----------
+    hidden_size : int
+        H, the state size of each direction of each layer.
+    num_layers : int, optional
+        Stacked layers (seed §4.4); layer l > 0 reads layer l-1's merged outputs. Default 1.
+    bidirectional : bool, optional
+        Add a reverse direction over each sequence's valid steps (seed §4.3). Default False.
+    return_sequences : bool, optional
+        Output every step (B, T, H*) instead of the last state (B, H*). Default False.
+    merge : {"concat", "sum", "mean"}, optional
+        How the two directions' outputs are combined per step; "concat" (default) gives H* = 2H,
+        the others H* = H. Ignored without ``bidirectional``.
+    dropout : float, optional
+        Dropout rate on the outputs passed between stacked layers, in [0, 1); training only. Default 0.
+    recurrent_dropout : float, optional
+        Variational dropout rate on the recurrence (one (B, H) mask per batch and sub-RNN), in
+        [0, 1); training only. Default 0.
+
+    Raises
+    ------
+    ValueError
+        If a size is below 1, ``merge`` is unknown, a rate is not in [0, 1), or a cell option has an
+        invalid value.
+    TypeError
+        If an argument has the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import LSTM
+    >>> layer = LSTM(4, return_sequences=True)
+    >>> x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    >>> y, (h, c) = layer.forward(x, return_state=True)
+    >>> y.shape, h.shape, c.shape
+    ((2, 5, 4), (1, 2, 4), (1, 2, 4))
+    >>> layer.backward(np.ones_like(y)).shape
+    (2, 5, 3)
+    """
     CELL = "lstm"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,
@@ -353,7 +699,52 @@ class LSTM(Recurrent):
 
 
 class GRU(Recurrent):
-    """GRU layer (seed §4.2); gate rows [r, z, n]. ``reset_after=True`` is the PyTorch/cuDNN variant."""
+    """GRU layer (seed §4.2); gate rows [r, z, n]. ``reset_after=True`` is the PyTorch/cuDNN variant.
+
+    ``Recurrent`` with the "gru" cell; see ``Recurrent`` for shapes and states.
+
+    Parameters
+    ----------
+    hidden_size : int
+        H, the state size of each direction of each layer.
+    num_layers : int, optional
+        Stacked layers (seed §4.4); layer l > 0 reads layer l-1's merged outputs. Default 1.
+    bidirectional : bool, optional
+        Add a reverse direction over each sequence's valid steps (seed §4.3). Default False.
+    return_sequences : bool, optional
+        Output every step (B, T, H*) instead of the last state (B, H*). Default False.
+    merge : {"concat", "sum", "mean"}, optional
+        How the two directions' outputs are combined per step; "concat" (default) gives H* = 2H,
+        the others H* = H. Ignored without ``bidirectional``.
+    dropout : float, optional
+        Dropout rate on the outputs passed between stacked layers, in [0, 1); training only. Default 0.
+    reset_after : bool, optional
+        Apply the reset gate after the recurrent product, r * (W_hn h + b_hn) (PyTorch, cuDNN),
+        instead of before it, W_hn (r * h) (the seed's form, default False).
+    recurrent_dropout : float, optional
+        Variational dropout rate on the recurrence (one (B, H) mask per batch and sub-RNN), in
+        [0, 1); training only. Default 0.
+
+    Raises
+    ------
+    ValueError
+        If a size is below 1, ``merge`` is unknown, a rate is not in [0, 1), or a cell option has an
+        invalid value.
+    TypeError
+        If an argument has the wrong type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.layers import GRU
+    >>> layer = GRU(4, reset_after=True)
+    >>> x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
+    >>> y_t, state = layer.step(x[:, 0])
+    >>> y_t.shape, state.shape
+    ((2, 4), (1, 2, 4))
+    >>> bool(np.allclose(y_t, layer.forward(x[:, :1])))
+    True
+    """
     CELL = "gru"
 
     def __init__(self, hidden_size, num_layers=1, bidirectional=False, return_sequences=False,

@@ -42,13 +42,65 @@ SCORES = ("additive", "dot", "general")
 
 
 def check_score(score) -> str:
+    """Validate an attention score name.
+
+    Parameters
+    ----------
+    score : str
+        One of ``"additive"`` (Bahdanau), ``"dot"`` or ``"general"`` (Luong).
+
+    Returns
+    -------
+    str
+        ``score`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``score`` is not one of the three names.
+
+    Examples
+    --------
+    >>> from rnnkit.ops import attention
+    >>> attention.check_score("dot")
+    'dot'
+    """
     if score not in SCORES:
         raise ValueError(f"score: expected one of {SCORES}, got {score!r:.50}")
     return score
 
 
 def param_shapes(score: str, query_size: int, key_size: int, attn_size: int | None = None) -> dict:
-    """{name: shape} of a score's weights; ``attn_size`` (A) is the additive score's hidden size."""
+    """Shapes of a score's weights, ``{name: shape}``.
+
+    Parameters
+    ----------
+    score : str
+        ``"additive"``, ``"dot"`` or ``"general"``.
+    query_size : int
+        Dq, the queries' feature size.
+    key_size : int
+        Dk, the keys' feature size.
+    attn_size : int, optional
+        A, the additive score's hidden size. Default None (A = ``query_size``); unused by the other scores.
+
+    Returns
+    -------
+    dict of str to tuple of int
+        ``{"W_q": (A, Dq), "W_k": (A, Dk), "v": (A,)}`` for additive, ``{"W_a": (Dq, Dk)}`` for general,
+        ``{}`` for dot.
+
+    Raises
+    ------
+    ValueError
+        If ``score`` is unknown, or the dot score gets ``query_size != key_size``.
+
+    Examples
+    --------
+    >>> from rnnkit.ops import attention
+    >>> attention.param_shapes("additive", 4, 6, attn_size=3)
+    {'W_q': (3, 4), 'W_k': (3, 6), 'v': (3,)}
+    """
     check_score(score)
     if score == "additive":
         A = query_size if attn_size is None else attn_size
@@ -62,7 +114,38 @@ def param_shapes(score: str, query_size: int, key_size: int, attn_size: int | No
 
 # -- the pieces ----------------------------------------------------------------------------------
 def scores(params: dict, q: np.ndarray, k: np.ndarray, score: str):
-    """Raw scores e (B, Tq, Tk) and the cache of ``scores_backward``."""
+    """Raw attention scores e_ij of every query against every key, unmasked.
+
+    Inputs are trusted (not validated).
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        The score's weights (see :func:`param_shapes`); ``{}`` for dot.
+    q : numpy.ndarray
+        Queries, (B, Tq, Dq), float32 or float64.
+    k : numpy.ndarray
+        Keys, (B, Tk, Dk), same dtype.
+    score : str
+        ``"additive"``, ``"dot"`` or ``"general"``.
+
+    Returns
+    -------
+    e : numpy.ndarray
+        Scores, (B, Tq, Tk).
+    cache : tuple
+        What :func:`scores_backward` needs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 3, 4))
+    >>> e, cache = attention.scores({}, q, k, "dot")
+    >>> e.shape
+    (2, 1, 3)
+    """
     if score == "additive":
         Pq = q @ params["W_q"].T                                  # (B, Tq, A)
         Pk = k @ params["W_k"].T                                  # (B, Tk, A)
@@ -75,7 +158,35 @@ def scores(params: dict, q: np.ndarray, k: np.ndarray, score: str):
 
 
 def scores_backward(cache, d_e: np.ndarray):
-    """(d_q, d_k, grads) from d_e (B, Tq, Tk)."""
+    """Backward pass of :func:`scores`.
+
+    Parameters
+    ----------
+    cache : tuple
+        The cache :func:`scores` returned.
+    d_e : numpy.ndarray
+        Gradient with respect to the scores, (B, Tq, Tk).
+
+    Returns
+    -------
+    d_q : numpy.ndarray
+        Gradient with respect to the queries, (B, Tq, Dq).
+    d_k : numpy.ndarray
+        Gradient with respect to the keys, (B, Tk, Dk).
+    grads : dict of str to numpy.ndarray
+        Gradients of the score's weights, keyed and shaped like ``params`` (``{}`` for dot).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 3, 4))
+    >>> e, cache = attention.scores({}, q, k, "dot")
+    >>> d_q, d_k, grads = attention.scores_backward(cache, np.ones_like(e))
+    >>> d_q.shape, d_k.shape, grads
+    ((2, 1, 4), (2, 3, 4), {})
+    """
     score, params, q, k, aux = cache
     if score == "additive":
         Z, v = aux, params["v"]
@@ -96,15 +207,59 @@ def scores_backward(cache, d_e: np.ndarray):
 
 
 def valid_mask(lengths, batch: int, time: int):
-    """(B, 1, Tk) booleans, True at a sequence's valid steps; None when ``lengths`` is None."""
+    """Boolean mask of each sequence's valid source steps.
+
+    Parameters
+    ----------
+    lengths : numpy.ndarray or None
+        Valid steps per sequence, (B,) integers.
+    batch : int
+        B (unused; kept for a uniform signature).
+    time : int
+        Tk, the padded source length.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        (B, 1, Tk) booleans, True at steps ``j < lengths[b]``; None when ``lengths`` is None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> attention.valid_mask(np.array([3, 1]), 2, 3)[:, 0]
+    array([[ True,  True,  True],
+           [ True, False, False]])
+    """
     if lengths is None:
         return None
     return (np.arange(time)[None, :] < lengths[:, None])[:, None, :]
 
 
 def masked_softmax(e: np.ndarray, lengths=None) -> np.ndarray:
-    """Softmax over the last axis of e (B, Tq, Tk) counting only the steps ``j < lengths[b]``;
-    the others get weight exactly 0. Every length is >= 1, so each row has a valid step."""
+    """Softmax over the last axis of e (B, Tq, Tk) counting only the steps ``j < lengths[b]``.
+
+    The others get weight exactly 0. Every length is >= 1, so each row has a valid step.
+
+    Parameters
+    ----------
+    e : numpy.ndarray
+        Scores, (B, Tq, Tk), float32 or float64.
+    lengths : numpy.ndarray, optional
+        Valid source steps per sequence, (B,) integers >= 1. Default None (all steps valid).
+
+    Returns
+    -------
+    numpy.ndarray
+        Attention weights a, (B, Tq, Tk), same dtype; each row sums to 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> attention.masked_softmax(np.zeros((1, 1, 3)), np.array([2]))
+    array([[[0.5, 0.5, 0. ]]])
+    """
     valid = valid_mask(lengths, e.shape[0], e.shape[2])
     if valid is not None:
         e = np.where(valid, e, -np.inf)                           # exp(-inf) is exactly 0
@@ -114,25 +269,142 @@ def masked_softmax(e: np.ndarray, lengths=None) -> np.ndarray:
 
 
 def masked_softmax_backward(a: np.ndarray, d_a: np.ndarray) -> np.ndarray:
-    """d_e from d_a through the softmax; 0 wherever a is 0 (the masked steps), whatever d_a holds."""
+    """Gradient through :func:`masked_softmax`: d_e from d_a.
+
+    d_e is 0 wherever a is 0 (the masked steps), whatever d_a holds.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        Attention weights from :func:`masked_softmax`, (B, Tq, Tk).
+    d_a : numpy.ndarray
+        Gradient with respect to ``a``, same shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        Gradient with respect to the scores, d_e, (B, Tq, Tk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> a = attention.masked_softmax(np.zeros((1, 1, 3)), np.array([2]))
+    >>> attention.masked_softmax_backward(a, np.array([[[1.0, 0.0, 5.0]]]))
+    array([[[ 0.25, -0.25,  0.  ]]])
+    """
     return a * (d_a - np.sum(a * d_a, axis=-1, keepdims=True))
 
 
 def context(a: np.ndarray, val: np.ndarray) -> np.ndarray:
-    """Context vectors c (B, Tq, Dv) = a @ val."""
+    """Context vectors c = a @ val, the weighted sums of the values.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        Attention weights, (B, Tq, Tk).
+    val : numpy.ndarray
+        Values, (B, Tk, Dv).
+
+    Returns
+    -------
+    numpy.ndarray
+        Context vectors c, (B, Tq, Dv).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> attention.context(np.array([[[0.5, 0.5]]]), np.array([[[1.0, 0.0], [3.0, 2.0]]]))
+    array([[[2., 1.]]])
+    """
     return a @ val
 
 
 def context_backward(a: np.ndarray, val: np.ndarray, d_c: np.ndarray):
-    """(d_a, d_val) from d_c."""
+    """Backward pass of :func:`context`.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        Attention weights, (B, Tq, Tk).
+    val : numpy.ndarray
+        Values, (B, Tk, Dv).
+    d_c : numpy.ndarray
+        Gradient with respect to the context vectors, (B, Tq, Dv).
+
+    Returns
+    -------
+    d_a : numpy.ndarray
+        Gradient with respect to the weights, (B, Tq, Tk).
+    d_val : numpy.ndarray
+        Gradient with respect to the values, (B, Tk, Dv).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> a, val = np.full((2, 1, 3), 1 / 3), np.ones((2, 3, 4))
+    >>> d_a, d_val = attention.context_backward(a, val, np.ones((2, 1, 4)))
+    >>> d_a.shape, d_val.shape
+    ((2, 1, 3), (2, 3, 4))
+    """
     return d_c @ val.transpose(0, 2, 1), a.transpose(0, 2, 1) @ d_c
 
 
 # -- the whole attention -------------------------------------------------------------------------
 def forward(params, q, k, val=None, lengths=None, *, score: str = "additive"):
-    """Context vectors (B, Tq, Dv), weights (B, Tq, Tk) and the cache of ``backward``.
+    """Attention of queries over keys/values: context vectors, weights and the cache of ``backward``.
 
-    ``val`` None means the values are the keys. Validates everything, then calls ``run``."""
+    ``val`` None means the values are the keys. Validates everything, then calls ``run``.
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray or None
+        The score's weights (see :func:`param_shapes`), float32 or float64; they fix the dtype.
+        ``{}`` or None for the dot score.
+    q : array_like
+        Queries, (B, Tq, Dq), float.
+    k : array_like
+        Keys, (B, Tk, Dk), float.
+    val : array_like, optional
+        Values, (B, Tk, Dv). Default None (the values are the keys).
+    lengths : array_like, optional
+        Valid source steps per sequence, (B,) integers in [1, Tk]. Default None (all valid).
+    score : str, optional
+        ``"additive"`` (default), ``"dot"`` or ``"general"``. Keyword-only.
+
+    Returns
+    -------
+    c : numpy.ndarray
+        Context vectors, (B, Tq, Dv).
+    a : numpy.ndarray
+        Attention weights, (B, Tq, Tk); exactly 0 at padded source steps.
+    cache : tuple
+        What :func:`backward` needs.
+
+    Raises
+    ------
+    ValueError
+        If ``score`` is unknown, an array has the wrong rank, shape, batch or time size, contains NaN/inf,
+        the weights do not match the score, or ``lengths`` is out of range.
+    TypeError
+        If an input is not a float array or its dtype differs from the weights'.
+    KeyError
+        If ``params`` lacks one of the score's weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 3, 4))
+    >>> shapes = attention.param_shapes("additive", 4, 4, attn_size=3)
+    >>> params = {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+    >>> c, a, cache = attention.forward(params, q, k, lengths=np.array([3, 2]))
+    >>> c.shape, a.shape, float(a[1, 0, 2])
+    ((2, 1, 4), (2, 1, 3), 0.0)
+    """
     check_score(score)
     q = _checks.as_float_array(q, "q", ndim=3)
     params = {} if params is None else params
@@ -158,7 +430,44 @@ def forward(params, q, k, val=None, lengths=None, *, score: str = "additive"):
 
 
 def run(params, q, k, val, lengths, score):
-    """``forward`` on trusted inputs (``val`` None or an array, ``lengths`` int64 or None)."""
+    """``forward`` on trusted inputs (``val`` None or an array, ``lengths`` int64 or None).
+
+    Nothing is validated; layers call this.
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        The score's weights (see :func:`param_shapes`); ``{}`` for dot.
+    q : numpy.ndarray
+        Queries, (B, Tq, Dq), the weights' dtype.
+    k : numpy.ndarray
+        Keys, (B, Tk, Dk).
+    val : numpy.ndarray or None
+        Values, (B, Tk, Dv), or None when the values are the keys.
+    lengths : numpy.ndarray or None
+        Valid source steps per sequence, (B,) int64, or None (all valid).
+    score : str
+        ``"additive"``, ``"dot"`` or ``"general"``.
+
+    Returns
+    -------
+    c : numpy.ndarray
+        Context vectors, (B, Tq, Dv).
+    a : numpy.ndarray
+        Attention weights, (B, Tq, Tk).
+    cache : tuple
+        What :func:`backward` needs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 3, 4))
+    >>> c, a, cache = attention.run({}, q, k, None, None, "dot")
+    >>> c.shape, bool(np.allclose(a.sum(-1), 1))
+    ((2, 1, 4), True)
+    """
     shared = val is None
     val = k if shared else val
     e, s_cache = scores(params, q, k, score)
@@ -167,10 +476,43 @@ def run(params, q, k, val, lengths, score):
 
 
 def backward(cache, d_c=None, d_a=None):
-    """(d_q, d_k, d_val, grads) from d_c (B, Tq, Dv) and/or d_a (B, Tq, Tk) (None means zeros).
+    """Backward pass of :func:`forward` / :func:`run`.
 
     When ``forward`` got ``val=None`` (values are the keys), ``d_val`` is None and ``d_k`` holds both
-    paths. ``grads`` has the score's weight names."""
+    paths. ``grads`` has the score's weight names.
+
+    Parameters
+    ----------
+    cache : tuple
+        The cache :func:`forward` or :func:`run` returned.
+    d_c : array_like, optional
+        Gradient with respect to the context vectors, (B, Tq, Dv). Default None (zeros).
+    d_a : array_like, optional
+        Gradient with respect to the attention weights, (B, Tq, Tk), for a loss on the weights
+        themselves. Default None (zeros).
+
+    Returns
+    -------
+    d_q : numpy.ndarray
+        Gradient with respect to the queries, (B, Tq, Dq).
+    d_k : numpy.ndarray
+        Gradient with respect to the keys, (B, Tk, Dk) (both paths when the values are the keys).
+    d_val : numpy.ndarray or None
+        Gradient with respect to the values, (B, Tk, Dv); None when ``val`` was None.
+    grads : dict of str to numpy.ndarray
+        Gradients of the score's weights, keyed and shaped like ``params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import attention
+    >>> rng = np.random.default_rng(0)
+    >>> q, k = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 3, 4))
+    >>> c, a, cache = attention.forward({}, q, k, score="dot")
+    >>> d_q, d_k, d_val, grads = attention.backward(cache, d_c=np.ones_like(c))
+    >>> d_q.shape, d_k.shape, d_val, grads
+    ((2, 1, 4), (2, 3, 4), None, {})
+    """
     s_cache, a, val, shared = cache
     if d_c is None:
         d_a_total, d_val = np.zeros_like(a), np.zeros_like(val)

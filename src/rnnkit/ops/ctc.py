@@ -166,8 +166,27 @@ def _check_targets(targets, target_lengths, batch: int, classes: int, blank: int
 # loss
 # ----------------------------------------------------------------------------------------------
 def required_frames(targets) -> np.ndarray:
-    """The fewest frames that can emit each label sequence: its length plus one blank between every
-    two equal adjacent labels (seed §2.6). A sample with fewer input frames has no alignment."""
+    """The fewest frames that can emit each label sequence.
+
+    That is its length plus one blank between every two equal adjacent labels (seed §2.6). A sample
+    with fewer input frames has no alignment.
+
+    Parameters
+    ----------
+    targets : sequence of array_like
+        One 1-D integer label sequence per sample (lists or arrays; lengths may differ).
+
+    Returns
+    -------
+    numpy.ndarray
+        (batch,) int64, the minimum number of frames per sample (0 for an empty sequence).
+
+    Examples
+    --------
+    >>> from rnnkit.ops import ctc
+    >>> ctc.required_frames([[1, 2, 2], [3, 3, 3], []])
+    array([4, 5, 0])
+    """
     return np.array([len(t) + int(np.count_nonzero(np.diff(np.asarray(t)) == 0)) if len(t) else 0
                      for t in targets], dtype=np.int64)
 
@@ -176,17 +195,51 @@ def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, redu
             zero_infinity: bool = False):
     """CTC loss ``-log P(y | x)`` (seed §2.6) and a cache for :func:`backward`.
 
-    logits:          ``(batch, T, classes)`` raw scores (float32 or float64); log-softmax is applied here.
-    targets:         padded int array ``(batch, S)`` (entries past ``target_lengths`` ignored), or a
-                     list of 1-D int arrays (then ``target_lengths`` may be ``None``). Labels lie in
-                     ``[0, classes)`` and are never ``blank``.
-    input_lengths:   ``(batch,)`` valid frames per sample, ``<= T`` (``None``: all ``T``).
-    target_lengths:  ``(batch,)`` label counts.
-    reduction:       ``'none'`` -> ``(batch,)``; ``'sum'``; ``'mean'`` (loss / max(target_length, 1),
-                     averaged over the batch) -- as ``torch.nn.functional.ctc_loss``.
-    zero_infinity:   impossible samples (infinite loss) contribute loss 0 and gradient 0.
+    Parameters
+    ----------
+    logits : array_like
+        ``(batch, T, classes)`` raw scores (float32 or float64); log-softmax is applied here.
+    targets : array_like or list of array_like
+        Padded int array ``(batch, S)`` (entries past ``target_lengths`` ignored), or a list of 1-D int
+        arrays (then ``target_lengths`` may be ``None``). Labels lie in ``[0, classes)`` and are never
+        ``blank``.
+    input_lengths : array_like or None
+        ``(batch,)`` valid frames per sample, ``<= T`` (``None``: all ``T``).
+    target_lengths : array_like or None
+        ``(batch,)`` label counts; required for padded ``targets``.
+    blank : int, optional
+        Index of the blank class, in ``[0, classes)``. Default 0.
+    reduction : {"mean", "sum", "none"}, optional
+        ``'none'`` -> ``(batch,)``; ``'sum'``; ``'mean'`` (loss / max(target_length, 1), averaged over the
+        batch) -- as ``torch.nn.functional.ctc_loss``. Default ``'mean'``.
+    zero_infinity : bool, optional
+        Impossible samples (infinite loss) contribute loss 0 and gradient 0. Default False.
 
-    Returns ``(loss, cache)``; ``loss`` has the dtype of ``logits``.
+    Returns
+    -------
+    loss : numpy.floating or numpy.ndarray
+        Scalar for ``'mean'``/``'sum'``, ``(batch,)`` for ``'none'``; the dtype of ``logits``. ``+inf``
+        for a sample with no valid alignment (unless ``zero_infinity``).
+    cache : dict
+        What :func:`backward` needs.
+
+    Raises
+    ------
+    ValueError
+        If ``reduction`` is unknown, or ``logits``, ``blank``, the lengths or the targets are malformed
+        (wrong rank or shape, NaN/inf, out-of-range values, a label equal to ``blank``, padded targets
+        without ``target_lengths``).
+    TypeError
+        If ``logits`` is not a float array, or ``blank``, the lengths or the labels are not integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import ctc
+    >>> logits = np.random.default_rng(0).standard_normal((2, 5, 4)).astype(np.float32)
+    >>> loss, cache = ctc.forward(logits, [np.array([1, 2]), np.array([3])], None, None)
+    >>> round(float(loss), 4), loss.dtype
+    (3.6062, dtype('float32'))
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
@@ -305,9 +358,38 @@ def forward(logits, targets, input_lengths, target_lengths, blank: int = 0, redu
 def backward(cache: dict, d_loss=1.0) -> np.ndarray:
     """Gradient of the CTC loss with respect to ``logits``, ``(batch, T, classes)``.
 
-    ``d_loss`` is the upstream gradient: a scalar for ``'mean'``/``'sum'``, shape ``(batch,)`` for
-    ``'none'``. Frames past ``input_lengths`` get 0. Impossible samples get NaN (like PyTorch)
-    unless the forward pass used ``zero_infinity=True``, which gives them 0.
+    Frames past ``input_lengths`` get 0. Impossible samples get NaN (like PyTorch) unless the forward
+    pass used ``zero_infinity=True``, which gives them 0.
+
+    Parameters
+    ----------
+    cache : dict
+        The cache :func:`forward` returned.
+    d_loss : float or array_like, optional
+        The upstream gradient: a scalar for ``'mean'``/``'sum'``, shape ``(batch,)`` for ``'none'``;
+        finite. Default 1.0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(batch, T, classes)`` gradient with respect to the raw ``logits``, in their dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``d_loss`` is not numeric.
+    ValueError
+        If ``d_loss`` has the wrong shape for the reduction, or is NaN/inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import ctc
+    >>> logits = np.random.default_rng(0).standard_normal((2, 5, 4)).astype(np.float32)
+    >>> loss, cache = ctc.forward(logits, [np.array([1, 2]), np.array([3])], None, None)
+    >>> grad = ctc.backward(cache)
+    >>> grad.shape, grad.dtype, bool(np.allclose(grad.sum(-1), 0, atol=1e-6))
+    ((2, 5, 4), dtype('float32'), True)
     """
     lp, e, A, onehot = cache["lp"], cache["e"], cache["A"], cache["onehot"]
     Tl, L, Sb = cache["Tl"], cache["L"], cache["Sb"]

@@ -27,8 +27,35 @@ def _check_decode_args(logits, input_lengths, blank):
 def greedy_decode(logits, input_lengths=None, blank: int = 0) -> list:
     """Best-path decoding: argmax class per frame, merge repeats, drop blanks.
 
-    ``logits`` may be raw scores or log-probabilities ``(batch, T, classes)`` (the argmax is the
-    same). Returns one 1-D int64 array per sample, using only its first ``input_lengths`` frames.
+    Parameters
+    ----------
+    logits : array_like
+        Raw scores or log-probabilities ``(batch, T, classes)``, float32 or float64 (the argmax is the
+        same).
+    input_lengths : array_like, optional
+        ``(batch,)`` valid frames per sample, ``<= T``. Default None (all ``T``).
+    blank : int, optional
+        Index of the blank class. Default 0.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One 1-D int64 label array per sample, using only its first ``input_lengths`` frames.
+
+    Raises
+    ------
+    ValueError
+        If ``logits`` is not 3-D, has no class or NaN/inf, or ``blank``/``input_lengths`` is out of range.
+    TypeError
+        If ``logits`` is not float, or ``blank``/``input_lengths`` are not integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops.ctc_decode import greedy_decode
+    >>> probs = np.array([[[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]])
+    >>> greedy_decode(np.log(probs))
+    [array([1, 2])]
     """
     x, Tl, blank = _check_decode_args(logits, input_lengths, blank)
     best = x.argmax(axis=-1)                                   # (B, T)
@@ -63,9 +90,43 @@ def beam_search_decode(logits, input_lengths=None, beam_width: int = 10, blank: 
     The ``beam_width`` most probable prefixes survive each frame. ``logits`` may be raw scores
     or log-probabilities (log-softmax is applied; it leaves log-probabilities unchanged).
 
-    Returns a list of 1-D int64 arrays; with ``return_scores=True`` also a float64 array of the
-    log-probabilities ``log P(prefix | x)`` of the returned labellings (summed over the alignments
-    the beam kept).
+    Parameters
+    ----------
+    logits : array_like
+        Raw scores or log-probabilities ``(batch, T, classes)``, float32 or float64.
+    input_lengths : array_like, optional
+        ``(batch,)`` valid frames per sample, ``<= T``. Default None (all ``T``).
+    beam_width : int, optional
+        Number of prefixes kept per frame, >= 1. Default 10.
+    blank : int, optional
+        Index of the blank class. Default 0.
+    return_scores : bool, optional
+        Also return the scores. Default False.
+
+    Returns
+    -------
+    labels : list of numpy.ndarray
+        One 1-D int64 label array per sample (the most probable prefix).
+    scores : numpy.ndarray
+        Only with ``return_scores=True``: ``(batch,)`` float64 log-probabilities ``log P(prefix | x)``
+        of the returned labellings (summed over the alignments the beam kept).
+
+    Raises
+    ------
+    ValueError
+        If ``beam_width`` is not a positive int, ``logits`` is not 3-D, has no class or NaN/inf, or
+        ``blank``/``input_lengths`` is out of range.
+    TypeError
+        If ``logits`` is not float, or ``blank``/``input_lengths`` are not integers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops.ctc_decode import beam_search_decode
+    >>> probs = np.array([[[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]])
+    >>> labels, scores = beam_search_decode(np.log(probs), beam_width=4, return_scores=True)
+    >>> labels, scores.round(4)
+    ([array([1, 2])], array([-0.4228]))
     """
     x, Tl, blank = _check_decode_args(logits, input_lengths, blank)
     if isinstance(beam_width, (bool, np.bool_)) or not isinstance(beam_width, (int, np.integer)) or beam_width < 1:

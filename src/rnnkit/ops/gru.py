@@ -68,23 +68,141 @@ _TIME_BLOCKS_MAX_BATCH = 4   # up to this batch size the forward loop runs on a 
 
 
 def param_shapes(input_size: int, hidden_size: int) -> dict:
-    """Shapes of W_x (3H, D), W_h (3H, H), b (3H,), b_h (3H,); rows [r, z, n]."""
+    """Shapes of the GRU's weights for input size D and hidden size H: three gates fused by rows.
+
+    G = 3 gates in the order [r, z, n] (n = the candidate h~; rows k*H:(k+1)*H are gate k): W_x (3H, D),
+    W_h (3H, H), b (3H,), b_h (3H,). The seed's per-gate ``W_z · [h_{t-1}, x_t]`` is the column split
+    ``W_hz h + W_xz x`` of one matrix, stacked by rows here (seed §4.2).
+
+    Parameters
+    ----------
+    input_size : int
+        D, the number of input features.
+    hidden_size : int
+        H, the number of hidden units.
+
+    Returns
+    -------
+    dict
+        ``{"W_x": (3H, D), "W_h": (3H, H), "b": (3H,), "b_h": (3H,)}``, shapes as tuples.
+
+    Examples
+    --------
+    >>> from rnnkit.ops import gru
+    >>> gru.param_shapes(3, 2)
+    {'W_x': (6, 3), 'W_h': (6, 2), 'b': (6,), 'b_h': (6,)}
+    """
     return _seq.param_shapes(input_size, hidden_size, GATES)
 
 
 def init_bias(hidden_size: int, dtype) -> np.ndarray:
+    """The initial bias ``b`` of the GRU: zeros.
+
+    No gate is favoured at the start (``b_h`` starts at zero too).
+
+    Parameters
+    ----------
+    hidden_size : int
+        H, the number of hidden units.
+    dtype : numpy.dtype or type
+        The weights' dtype, float32 or float64.
+
+    Returns
+    -------
+    numpy.ndarray
+        (3H,) zeros of ``dtype``, in the gate order [r, z, n].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import gru
+    >>> gru.init_bias(2, np.float64)
+    array([0., 0., 0., 0., 0., 0.])
+    """
     return np.zeros(GATES * hidden_size, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------------
 
 def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=True, reset_after=False):
-    """Run the GRU over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0,)``.
+    """Run the GRU over a batch of sequences, validating every input (seed §4.2).
 
-    Returns ``(out (B, T, H), (h_T,), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
-    dropout, the same mask m at every step. Every recurrent product reads m * h_{t-1} (seed form: r
-    and z read W_h (m * h_{t-1}) and the candidate W_hn (r_t * (m * h_{t-1})); reset_after: all three
-    read W_h (m * h_{t-1})); the carry (1 - z_t) h_{t-1} is not masked.
+    ``reset_after=False`` (the default) is the seed exactly: the reset gate scales h_{t-1} *before* the
+    product,
+
+        r_t = sigma(W_xr x_t + W_hr h_{t-1} + b_r + b_hr),   z_t = sigma(W_xz x_t + W_hz h_{t-1} + b_z + b_hz)
+        n_t = tanh(W_xn x_t + W_hn (r_t * h_{t-1}) + b_n + b_hn),   h_t = (1 - z_t) * h_{t-1} + z_t * n_t
+
+    ``reset_after=True`` is the PyTorch / cuDNN / Keras form, n_t = tanh(W_xn x_t + b_n + r_t * (W_hn h_{t-1}
+    + b_hn)), which lets the three gates share one product per step. In both, z_t is the share of the *new*
+    candidate (PyTorch's z is our 1 - z; ``rnnkit.interop.torch`` maps the weights exactly).
+
+    With ``lengths`` a sequence stops at its own length: later steps leave its state unchanged, output
+    zeros and get no gradient. ``h_mask`` applies recurrent (variational) dropout, the same mask m at every
+    step: every recurrent product reads m * h_{t-1} (seed form: r and z read W_h (m * h_{t-1}) and the
+    candidate W_hn (r_t * (m * h_{t-1})); reset_after: all three read W_h (m * h_{t-1})); the carry
+    (1 - z_t) h_{t-1} is not masked.
+
+    After the checks this is ``run``. The time loop runs as a compiled kernel when numba is installed
+    (``RNNKIT_KERNELS=auto|numba|numpy``, see ``rnnkit/ops/_kernels.py``); the NumPy loops are the
+    reference the kernels are tested against.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        The weights, all float32 or all float64 (see ``param_shapes``), gate rows [r, z, n]:
+        ``W_x`` (3H, D), ``W_h`` (3H, H), ``b`` (3H,), ``b_h`` (3H,).
+    x : array_like
+        (B, T, D) input, batch-first, finite. Integer, boolean and float16 inputs are cast to the weights'
+        dtype; a float32/float64 input must already have it.
+    state0 : tuple of numpy.ndarray, optional
+        ``(h0,)`` with h0 (B, H), or None (the default): zeros. The entry may be None (zeros).
+    lengths : array_like of int, optional
+        (B,) valid lengths, each in [1, T]. Default None: every sequence runs all T steps.
+    h_mask : array_like, optional
+        (B, H) recurrent-dropout mask ``m``, in the weights' dtype. Default None: no dropout.
+    keep_cache : bool, optional
+        False for inference: the returned cache is None (``backward`` refuses it) and nothing is kept
+        for backward, which with the compiled kernels also skips the per-step gate buffers. Default True.
+    reset_after : bool, default False
+        False: the seed's form; True: the PyTorch / cuDNN form (reset applied after the product).
+
+    Returns
+    -------
+    out : numpy.ndarray
+        (B, T, H), h_t at every step (zeros past a sequence's length), in the weights' dtype.
+    state : tuple of numpy.ndarray
+        ``(h_T,)``, h_T (B, H): the state after each sequence's last valid step.
+    cache : tuple or None
+        None with ``keep_cache=False``; otherwise what ``backward`` needs; opaque (its layout depends on whether the
+        compiled kernel ran).
+
+    Raises
+    ------
+    KeyError
+        ``params`` lacks one of ``W_x``, ``W_h``, ``b``, ``b_h``.
+    TypeError
+        A weight is not a float32/float64 ndarray, or the weights' dtypes differ; ``x``, ``h0`` or ``h_mask``
+        is not numeric or is a float array of another dtype than the weights; ``state0`` is not None or a
+        1-tuple; ``lengths`` are not integers.
+    ValueError
+        A weight, ``x`` (not 3-D, empty, or not D features), ``h0`` or ``h_mask`` (not (B, H)) has the wrong
+        shape; ``x``, ``h0`` or ``h_mask`` holds NaN or inf; ``lengths`` is not (B,) or has a length outside
+        [1, T]; ``reset_after`` is not a bool; ``RNNKIT_KERNELS`` names an unknown mode.
+    ImportError
+        ``RNNKIT_KERNELS=numba`` and numba is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import gru
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in gru.param_shapes(3, 2).items()}
+    >>> out, (h,), cache = gru.forward(params, rng.normal(size=(2, 5, 3)), lengths=[5, 2], reset_after=True)
+    >>> out.shape, h.shape, out.dtype
+    ((2, 5, 2), (2, 2), dtype('float64'))
+    >>> bool(np.allclose(h[1], out[1, 1])), bool((out[1, 2:] == 0).all())
+    (True, True)
     """
     opts = _checks.check_options({"reset_after": reset_after}, OPTIONS, NAME)
     x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
@@ -92,7 +210,63 @@ def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=Tru
 
 
 def run(params, x, state0, schedule, h_mask=None, keep_cache=True, reset_after=False):
-    """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
+    """``forward`` on inputs already checked, with the batch's length ``schedule``.
+
+    The trusted entry: no validation (layers call it once their inputs are checked, sharing one
+    ``_seq.Schedule`` per batch between their sub-RNNs). The input projections of all steps are formed
+    before the loop; the r and z rows are halved once (exact) so that one tanh per step gives both sigmoids
+    (sigma(a) = 0.5 tanh(a/2) + 0.5, bit-identical to ``activations.sigmoid``). The loop runs as a compiled
+    kernel when numba is installed (``RNNKIT_KERNELS=auto|numba|numpy``, see ``rnnkit/ops/_kernels.py``);
+    the NumPy loops are the reference.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        ``W_x`` (3H, D), ``W_h`` (3H, H), ``b`` (3H,), ``b_h`` (3H,), gate rows [r, z, n], one float dtype
+        (float32 or float64).
+    x : numpy.ndarray
+        (B, T, D) input in the weights' dtype.
+    state0 : tuple of numpy.ndarray or None
+        ``(h0,)`` with h0 (B, H) or None (zeros), or None: zeros.
+    schedule : rnnkit.ops._seq.Schedule
+        The batch's lengths and sort order, ``Schedule(lengths, B, T)`` (``lengths`` None or an int64 (B,)
+        array of values in [1, T]).
+    h_mask : numpy.ndarray, optional
+        (B, H) recurrent-dropout mask in the weights' dtype. Default None: no dropout.
+    keep_cache : bool, optional
+        False for inference: the returned cache is None (``backward`` refuses it) and nothing is kept
+        for backward, which with the compiled kernels also skips the per-step gate buffers. Default True.
+    reset_after : bool, default False
+        False: the seed's form; True: the PyTorch / cuDNN form (not checked here).
+
+    Returns
+    -------
+    out : numpy.ndarray
+        (B, T, H), h_t at every step (zeros past a sequence's length).
+    state : tuple of numpy.ndarray
+        ``(h_T,)``, h_T (B, H): the state after each sequence's last valid step.
+    cache : tuple or None
+        None with ``keep_cache=False``; otherwise what ``backward`` needs; opaque.
+
+    Raises
+    ------
+    ValueError
+        ``RNNKIT_KERNELS`` names an unknown mode.
+    ImportError
+        ``RNNKIT_KERNELS=numba`` and numba is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import gru
+    >>> from rnnkit.ops._seq import Schedule
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in gru.param_shapes(3, 2).items()}
+    >>> x = rng.normal(size=(2, 5, 3))
+    >>> out, (h,), cache = gru.run(params, x, None, Schedule(None, 2, 5))
+    >>> bool(np.allclose(out, gru.forward(params, x)[0]))
+    True
+    """
     W_x, W_h = params["W_x"], params["W_h"]
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
     sched = schedule
@@ -206,12 +380,58 @@ def _loop_reset_after(W_hT, b_hn, gates, hs, v, sched, m):
 
 
 def backward(cache, d_out=None, d_state=None, *, record=None):
-    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_state`` None or ``(dL/dh_T,)``; either may be None.
+    """Backpropagation through time for ``forward`` (seed §4.2), in either variant.
 
-    Returns ``(dx (B, T, D), (dh0,), grads)`` with ``grads`` keyed like ``params``.
+    With delta_t = dL/dh_t (from the output at t and from step t+1), dL/da_n = delta_t * z_t * (1 - n_t^2)
+    and dL/da_z = delta_t * (n_t - h_{t-1}) * z_t (1 - z_t). In the seed form (u_t = r_t * h_{t-1}) a second,
+    smaller product per step gives du_t = W_hn^T dL/da_n, then dL/da_r = du_t * h_{t-1} * r_t (1 - r_t) and
+    delta_{t-1} = delta_t (1 - z_t) + du_t * r_t + W_hr^T dL/da_r + W_hz^T dL/da_z. With ``reset_after``
+    (v_t = W_hn h_{t-1} + b_hn, e_t = [dL/da_r; dL/da_z; dL/dv_t]) it is one product per step,
+    delta_{t-1} = delta_t (1 - z_t) + W_h^T e_t. With recurrent dropout the part through the products is
+    multiplied by m. The weight gradients are one product per gate over all steps after the loop. The loop
+    runs compiled when ``forward`` ran the compiled kernel (numba; ``RNNKIT_KERNELS``), the NumPy loops
+    otherwise.
 
-    ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
-    the running sequences of ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t); see ``rnn.backward``.
+    Parameters
+    ----------
+    cache : tuple
+        The third value ``forward`` or ``run`` returned (with ``keep_cache=True``, the default).
+    d_out : array_like, optional
+        (B, T, H), dL/d out. Default None: the loss does not read ``out``.
+    d_state : tuple, optional
+        ``(dL/dh_T,)`` with dL/dh_T (B, H) or None, or None (the default): the loss does not read the final
+        state.
+    record : list, optional
+        If a list, one (T,) float64 array is appended: at index t, the mean over the running sequences of
+        ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t); see ``rnn.backward``. Default None: nothing
+        extra is computed.
+
+    Returns
+    -------
+    dx : numpy.ndarray
+        (B, T, D), dL/dx (zeros past a sequence's length).
+    d_state0 : tuple of numpy.ndarray
+        ``(dh0,)``, dh0 (B, H) = dL/dh0.
+    grads : dict of numpy.ndarray
+        dL/d params keyed like ``params``, rows [r, z, n]: ``W_x`` (3H, D), ``W_h`` (3H, H), ``b`` (3H,),
+        ``b_h`` (3H,). In the seed form ``b`` and ``b_h`` are equal; with ``reset_after`` the n rows differ
+        (``b_h``'s get dL/dv, not dL/da_n).
+
+    Raises
+    ------
+    ValueError
+        If ``cache`` is None: forward ran with ``keep_cache=False``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import gru
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in gru.param_shapes(3, 2).items()}
+    >>> out, state, cache = gru.forward(params, rng.normal(size=(2, 5, 3)))
+    >>> dx, (dh0,), grads = gru.backward(cache, d_out=np.ones_like(out))
+    >>> dx.shape, dh0.shape, grads["W_h"].shape, bool(np.allclose(grads["b"], grads["b_h"]))
+    ((2, 5, 3), (2, 2), (6, 2), True)
     """
     if len(_seq.check_cache(cache)) == 6:                         # forward ran the compiled loop
         params, xt, hs, kstate, sched, m = cache
@@ -322,9 +542,49 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
 
 
 def step(params, x_t, state, reset_after=False):
-    """One time step for streaming inference; x_t (B, D), state ``(h,)`` with h (B, H). Returns ``(h_t,)``.
+    """One time step of the GRU for streaming inference, in either variant.
 
-    No validation and no cache: this is the latency path. Use ``forward`` for training.
+    No validation and no cache: this is the latency path (use ``forward`` for training). The r and z
+    sigmoids come from one tanh (sigma(a) = 0.5 tanh(a/2) + 0.5). It is one compiled call when numba is
+    installed and the arrays are float32/float64 (B, D) and (B, H) of the weights' dtype
+    (``RNNKIT_KERNELS``, see ``rnnkit/ops/_kernels.py``), the NumPy expression otherwise.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        ``W_x`` (3H, D), ``W_h`` (3H, H), ``b`` (3H,), ``b_h`` (3H,), gate rows [r, z, n], float32 or
+        float64.
+    x_t : numpy.ndarray
+        (B, D), the input at this step, in the weights' dtype.
+    state : tuple of numpy.ndarray
+        ``(h,)`` with h (B, H), the previous state.
+    reset_after : bool, default False
+        False: the seed's form; True: the PyTorch / cuDNN form (not checked).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(h_t,)``, h_t (B, H), the new state.
+
+    Raises
+    ------
+    ValueError
+        ``RNNKIT_KERNELS`` names an unknown mode.
+    ImportError
+        ``RNNKIT_KERNELS=numba`` and numba is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import gru
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in gru.param_shapes(3, 2).items()}
+    >>> x = rng.normal(size=(2, 5, 3))
+    >>> state = (np.zeros((2, 2)),)
+    >>> for t in range(5):
+    ...     state = gru.step(params, x[:, t], state, reset_after=True)
+    >>> bool(np.allclose(state[0], gru.forward(params, x, reset_after=True)[1][0]))
+    True
     """
     h = state[0]
     K = _kernels.get(NAME)

@@ -50,7 +50,44 @@ def _check_pair(pred, target, name="target"):
 
 
 def mse(pred, target, mask=None, reduction="mean"):
-    """Mean squared error, seed §2.6: (1/T) sum_t (y_t - y^_t)^2, averaged over outputs too."""
+    """Mean squared error, seed §2.6: (1/T) sum_t (y_t - y^_t)^2, averaged over outputs too.
+
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        Predictions, (B, K) or (B, T, K), float32 or float64.
+    target : array_like
+        Targets of the same shape as ``pred``; finite.
+    mask : array_like of bool or float, optional
+        Shape = ``pred``'s shape without its last axis, e.g. (B, T). True/nonzero marks the positions that
+        count; a float mask weighs them. Default None (every position counts).
+    reduction : {"mean", "sum"}, optional
+        ``"mean"`` averages over the counted positions (weighted mean for a float mask), ``"sum"`` adds
+        them. Default ``"mean"``.
+
+    Returns
+    -------
+    loss : numpy.floating
+        The reduced loss, a scalar of ``pred``'s dtype.
+    d_pred : numpy.ndarray
+        Gradient of ``loss`` with respect to ``pred``, same shape and dtype; zero at masked positions.
+
+    Raises
+    ------
+    TypeError
+        If ``pred`` is not a float array.
+    ValueError
+        If ``target``'s shape differs from ``pred``'s or it holds NaN/inf, ``mask`` has the wrong shape or
+        counts no position, or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops.losses import mse
+    >>> loss, grad = mse(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]]))
+    >>> float(loss), grad.ravel()
+    (2.5, array([1., 2.]))
+    """
     pred, target = _check_pair(pred, target)
     w = _weights(mask, pred.shape, pred.dtype, reduction)
     if reduction == "mean":
@@ -61,7 +98,46 @@ def mse(pred, target, mask=None, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(logits, target, mask=None, reduction="mean"):
-    """-[y log sigma(x) + (1-y) log(1-sigma(x))] from logits: max(x,0) - x y + log(1 + e^{-|x|})."""
+    """Binary cross-entropy computed from logits.
+
+    -[y log sigma(x) + (1-y) log(1-sigma(x))], evaluated stably as max(x,0) - x y + log(1 + e^{-|x|}).
+
+    Parameters
+    ----------
+    logits : numpy.ndarray
+        Logits x, (B, K) or (B, T, K), float32 or float64.
+    target : array_like
+        Targets y in [0, 1], same shape as ``logits``.
+    mask : array_like of bool or float, optional
+        Shape = ``pred``'s shape without its last axis, e.g. (B, T). True/nonzero marks the positions that
+        count; a float mask weighs them. Default None (every position counts).
+    reduction : {"mean", "sum"}, optional
+        ``"mean"`` averages over the counted positions (weighted mean for a float mask), ``"sum"`` adds
+        them. Default ``"mean"``.
+
+    Returns
+    -------
+    loss : numpy.floating
+        The reduced loss, a scalar of ``logits``' dtype.
+    d_logits : numpy.ndarray
+        Gradient of ``loss`` with respect to ``logits`` (weighted sigma(x) - y), same shape and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``logits`` is not a float array.
+    ValueError
+        If ``target`` has the wrong shape, holds NaN/inf or values outside [0, 1], ``mask`` has the wrong
+        shape or counts no position, or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops.losses import binary_cross_entropy_with_logits
+    >>> loss, grad = binary_cross_entropy_with_logits(np.zeros((2, 1)), np.array([[0.0], [1.0]]))
+    >>> round(float(loss), 4), grad.ravel()
+    (0.6931, array([ 0.25, -0.25]))
+    """
     logits, target = _check_pair(logits, target)
     if ((target < 0) | (target > 1)).any():
         raise ValueError("target: binary cross-entropy needs targets in [0, 1]")
@@ -78,6 +154,43 @@ def softmax_cross_entropy(logits, target, mask=None, reduction="mean"):
 
     ``target`` is either integer class ids (shape = logits without the last axis) or a probability
     distribution per position (same shape as ``logits``).
+
+    Parameters
+    ----------
+    logits : numpy.ndarray
+        Unnormalised scores, (B, K) or (B, T, K), float32 or float64.
+    target : array_like
+        Integer class ids in [0, K-1] of shape (B,) or (B, T) (ids at masked positions are ignored), or
+        non-negative probabilities of ``logits``' shape.
+    mask : array_like of bool or float, optional
+        Shape = ``pred``'s shape without its last axis, e.g. (B, T). True/nonzero marks the positions that
+        count; a float mask weighs them. Default None (every position counts).
+    reduction : {"mean", "sum"}, optional
+        ``"mean"`` averages over the counted positions (weighted mean for a float mask), ``"sum"`` adds
+        them. Default ``"mean"``.
+
+    Returns
+    -------
+    loss : numpy.floating
+        The reduced loss, a scalar of ``logits``' dtype.
+    d_logits : numpy.ndarray
+        Gradient of ``loss`` with respect to ``logits``, same shape and dtype; zero at masked positions.
+
+    Raises
+    ------
+    TypeError
+        If ``logits`` is not a float array.
+    ValueError
+        If ``target`` has the wrong shape, class ids out of range, negative or non-finite probabilities,
+        ``mask`` has the wrong shape or counts no position, or ``reduction`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops.losses import softmax_cross_entropy
+    >>> loss, grad = softmax_cross_entropy(np.zeros((2, 4)), np.array([1, 3]))
+    >>> round(float(loss), 4), grad.shape
+    (1.3863, (2, 4))
     """
     logits = np.asarray(logits)
     if logits.dtype.kind != "f":
@@ -116,6 +229,29 @@ LOSSES = {
 
 
 def get(name: str):
+    """Look up a loss function by name.
+
+    Parameters
+    ----------
+    name : str
+        ``"mse"``, ``"binary_crossentropy"`` or ``"crossentropy"``. (CTC is handled by ``ops.ctc``.)
+
+    Returns
+    -------
+    callable
+        The loss, called as ``loss(pred, target, mask=None, reduction="mean") -> (loss, d_pred)``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a known loss.
+
+    Examples
+    --------
+    >>> from rnnkit.ops import losses
+    >>> losses.get("crossentropy") is losses.softmax_cross_entropy
+    True
+    """
     try:
         return LOSSES[name]
     except KeyError:

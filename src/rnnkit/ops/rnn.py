@@ -47,23 +47,132 @@ OPTIONS = {"nonlinearity": ("tanh", "relu")}        # option -> allowed values, 
 
 
 def param_shapes(input_size: int, hidden_size: int) -> dict:
-    """Shapes of W_x (H, D), W_h (H, H), b (H,), b_h (H,)."""
+    """Shapes of the vanilla RNN's weights for input size D and hidden size H.
+
+    One gate (G = 1): W_x (H, D), W_h (H, H), b (H,), b_h (H,), PyTorch's ``weight_ih``, ``weight_hh``,
+    ``bias_ih`` and ``bias_hh`` (seed §2.3.1).
+
+    Parameters
+    ----------
+    input_size : int
+        D, the number of input features.
+    hidden_size : int
+        H, the number of hidden units.
+
+    Returns
+    -------
+    dict
+        ``{"W_x": (H, D), "W_h": (H, H), "b": (H,), "b_h": (H,)}``, shapes as tuples.
+
+    Examples
+    --------
+    >>> from rnnkit.ops import rnn
+    >>> rnn.param_shapes(3, 4)
+    {'W_x': (4, 3), 'W_h': (4, 4), 'b': (4,), 'b_h': (4,)}
+    """
     return _seq.param_shapes(input_size, hidden_size, GATES)
 
 
 def init_bias(hidden_size: int, dtype) -> np.ndarray:
+    """The initial bias ``b`` of the vanilla RNN: zeros.
+
+    The RNN has no gate to favour, so it starts unbiased (``b_h`` starts at zero too).
+
+    Parameters
+    ----------
+    hidden_size : int
+        H, the number of hidden units.
+    dtype : numpy.dtype or type
+        The weights' dtype, float32 or float64.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H,) zeros of ``dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import rnn
+    >>> rnn.init_bias(3, np.float32)
+    array([0., 0., 0.], dtype=float32)
+    """
     return np.zeros(hidden_size, dtype=dtype)
 
 
 # ----------------------------------------------------------------------------------------------
 
 def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=True, nonlinearity="tanh"):
-    """Run the RNN over ``x`` (B, T, D); ``state0`` None (zeros) or ``(h0,)``.
+    """Run the RNN over a batch of sequences, validating every input (seed §2.3).
 
-    Returns ``(out (B, T, H), (h_T,), cache)``. ``h_mask`` (B, H), optional: recurrent (variational)
-    dropout (Gal & Ghahramani, 2016). The recurrent product reads ``m * h_{t-1}`` with the same mask
-    ``m`` at every step, ``h_t = f(W_x x_t + W_h (m * h_{t-1}) + b + b_h)``; the caller draws and
-    scales the mask.
+        h_t = f(W_x x_t + W_h h_{t-1} + b + b_h),   f = tanh or ReLU
+
+    With ``lengths`` a sequence stops at its own length: later steps leave its state unchanged, output
+    zeros and get no gradient, and the final state is the one after its last valid step. ``h_mask``
+    applies recurrent (variational) dropout (Gal & Ghahramani, 2016): the recurrent product reads
+    ``m * h_{t-1}`` with the same mask ``m`` at every step, ``h_t = f(W_x x_t + W_h (m * h_{t-1}) + b + b_h)``;
+    the caller draws and scales the mask.
+
+    After the checks this is ``run``. The time loop runs as a compiled kernel when numba is installed
+    (``RNNKIT_KERNELS=auto|numba|numpy``, see ``rnnkit/ops/_kernels.py``); the NumPy loop is the
+    reference the kernels are tested against.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        The weights, all float32 or all float64 (see ``param_shapes``): ``W_x`` (H, D), ``W_h`` (H, H),
+        ``b`` (H,), ``b_h`` (H,).
+    x : array_like
+        (B, T, D) input, batch-first, finite. Integer, boolean and float16 inputs are cast to the weights'
+        dtype; a float32/float64 input must already have it.
+    state0 : tuple of numpy.ndarray, optional
+        ``(h0,)`` with h0 (B, H), or None (the default): zeros. The entry may be None (zeros).
+    lengths : array_like of int, optional
+        (B,) valid lengths, each in [1, T]. Default None: every sequence runs all T steps.
+    h_mask : array_like, optional
+        (B, H) recurrent-dropout mask ``m``, in the weights' dtype. Default None: no dropout.
+    keep_cache : bool, optional
+        False for inference: the returned cache is None (``backward`` refuses it) and nothing is kept
+        for backward, which with the compiled kernels also skips the per-step gate buffers. Default True.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        The activation f.
+
+    Returns
+    -------
+    out : numpy.ndarray
+        (B, T, H), h_t at every step (zeros past a sequence's length), in the weights' dtype.
+    state : tuple of numpy.ndarray
+        ``(h_T,)``, h_T (B, H): the state after each sequence's last valid step.
+    cache : tuple or None
+        None with ``keep_cache=False``; otherwise what ``backward`` needs; opaque (its layout depends on whether the
+        compiled kernel ran).
+
+    Raises
+    ------
+    KeyError
+        ``params`` lacks one of ``W_x``, ``W_h``, ``b``, ``b_h``.
+    TypeError
+        A weight is not a float32/float64 ndarray, or the weights' dtypes differ; ``x``, ``h0`` or ``h_mask``
+        is not numeric or is a float array of another dtype than the weights; ``state0`` is not None or a
+        1-tuple; ``lengths`` are not integers.
+    ValueError
+        A weight, ``x`` (not 3-D, empty, or not D features), ``h0`` or ``h_mask`` (not (B, H)) has the wrong
+        shape; ``x``, ``h0`` or ``h_mask`` holds NaN or inf; ``lengths`` is not (B,) or has a length outside
+        [1, T]; ``nonlinearity`` is not "tanh" or "relu"; ``RNNKIT_KERNELS`` names an unknown mode.
+    ImportError
+        ``RNNKIT_KERNELS=numba`` and numba is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import rnn
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in rnn.param_shapes(3, 4).items()}
+    >>> out, (h,), cache = rnn.forward(params, rng.normal(size=(2, 5, 3)), lengths=[5, 2])
+    >>> out.shape, h.shape, out.dtype
+    ((2, 5, 4), (2, 4), dtype('float64'))
+    >>> bool(np.allclose(h[1], out[1, 1])), bool((out[1, 2:] == 0).all())
+    (True, True)
     """
     opts = _checks.check_options({"nonlinearity": nonlinearity}, OPTIONS, NAME)
     x, state0, sched, m = _seq.prepare(params, x, state0, lengths, h_mask, param_shapes, STATE_NAMES)
@@ -71,7 +180,62 @@ def forward(params, x, state0=None, lengths=None, *, h_mask=None, keep_cache=Tru
 
 
 def run(params, x, state0, schedule, h_mask=None, keep_cache=True, nonlinearity="tanh"):
-    """``forward`` on inputs already checked, with the batch's length ``schedule`` (``_seq.Schedule``)."""
+    """``forward`` on inputs already checked, with the batch's length ``schedule``.
+
+    The trusted entry: no validation (layers call it once their inputs are checked, sharing one
+    ``_seq.Schedule`` per batch between their sub-RNNs). The input projection for all steps is one matrix
+    product before the loop, and each step one product plus elementwise work on preallocated time-major
+    buffers, sequences sorted by length so that the running ones are a prefix of the batch. The loop runs
+    as a compiled kernel when numba is installed (``RNNKIT_KERNELS=auto|numba|numpy``, see
+    ``rnnkit/ops/_kernels.py``); the NumPy loop is the reference.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        ``W_x`` (H, D), ``W_h`` (H, H), ``b`` (H,), ``b_h`` (H,), one float dtype (float32 or float64).
+    x : numpy.ndarray
+        (B, T, D) input in the weights' dtype.
+    state0 : tuple of numpy.ndarray or None
+        ``(h0,)`` with h0 (B, H) or None (zeros), or None: zeros.
+    schedule : rnnkit.ops._seq.Schedule
+        The batch's lengths and sort order, ``Schedule(lengths, B, T)`` (``lengths`` None or an int64 (B,)
+        array of values in [1, T]).
+    h_mask : numpy.ndarray, optional
+        (B, H) recurrent-dropout mask in the weights' dtype. Default None: no dropout.
+    keep_cache : bool, optional
+        False for inference: the returned cache is None (``backward`` refuses it) and nothing is kept
+        for backward, which with the compiled kernels also skips the per-step gate buffers. Default True.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        The activation f (not checked here).
+
+    Returns
+    -------
+    out : numpy.ndarray
+        (B, T, H), h_t at every step (zeros past a sequence's length).
+    state : tuple of numpy.ndarray
+        ``(h_T,)``, h_T (B, H): the state after each sequence's last valid step.
+    cache : tuple or None
+        None with ``keep_cache=False``; otherwise what ``backward`` needs; opaque.
+
+    Raises
+    ------
+    ValueError
+        ``RNNKIT_KERNELS`` names an unknown mode.
+    ImportError
+        ``RNNKIT_KERNELS=numba`` and numba is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import rnn
+    >>> from rnnkit.ops._seq import Schedule
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in rnn.param_shapes(3, 4).items()}
+    >>> x = rng.normal(size=(2, 5, 3))
+    >>> out, (h,), cache = rnn.run(params, x, None, Schedule(None, 2, 5))
+    >>> bool(np.allclose(out, rnn.forward(params, x)[0]))
+    True
+    """
     W_x, W_h = params["W_x"], params["W_h"]
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
     sched = schedule
@@ -110,14 +274,58 @@ def run(params, x, state0, schedule, h_mask=None, keep_cache=True, nonlinearity=
 
 
 def backward(cache, d_out=None, d_state=None, *, record=None):
-    """BPTT. ``d_out`` (B, T, H) is dL/d out, ``d_state`` None or ``(dL/dh_T,)``; either may be None.
+    """Backpropagation through time for ``forward`` (seed §2.4, made exact).
 
-    Returns ``(dx (B, T, D), (dh0,), grads)`` with ``grads`` keyed like ``params``.
+    With a_t the pre-activation and delta_t = dL/dh_t (from the output at t *and* from h_{t+1}):
 
-    ``record``: None, or a list to which one (T,) float64 array is appended: at index t, the mean over
-    the sequences still running at step t of ||dL/dh_t||_2, where dL/dh_t = delta_t is the full
-    gradient reaching h_t (from the output at t and from h_{t+1}); NaN at a step where no sequence
-    runs. With ``record=None`` nothing extra is computed.
+        dL/da_t     = delta_t * f'(a_t)
+        delta_{t-1} = W_h^T dL/da_t      (times m with recurrent dropout)
+        dL/dW_h = sum_t dL/da_t h_{t-1}^T,   dL/dW_x = sum_t dL/da_t x_t^T,   dL/db = dL/db_h = sum_t dL/da_t
+
+    The weight gradients are one product over all steps after the loop. The loop runs compiled when
+    ``forward`` ran the compiled kernel (numba; ``RNNKIT_KERNELS``), the NumPy loop otherwise.
+
+    Parameters
+    ----------
+    cache : tuple
+        The third value ``forward`` or ``run`` returned (with ``keep_cache=True``, the default).
+    d_out : array_like, optional
+        (B, T, H), dL/d out. Default None: the loss does not read ``out``.
+    d_state : tuple, optional
+        ``(dL/dh_T,)`` with dL/dh_T (B, H) or None, or None (the default): the loss does not read the final
+        state.
+    record : list, optional
+        If a list, one (T,) float64 array is appended: at index t, the mean over the sequences still running
+        at step t of ||dL/dh_t||_2 (delta_t, the full gradient reaching h_t), NaN at a step where none runs;
+        watch it vanish or explode (seed §3.2, ``rnnkit.diagnostics``). Default None: nothing extra is
+        computed.
+
+    Returns
+    -------
+    dx : numpy.ndarray
+        (B, T, D), dL/dx (zeros past a sequence's length).
+    d_state0 : tuple of numpy.ndarray
+        ``(dh0,)``, dh0 (B, H) = dL/dh0.
+    grads : dict of numpy.ndarray
+        dL/d params keyed like ``params``: ``W_x`` (H, D), ``W_h`` (H, H), ``b`` (H,), ``b_h`` (H,)
+        (``b`` and ``b_h`` equal).
+
+    Raises
+    ------
+    ValueError
+        If ``cache`` is None: forward ran with ``keep_cache=False``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import rnn
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in rnn.param_shapes(3, 4).items()}
+    >>> out, state, cache = rnn.forward(params, rng.normal(size=(2, 5, 3)))
+    >>> norms = []
+    >>> dx, (dh0,), grads = rnn.backward(cache, d_out=np.ones_like(out), record=norms)
+    >>> dx.shape, dh0.shape, grads["W_h"].shape, norms[0].shape
+    ((2, 5, 3), (2, 4), (4, 4), (5,))
     """
     params, xt, hs, sched, nonlinearity, m = _seq.check_cache(cache)   # nonlinearity: the kernel state if compiled
     W_x, W_h = params["W_x"], params["W_h"]
@@ -155,10 +363,47 @@ def backward(cache, d_out=None, d_state=None, *, record=None):
 
 
 def step(params, x_t, state, nonlinearity="tanh"):
-    """One time step for streaming inference: ``h_t = f(W_x x_t + W_h h + b + b_h)``; x_t (B, D),
-    state ``(h,)`` with h (B, H). Returns ``(h_t,)``.
+    """One time step for streaming inference: ``h_t = f(W_x x_t + W_h h + b + b_h)``.
 
-    No validation and no cache: this is the latency path. Use ``forward`` for training.
+    No validation and no cache: this is the latency path (use ``forward`` for training). It is one
+    compiled call when numba is installed and the arrays are float32/float64 (B, D) and (B, H) of the
+    weights' dtype (``RNNKIT_KERNELS``, see ``rnnkit/ops/_kernels.py``), the NumPy expression otherwise.
+
+    Parameters
+    ----------
+    params : dict of numpy.ndarray
+        ``W_x`` (H, D), ``W_h`` (H, H), ``b`` (H,), ``b_h`` (H,), float32 or float64.
+    x_t : numpy.ndarray
+        (B, D), the input at this step, in the weights' dtype.
+    state : tuple of numpy.ndarray
+        ``(h,)`` with h (B, H), the previous state.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        The activation f (not checked).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(h_t,)``, h_t (B, H), the new state.
+
+    Raises
+    ------
+    ValueError
+        ``RNNKIT_KERNELS`` names an unknown mode.
+    ImportError
+        ``RNNKIT_KERNELS=numba`` and numba is not installed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnkit.ops import rnn
+    >>> rng = np.random.default_rng(0)
+    >>> params = {k: rng.normal(0, 0.5, s) for k, s in rnn.param_shapes(3, 4).items()}
+    >>> x = rng.normal(size=(2, 5, 3))
+    >>> state = (np.zeros((2, 4)),)
+    >>> for t in range(5):
+    ...     state = rnn.step(params, x[:, t], state)
+    >>> bool(np.allclose(state[0], rnn.forward(params, x)[1][0]))
+    True
     """
     K = _kernels.get(NAME)
     args = None if K is None else _glue.step_args(params, x_t, state[0])

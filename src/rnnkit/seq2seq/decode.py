@@ -17,8 +17,38 @@ from . import graph
 
 
 def greedy(p, cfg, src, src_lengths, max_len):
-    """The most likely next token at each step until ``end_id`` or ``max_len`` tokens; a list of
-    int arrays, one per sequence."""
+    """Greedy decoding: the most likely next token at each step until ``end_id`` or ``max_len`` tokens.
+
+    Inputs are trusted (``Seq2Seq.greedy`` validates them).
+
+    Parameters
+    ----------
+    p : dict of str to numpy.ndarray
+        The parameters, named as in the module docstring (``Seq2Seq.params``).
+    cfg : Seq2Seq
+        The configuration: anything with ``Seq2Seq``'s ``cell``, ``cell_options``, ``bidirectional``,
+        ``merge``, ``hidden`` and ``attention`` attributes (normally the model itself).
+    src : numpy.ndarray
+        Source token ids, (B, Ts) int64.
+    src_lengths : numpy.ndarray
+        Valid source steps per sequence, (B,) int64.
+    max_len : int
+        Most tokens generated per sequence, >= 1.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One 1-D int64 token array per sequence (the end token left out).
+
+    Examples
+    --------
+    >>> from rnnkit.seq2seq import Seq2Seq, decode
+    >>> model = Seq2Seq(src_vocab=6, tgt_vocab=5, embed_dim=4, hidden=3)
+    >>> src, src_len = model.prepare([[3, 4, 5], [4, 3]])
+    >>> out = decode.greedy(model.params, model, src, src_len, max_len=4)
+    >>> len(out), out[0].dtype, all(len(o) <= 4 for o in out)
+    (2, dtype('int64'), True)
+    """
     enc, state, _ = graph.encode(p, cfg, src, src_lengths)
     B = src.shape[0]
     prev = np.full(B, cfg.start_id, dtype=np.int64)
@@ -38,12 +68,47 @@ def greedy(p, cfg, src, src_lengths, max_len):
 
 
 def beam_search(p, cfg, src, src_lengths, beam, max_len, alpha):
-    """Per sequence: (tokens (int array), normalised score, log-probability).
+    """Beam search with length normalisation (the module docstring describes the rule).
 
     Batched: the ``beam`` hypotheses of every source are rows ``b * beam + k`` of one decoder batch.
     A slot without a live hypothesis holds log-probability -inf, so its extensions sort last and are
     never kept; a source whose hypotheses have all finished keeps riding along until every source
-    is done (its rows are computed and ignored)."""
+    is done (its rows are computed and ignored). Inputs are trusted (``Seq2Seq.beam_search`` validates
+    them).
+
+    Parameters
+    ----------
+    p : dict of str to numpy.ndarray
+        The parameters, named as in the module docstring (``Seq2Seq.params``).
+    cfg : Seq2Seq
+        The configuration: anything with ``Seq2Seq``'s ``cell``, ``cell_options``, ``bidirectional``,
+        ``merge``, ``hidden`` and ``attention`` attributes (normally the model itself).
+    src : numpy.ndarray
+        Source token ids, (B, Ts) int64.
+    src_lengths : numpy.ndarray
+        Valid source steps per sequence, (B,) int64.
+    beam : int
+        Beam width, >= 1 (1 is greedy decoding).
+    max_len : int
+        Most tokens generated per sequence, >= 1.
+    alpha : float
+        Length-normalisation exponent, >= 0: the winner maximises ``log p(y) / len(y) ** alpha``.
+
+    Returns
+    -------
+    list of tuple
+        Per sequence ``(tokens, score, log_p)``: the 1-D int64 token array (end token left out), the
+        normalised score (float) and the log-probability (float).
+
+    Examples
+    --------
+    >>> from rnnkit.seq2seq import Seq2Seq, decode
+    >>> model = Seq2Seq(src_vocab=6, tgt_vocab=5, embed_dim=4, hidden=3)
+    >>> src, src_len = model.prepare([[3, 4, 5], [4, 3]])
+    >>> tokens, score, log_p = decode.beam_search(model.params, model, src, src_len, 2, 4, 0.0)[0]
+    >>> tokens.dtype, score == log_p, log_p < 0
+    (dtype('int64'), True, True)
+    """
     enc, state, _ = graph.encode(p, cfg, src, src_lengths)
     B, K = src.shape[0], beam
     enc_k, len_k = np.repeat(enc, K, axis=0), np.repeat(src_lengths, K)
