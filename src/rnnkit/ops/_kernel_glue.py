@@ -178,17 +178,13 @@ def rnn_backward(params, xt, hs, kstate, m, dh, d_out_tm, norms):
 # ----------------------------------------------------------------------------------------------
 # GRU
 
-def gru_forward(K, params, xt, hs, sched, m, reset_after, keep=True):
+def gru_forward(K, params, xt, hs, sched, m, bias, reset_after, keep=True):
     """Run ``_numba_gru.forward``; fills hs[1:]; returns the kernel state ``gru_backward`` reads (None
-    with ``keep`` False: inference keeps no gates)."""
+    with ``keep`` False: inference keeps no gates). ``bias`` is the input projection's: b + b_h on the
+    r and z rows, and on the n rows b (reset_after) or b + b_h (the seed form)."""
     T, B, _ = xt.shape
     H = hs.shape[-1]
-    b, b_h = params["b"], params["b_h"]
-    if reset_after:
-        bias = b.copy()
-        bias[:2 * H] += b_h[:2 * H]                               # b_hn stays inside r * (...)
-    else:
-        bias = b + b_h
+    b_h = params["b_h"]
     hsT = feature_major(hs[0], T)
     gates = np.empty((T if keep else 1, 3 * H, B), dtype=hs.dtype)
     aux = np.empty((T if keep else 1, H, B), dtype=hs.dtype)

@@ -66,3 +66,43 @@ def sigmoid(a):
     """sigma(a) = 0.5 tanh(a/2) + 0.5 in the dtype of ``a`` (exact rewriting: a/2 is a power of two)."""
     half = like(a, 0.5)
     return tanh(a * half) * half + half
+
+
+@numba.njit(**INLINE)
+def rows(v, B):
+    """v (R,) broadcast to a new (R, B) array: a bias added to feature-major (R, B) buffers."""
+    out = np.empty((v.shape[0], B), dtype=v.dtype)
+    for q in range(v.shape[0]):
+        out[q] = v[q]
+    return out
+
+
+@numba.njit(**INLINE)
+def step_product(W, xs, hs, mask, z, a, t, D):
+    """a = W z for step t of a forward loop: z = [x_t; m * h_{t-1}] with W = [W_x | W_h] (stacked,
+    D > 0: xs holds the inputs), or z = m * h_{t-1} with W = W_h (D = 0: xs holds the projection,
+    which the caller adds). mask (H, B) or (0, 0) for no recurrent dropout."""
+    H, B = hs.shape[1], hs.shape[2]
+    if D > 0:
+        z[:D] = xs[t]
+    if mask.shape[0] > 0:
+        for j in range(H):
+            for b in range(B):
+                z[D + j, b] = hs[t, j, b] * mask[j, b]
+    else:
+        z[D:] = hs[t]
+    np.dot(W, z, a)
+
+
+@numba.njit(**INLINE)
+def carry_back(W_hT, d, back, dh, mask, n, norms, ss, t):
+    """The end of a BPTT step: norms[t] = the mean ||dL/dh_t|| over the n running sequences (their
+    squared norms in ``ss``; only when ``norms`` is not empty), then the gradient carried to step t-1,
+    dh[:, :n] = m * (W_h^T dL/da_t) (``back`` is scratch; mask (H, B) or (0, 0))."""
+    if norms.shape[0] > 0:
+        norms[t] = np.nan if n == 0 else np.sqrt(ss[:n]).mean()
+    np.dot(W_hT, d, back)                                         # delta_{t-1} = W_h^T dL/da_t
+    masked = mask.shape[0] > 0
+    for j in range(dh.shape[0]):
+        for b in range(n):
+            dh[j, b] = back[j, b] * mask[j, b] if masked else back[j, b]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._numba_common import INLINE, JIT, like, sigmoid, tanh
+from ._numba_common import INLINE, JIT, carry_back, like, rows, sigmoid, step_product, tanh
 
 
 @numba.njit(**INLINE)
@@ -48,28 +48,17 @@ def forward(xs, W, bias, mask, hs, cs, gates, tc, active, keep):
     H = G // 4
     stacked = W.shape[1] != H or K != G
     D = W.shape[1] - H
-    masked = mask.shape[0] > 0
     z = np.empty((W.shape[1], B), dtype=xs.dtype)
     a = np.empty((G, B), dtype=xs.dtype)
-    add = np.empty((G, B), dtype=xs.dtype)                        # the bias broadcast over the batch
-    for q in range(G):
-        add[q] = bias[q]
+    add = rows(bias, B)                                           # the bias broadcast over the batch
     HB = H * B
     for t in range(T):
         n = active[t]
         g_t = t if keep else 0                  # where this step's gates and tanh(c) go
         c0, c1 = (t, t + 1) if keep else (t % 2, (t + 1) % 2)
-        if stacked:
-            z[:D] = xs[t]
-        else:
-            add = xs[t]
-        if masked:
-            for j in range(H):
-                for b in range(B):
-                    z[D + j, b] = hs[t, j, b] * mask[j, b]
-        else:
-            z[D:] = hs[t]
-        np.dot(W, z, a)
+        if not stacked:
+            add = xs[t]                         # the projection made before the loop, bias included
+        step_product(W, xs, hs, mask, z, a, t, D)
         gt = gates[g_t]
         if n == B:                              # every sequence runs: one flat, vectorised loop
             a1, g1, d1 = a.ravel(), gt.ravel(), add.ravel()
@@ -101,9 +90,7 @@ def backward(W_hT, gates, cs, tc, active, mask, dh, dc, d_out, da, norms):
     norms (T,) or (0,): mean over running sequences of ||dL/dh_t||."""
     T, G, B = gates.shape
     H = G // 4
-    masked = mask.shape[0] > 0
     has_out = d_out.shape[0] > 0
-    record = norms.shape[0] > 0
     back = np.empty((H, B), dtype=gates.dtype)
     ss = np.empty(B)
     for t in range(T - 1, -1, -1):
@@ -125,12 +112,7 @@ def backward(W_hT, gates, cs, tc, active, mask, dh, dc, d_out, da, norms):
                 dc[j, b] = c * f
             for b in range(n, B):
                 d[j, b] = d[H + j, b] = d[2 * H + j, b] = d[3 * H + j, b] = 0
-        if record:
-            norms[t] = np.nan if n == 0 else np.sqrt(ss[:n]).mean()
-        np.dot(W_hT, d, back)                                     # delta_{t-1} = W_h^T dL/da_t
-        for j in range(H):
-            for b in range(n):
-                dh[j, b] = back[j, b] * mask[j, b] if masked else back[j, b]
+        carry_back(W_hT, d, back, dh, mask, n, norms, ss, t)
 
 
 @numba.njit(**JIT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._numba_common import JIT, like, tanh
+from ._numba_common import JIT, carry_back, like, rows, step_product, tanh
 
 
 @numba.njit(**JIT)
@@ -22,25 +22,14 @@ def forward(xs, W, bias, mask, hs, active, relu):
     H = W.shape[0]
     stacked = W.shape[1] != H
     D = W.shape[1] - H
-    masked = mask.shape[0] > 0
     z = np.empty((W.shape[1], B), dtype=xs.dtype)
     a = np.empty((H, B), dtype=xs.dtype)
-    add = np.empty((H, B), dtype=xs.dtype)
-    for q in range(H):
-        add[q] = bias[q]
+    add = rows(bias, B)                                           # the bias broadcast over the batch
     for t in range(T):
         n = active[t]
-        if stacked:
-            z[:D] = xs[t]
-        else:
-            add = xs[t]
-        if masked:
-            for j in range(H):
-                for b in range(B):
-                    z[D + j, b] = hs[t, j, b] * mask[j, b]
-        else:
-            z[D:] = hs[t]
-        np.dot(W, z, a)
+        if not stacked:
+            add = xs[t]                         # the projection made before the loop, bias included
+        step_product(W, xs, hs, mask, z, a, t, D)
         zero = like(a[0, 0], 0.0)
         for j in range(H):
             for b in range(n):
@@ -56,9 +45,7 @@ def backward(W_hT, hs, active, mask, relu, dh, d_out, da, norms):
     dh (H, B) running dL/dh, updated in place; d_out (T, H, B) or (0, 0, 0); da (T, H, B) written
     (dL/da, zero when padded); norms (T,) or (0,)."""
     T, H, B = da.shape
-    masked = mask.shape[0] > 0
     has_out = d_out.shape[0] > 0
-    record = norms.shape[0] > 0
     back = np.empty((H, B), dtype=da.dtype)
     ss = np.empty(B)
     for t in range(T - 1, -1, -1):
@@ -74,12 +61,7 @@ def backward(W_hT, hs, active, mask, relu, dh, d_out, da, norms):
                 d[j, b] = delta * ((one if h > zero else zero) if relu else one - h * h)
             for b in range(n, B):
                 d[j, b] = 0
-        if record:
-            norms[t] = np.nan if n == 0 else np.sqrt(ss[:n]).mean()
-        np.dot(W_hT, d, back)                                     # delta_{t-1} = W_h^T dL/da_t
-        for j in range(H):
-            for b in range(n):
-                dh[j, b] = back[j, b] * mask[j, b] if masked else back[j, b]
+        carry_back(W_hT, d, back, dh, mask, n, norms, ss, t)
 
 
 @numba.njit(**JIT)

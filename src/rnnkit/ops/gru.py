@@ -271,17 +271,17 @@ def run(params, x, state0, schedule, h_mask=None, keep_cache=True, reset_after=F
     (B, T, D), H, dtype = x.shape, W_h.shape[-1], W_x.dtype
     sched = schedule
     xt, (hs,), m = _seq.begin_run(params, x, state0, sched, h_mask, 1)   # hs[t+1] = h_t; hs[0] = h0
-    K = _kernels.get(NAME)
-    if K is not None:                                             # the compiled loop (``_numba_gru``)
-        kstate = _glue.gru_forward(K, params, xt, hs, sched, m, reset_after, bool(keep_cache))
-        cache = (params, xt, hs, kstate, sched, m) if keep_cache else None
-        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), cache
     b, b_h = params["b"], params["b_h"]
     if reset_after:
         bias = b.copy()
         bias[:2 * H] += b_h[:2 * H]                               # b_hn stays inside r * (...)
     else:
         bias = b + b_h
+    K = _kernels.get(NAME)
+    if K is not None:                                             # the compiled loop (``_numba_gru``)
+        kstate = _glue.gru_forward(K, params, xt, hs, sched, m, bias, reset_after, bool(keep_cache))
+        cache = (params, xt, hs, kstate, sched, m) if keep_cache else None
+        return batch_first(hs[1:], sched), _seq.final_states([hs], sched), cache
     # The r and z rows of W_x, W_h and the bias are halved once (exact: a power of two), so that one
     # tanh gives tanh(a/2) and sigma(a) = 0.5 tanh(a/2) + 0.5 (bit-identical to activations.sigmoid).
     scale = np.array([0.5, 0.5, 1], dtype=dtype)[:, None, None]   # new arrays below: params untouched
