@@ -531,7 +531,13 @@ class Sequential:
         return self.history
 
     def _outputs(self, Xp, lp, seq, batch_size=256):
-        return _model_data.outputs(self._forward, Xp, lp, seq, batch_size)
+        return _model_data.outputs(self._infer, Xp, lp, seq, batch_size)
+
+    def _infer(self, x, lengths, training=False):
+        """Outputs only (predict, evaluate): every layer's ``infer`` keeps nothing for backward."""
+        for layer in self.layers:
+            x = layer.infer(x, lengths)
+        return x
 
     def predict(self, X, lengths=None, batch_size=256, *, channels_first=None):
         """Raw model outputs (logits for classification losses), in the order of X.

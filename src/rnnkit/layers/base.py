@@ -116,6 +116,11 @@ class Layer:
         """``forward`` on inputs already checked."""
         raise NotImplementedError
 
+    def infer(self, x, lengths):
+        """The output for inference on checked inputs (``Sequential.predict``): ``call`` without
+        dropout; a layer that can skip what only ``backward`` needs overrides it."""
+        return self.call(x, lengths, False)
+
     def backward(self, dy):
         raise NotImplementedError
 

@@ -346,7 +346,28 @@ class Recurrent(Layer):
         init = self._split_state(initial_state, x.shape[0], x.dtype)
         return self.call(x, lengths, training, init, return_state)
 
-    def call(self, x, lengths, training=False, init=None, return_state=False):
+    def infer(self, x, lengths):
+        """The output for inference on checked inputs, keeping nothing for ``backward``.
+
+        ``call(x, lengths, keep_cache=False)``: the cells run with ``keep_cache=False``, so the
+        per-step buffers of backward are not kept (with the compiled kernels, not even written); a
+        ``backward`` after it raises a ValueError. ``Sequential.predict`` and its relatives use it.
+
+        Parameters
+        ----------
+        x : ndarray
+            (B, T, F), the layer's dtype.
+        lengths : ndarray or None
+            (B,) valid lengths, or None.
+
+        Returns
+        -------
+        ndarray
+            As ``forward`` with ``training=False``.
+        """
+        return self.call(x, lengths, False, keep_cache=False)
+
+    def call(self, x, lengths, training=False, init=None, return_state=False, keep_cache=True):
         """``forward`` on checked inputs; ``init`` is None or one state tuple per sub-RNN.
 
         Parameters
@@ -361,6 +382,8 @@ class Recurrent(Layer):
             One state tuple of (B, H) arrays per sub-RNN, in ``suffixes`` order; default None (zeros).
         return_state : bool, optional
             Also return the final states. Default False.
+        keep_cache : bool, optional
+            False keeps nothing for ``backward`` (inference; see ``infer``). Default True.
 
         Returns
         -------
@@ -387,7 +410,7 @@ class Recurrent(Layer):
                     h_mask = ((self.rng.random((B, self.hidden_size)) < keep).astype(dtype)
                               / dtype.type(keep))
                 out, state, cache = self.cell.run(self.sub_params(s), xi, init[k], sched, h_mask,
-                                                  **self.cell_options)
+                                                  keep_cache=keep_cache, **self.cell_options)
                 outs.append(reverse_padded(out, lengths) if d else out)
                 caches.append(cache)
                 finals.append(state)
