@@ -17,8 +17,8 @@ Importing ``rnnkit`` needs NumPy only (optional dependencies are imported when a
 from ._version import __version__
 from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
 from .layers import GRU, LSTM, RNN, Dense, Dropout, Embedding, Flatten, Recurrent
-from .model import Sequential, feedforward
+from .model import Sequential, TrainingError, feedforward
 
 __all__ = ["__version__", "Sequential", "feedforward", "Dense", "Dropout", "Embedding", "Flatten", "RNN",
            "LSTM", "GRU", "Recurrent", "EarlyStopping", "ModelCheckpoint",
-           "CSVLogger"]
+           "CSVLogger", "TrainingError"]

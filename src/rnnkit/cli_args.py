@@ -111,7 +111,13 @@ def check_set_value(key, text, value):
 # -- the parser ----------------------------------------------------------------------------------
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, with usage errors as ``rnnkit: error: [COMMAND: ]message`` (exit 2)."""
+    """argparse's parser, with usage errors as ``rnnkit: error: [COMMAND: ]message`` (exit 2), and no
+    abbreviated options: ``--epoch`` is an error rather than a silent ``--epochs`` (a long run started
+    by a typo)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.print_usage(sys.stderr)

@@ -345,3 +345,15 @@ def test_help_documents_exit_codes_and_debug(capsys):
     out = capsys.readouterr().out
     for word in ("exit status", "130", "--debug", "RNNKIT_DEBUG", "rnnkit: error:"):
         assert word in out
+
+
+def test_an_abbreviated_option_is_a_usage_error(capsys):
+    """argparse would read --epoch as --epochs and start a full run; the command refuses it."""
+    code, out, err = run_cli(["train", "adding", "--epoch", "3"], capsys)
+    assert code == 2 and "rnnkit: error:" in err and "--epoch" in err and "Traceback" not in err
+
+
+def test_training_error_is_importable_from_the_package():
+    import rnnkit
+    from rnnkit.model import TrainingError
+    assert rnnkit.TrainingError is TrainingError and "TrainingError" in rnnkit.__all__
