@@ -127,8 +127,9 @@ def lstm_forward(K, params, xt, hs, cs, sched, m, keep=True):
     gates = np.empty((kept, 4 * H, B), dtype=dtype)
     tc = np.empty((kept, H, B), dtype=dtype)
     mask, active = mask_and_active(m, sched, dtype)
-    xs, W = feed(params, xt, params["b"] + params["b_h"])
-    K.forward(xs, W, params["b"] + params["b_h"], mask, hsT, csT, gates, tc, active, keep)
+    bias = params["b"] + params["b_h"]
+    xs, W = feed(params, xt, bias)
+    K.forward(xs, W, bias, mask, hsT, csT, gates, tc, active, keep)
     hs[1:] = hsT[1:].transpose(0, 2, 1)
     last, cols = sched.sorted_lengths, np.arange(B)
     cs[last, cols] = csT[last, :, cols] if keep else csT[T % 2].T     # all that ``final_states`` reads
